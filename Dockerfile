@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# One image for both commands: `idc controller` and `idc portal`.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# The node@24 devDependency only pins npm scripts to Node 24 on machines with an older Node;
+# the image already has it, so its download is skipped.
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json
+
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+COPY crds ./crds
+RUN chmod 0755 /app/dist/cli.js && ln -s /app/dist/cli.js /usr/local/bin/idc
+# A numeric non-root user, so Kubernetes can enforce runAsNonRoot without a name lookup.
+USER 65532:65532
+ENTRYPOINT ["idc"]
+CMD ["help"]

@@ -1,0 +1,118 @@
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import {
+  ApiextensionsV1Api,
+  KubeConfig,
+  type V1CustomResourceDefinition,
+} from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
+import { inject } from "vitest";
+import { startEtcd, type Etcd } from "./etcd.ts";
+import { KubeApiServer, type TokenUser } from "./kube-apiserver.ts";
+import { MotoServer } from "./moto.ts";
+import { cacheDir } from "./paths.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface TestEnvironmentOptions {
+  /** Start moto too (IAM + STS for several accounts). */
+  moto?: boolean;
+  /** CRD YAML files to install and wait for. */
+  crdFiles?: string[];
+  extraUsers?: TokenUser[];
+}
+
+/**
+ * One test file's private control plane (etcd + kube-apiserver) and, on request, its own moto.
+ * Everything listens on free loopback ports, so test files run in parallel without sharing
+ * state; logs and data live in a temporary folder that is removed on success.
+ */
+interface EnvironmentParts {
+  workDir: string;
+  etcd: Etcd;
+  apiServer: KubeApiServer;
+  kubeconfigPath: string;
+  moto: MotoServer | undefined;
+}
+
+export class TestEnvironment {
+  readonly workDir: string;
+  readonly etcd: Etcd;
+  readonly apiServer: KubeApiServer;
+  readonly kubeconfigPath: string;
+  private readonly motoServer: MotoServer | undefined;
+
+  private constructor(parts: EnvironmentParts) {
+    this.workDir = parts.workDir;
+    this.etcd = parts.etcd;
+    this.apiServer = parts.apiServer;
+    this.kubeconfigPath = parts.kubeconfigPath;
+    this.motoServer = parts.moto;
+  }
+
+  static async start(options: TestEnvironmentOptions = {}): Promise<TestEnvironment> {
+    const binaries = inject("binaries");
+    const runs = path.join(cacheDir(), "runs");
+    await mkdir(runs, { recursive: true });
+    const workDir = await mkdtemp(path.join(runs, `env-${process.pid}-`));
+    const [etcd, moto] = await Promise.all([
+      startEtcd(binaries.etcd, workDir),
+      options.moto ? MotoServer.start(binaries.motoServer, workDir) : undefined,
+    ]);
+    const apiServer = await KubeApiServer.start({
+      binary: binaries.kubeApiServer,
+      etcdUrl: etcd.url,
+      workDir,
+      ...(options.extraUsers ? { extraUsers: options.extraUsers } : {}),
+    });
+    const kubeconfigPath = await apiServer.writeKubeconfig(path.join(workDir, "kubeconfig"));
+    const env = new TestEnvironment({ workDir, etcd, apiServer, kubeconfigPath, moto });
+    if (options.crdFiles) await env.installCrds(options.crdFiles);
+    return env;
+  }
+
+  get moto(): MotoServer {
+    if (!this.motoServer) throw new Error("this environment was started without moto");
+    return this.motoServer;
+  }
+
+  /** A client configuration for the admin identity. */
+  kubeConfig(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromFile(this.kubeconfigPath);
+    return kc;
+  }
+
+  /** Creates the CRDs in the given YAML files and waits until the API server serves them. */
+  async installCrds(files: string[]): Promise<V1CustomResourceDefinition[]> {
+    const api = this.kubeConfig().makeApiClient(ApiextensionsV1Api);
+    const crds: V1CustomResourceDefinition[] = [];
+    for (const file of files) {
+      for (const doc of parseAllDocuments(await readFile(file, "utf8"))) {
+        const body = doc.toJS() as V1CustomResourceDefinition | null;
+        if (body?.kind === "CustomResourceDefinition") crds.push(body);
+      }
+    }
+    const created = await Promise.all(
+      crds.map((body) => api.createCustomResourceDefinition({ body })),
+    );
+    await Promise.all(created.map((crd) => this.waitForEstablished(api, crd.metadata?.name ?? "")));
+    return created;
+  }
+
+  private async waitForEstablished(api: ApiextensionsV1Api, name: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const crd = await api.readCustomResourceDefinition({ name });
+      const established = crd.status?.conditions?.find((c) => c.type === "Established");
+      if (established?.status === "True") return;
+      await sleep(100);
+    }
+    throw new Error(`CRD ${name} was not established within 30 s`);
+  }
+
+  async stop(options: { keepWorkDir?: boolean } = {}): Promise<void> {
+    await Promise.allSettled([this.apiServer.stop(), this.motoServer?.stop()]);
+    await this.etcd.stop();
+    if (!options.keepWorkDir) await rm(this.workDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,156 @@
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { request } from "node:https";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { stringify } from "yaml";
+import { freePort } from "./ports.ts";
+import { startServer, waitUntil, type ServerProcess } from "./process.ts";
+
+/** A static bearer token identity, as in the API server's --token-auth-file. */
+export interface TokenUser {
+  token: string;
+  user: string;
+  uid: string;
+  groups: string[];
+}
+
+export interface KubeApiServerOptions {
+  binary: string;
+  etcdUrl: string;
+  workDir: string;
+  /** Extra identities, for example `system:serviceaccount:<ns>:<name>` to test a chart's RBAC. */
+  extraUsers?: TokenUser[];
+}
+
+function quoteCsv(value: string): string {
+  return `"${value.replaceAll('"', '""')}"`;
+}
+
+/**
+ * A real kube-apiserver on a free loopback port with RBAC, an admin token in system:masters,
+ * and its own etcd prefix. It can be stopped and started again on the same port and
+ * certificates, so existing kubeconfigs and clients keep working across a restart.
+ */
+export class KubeApiServer {
+  readonly adminToken = randomBytes(24).toString("hex");
+  readonly port: number;
+  private server: ServerProcess | undefined;
+  private readonly dir: string;
+  private readonly options: KubeApiServerOptions;
+
+  private constructor(options: KubeApiServerOptions, port: number) {
+    this.options = options;
+    this.port = port;
+    this.dir = path.join(options.workDir, "kube-apiserver");
+  }
+
+  static async start(options: KubeApiServerOptions): Promise<KubeApiServer> {
+    const apiServer = new KubeApiServer(options, await freePort());
+    await apiServer.prepare();
+    await apiServer.startProcess();
+    return apiServer;
+  }
+
+  get url(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  private async prepare(): Promise<void> {
+    await mkdir(path.join(this.dir, "certs"), { recursive: true });
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    await writeFile(
+      path.join(this.dir, "sa.key"),
+      privateKey.export({ type: "pkcs8", format: "pem" }),
+    );
+    await writeFile(
+      path.join(this.dir, "sa.pub"),
+      publicKey.export({ type: "spki", format: "pem" }),
+    );
+    const users: TokenUser[] = [
+      { token: this.adminToken, user: "admin", uid: "admin", groups: ["system:masters"] },
+      ...(this.options.extraUsers ?? []),
+    ];
+    const csv = users
+      .map((u) => [u.token, u.user, u.uid, quoteCsv(u.groups.join(","))].join(","))
+      .join("\n");
+    await writeFile(path.join(this.dir, "tokens.csv"), `${csv}\n`, { mode: 0o600 });
+  }
+
+  private async startProcess(): Promise<void> {
+    this.server = await startServer({
+      name: "kube-apiserver",
+      command: this.options.binary,
+      args: [
+        "--advertise-address=127.0.0.1",
+        "--bind-address=127.0.0.1",
+        `--secure-port=${this.port}`,
+        `--cert-dir=${path.join(this.dir, "certs")}`,
+        `--etcd-servers=${this.options.etcdUrl}`,
+        "--service-cluster-ip-range=10.0.0.0/24",
+        "--allow-privileged=true",
+        "--disable-admission-plugins=ServiceAccount",
+        "--authorization-mode=RBAC",
+        `--token-auth-file=${path.join(this.dir, "tokens.csv")}`,
+        `--service-account-issuer=${this.url}/`,
+        `--service-account-key-file=${path.join(this.dir, "sa.pub")}`,
+        `--service-account-signing-key-file=${path.join(this.dir, "sa.key")}`,
+        "--enable-priority-and-fairness=false",
+        "--v=1",
+      ],
+      logDir: this.options.workDir,
+    });
+    await waitUntil(this.server, () => this.isReady(), 90_000);
+  }
+
+  /** The serving certificate chain the API server generated for itself. */
+  async caCertificate(): Promise<string> {
+    return readFile(path.join(this.dir, "certs", "apiserver.crt"), "utf8");
+  }
+
+  private async isReady(): Promise<boolean> {
+    const ca = await this.caCertificate().catch(() => undefined);
+    if (ca === undefined) return false;
+    return new Promise((resolve) => {
+      const req = request(
+        `${this.url}/readyz`,
+        { ca, headers: { authorization: `Bearer ${this.adminToken}` }, timeout: 2000 },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        },
+      );
+      req.on("error", () => {
+        resolve(false);
+      });
+      req.end();
+    });
+  }
+
+  /** A kubeconfig (YAML) for a token identity; the admin by default. */
+  async kubeconfigYaml(token: string = this.adminToken, user = "admin"): Promise<string> {
+    const ca = Buffer.from(await this.caCertificate()).toString("base64");
+    return stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "test", cluster: { server: this.url, "certificate-authority-data": ca } }],
+      users: [{ name: user, user: { token } }],
+      contexts: [{ name: "test", context: { cluster: "test", user } }],
+      "current-context": "test",
+    });
+  }
+
+  async writeKubeconfig(file: string, token?: string, user?: string): Promise<string> {
+    await writeFile(file, await this.kubeconfigYaml(token, user), { mode: 0o600 });
+    return file;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.stop();
+  }
+
+  /** Starts the API server again on the same port, certificates and etcd. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.startProcess();
+  }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs moto (the AWS emulator the integration tests use for IAM and STS) into a virtual
+# environment in the cache folder, once per version. Prints "moto_server=<path>".
+set -euo pipefail
+MOTO_VERSION="${IDC_MOTO_VERSION:-5.2.5}"
+CACHE="${IDC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/identity-center-operator}"
+VENV="$CACHE/venv/moto-$MOTO_VERSION"
+if [ ! -x "$VENV/bin/moto_server" ]; then
+  echo "[install-moto] installing moto[server]==$MOTO_VERSION into $VENV" >&2
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+fi
+echo "moto_server=$VENV/bin/moto_server"

@@ -1,0 +1,16 @@
+import { defineConfig } from "vitest/config";
+
+// Integration tests: each test file starts its own real kube-apiserver + etcd and moto on free
+// loopback ports (see test/harness). Files run in parallel, two at a time on a 2-core machine.
+export default defineConfig({
+  test: {
+    include: ["test/integration/**/*.test.ts"],
+    environment: "node",
+    globalSetup: ["test/harness/global-setup.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    teardownTimeout: 60_000,
+    maxWorkers: 2,
+    pool: "forks",
+  },
+});
