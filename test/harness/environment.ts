@@ -54,20 +54,33 @@ export class TestEnvironment {
     const runs = path.join(cacheDir(), "runs");
     await mkdir(runs, { recursive: true });
     const workDir = await mkdtemp(path.join(runs, `env-${process.pid}-`));
-    const [etcd, moto] = await Promise.all([
+    const started = await Promise.allSettled([
       startEtcd(binaries.etcd, workDir),
       options.moto ? MotoServer.start(binaries.motoServer, workDir) : undefined,
     ]);
-    const apiServer = await KubeApiServer.start({
-      binary: binaries.kubeApiServer,
-      etcdUrl: etcd.url,
-      workDir,
-      ...(options.extraUsers ? { extraUsers: options.extraUsers } : {}),
-    });
-    const kubeconfigPath = await apiServer.writeKubeconfig(path.join(workDir, "kubeconfig"));
-    const env = new TestEnvironment({ workDir, etcd, apiServer, kubeconfigPath, moto });
-    if (options.crdFiles) await env.installCrds(options.crdFiles);
-    return env;
+    const [etcd, moto] = started.map((r) => (r.status === "fulfilled" ? r.value : undefined)) as [
+      Etcd | undefined,
+      MotoServer | undefined,
+    ];
+    const failure = started.find((r) => r.status === "rejected");
+    let apiServer: KubeApiServer | undefined;
+    try {
+      if (failure || !etcd) throw failure?.reason ?? new Error("etcd did not start");
+      apiServer = await KubeApiServer.start({
+        binary: binaries.kubeApiServer,
+        etcdUrl: etcd.url,
+        workDir,
+        ...(options.extraUsers ? { extraUsers: options.extraUsers } : {}),
+      });
+      const kubeconfigPath = await apiServer.writeKubeconfig(path.join(workDir, "kubeconfig"));
+      const env = new TestEnvironment({ workDir, etcd, apiServer, kubeconfigPath, moto });
+      if (options.crdFiles) await env.installCrds(options.crdFiles);
+      return env;
+    } catch (err) {
+      // Stop whatever did start; the work folder keeps the logs for the failure.
+      await Promise.allSettled([apiServer?.stop(), moto?.stop(), etcd?.stop()]);
+      throw err;
+    }
   }
 
   get moto(): MotoServer {
@@ -92,19 +105,31 @@ export class TestEnvironment {
         if (body?.kind === "CustomResourceDefinition") crds.push(body);
       }
     }
-    const created = await Promise.all(
-      crds.map((body) => api.createCustomResourceDefinition({ body })),
+    // Sent raw: client-node would drop `default` and `x-kubernetes-validations` (see request()).
+    await Promise.all(
+      crds.map(async (body) => {
+        const res = await this.apiServer.request(
+          "POST",
+          "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+          body,
+        );
+        if (res.status !== 201) {
+          throw new Error(`creating CRD ${body.metadata?.name ?? ""}: ${JSON.stringify(res.body)}`);
+        }
+      }),
     );
-    await Promise.all(created.map((crd) => this.waitForEstablished(api, crd.metadata?.name ?? "")));
-    return created;
+    return Promise.all(crds.map((crd) => this.waitForEstablished(api, crd.metadata?.name ?? "")));
   }
 
-  private async waitForEstablished(api: ApiextensionsV1Api, name: string): Promise<void> {
+  private async waitForEstablished(
+    api: ApiextensionsV1Api,
+    name: string,
+  ): Promise<V1CustomResourceDefinition> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       const crd = await api.readCustomResourceDefinition({ name });
       const established = crd.status?.conditions?.find((c) => c.type === "Established");
-      if (established?.status === "True") return;
+      if (established?.status === "True") return crd;
       await sleep(100);
     }
     throw new Error(`CRD ${name} was not established within 30 s`);

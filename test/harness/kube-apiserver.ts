@@ -126,6 +126,47 @@ export class KubeApiServer {
     });
   }
 
+  /**
+   * A raw JSON request as the admin. client-node's typed clients re-serialize known kinds
+   * through their models, which drops keys they spell differently (`default`,
+   * `x-kubernetes-validations` in CRD schemas); this sends documents exactly as written.
+   */
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown }> {
+    const ca = await this.caCertificate();
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${this.url}${path}`,
+        {
+          method,
+          ca,
+          headers: {
+            authorization: `Bearer ${this.adminToken}`,
+            accept: "application/json",
+            ...(payload ? { "content-type": "application/json" } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text ? (JSON.parse(text) as unknown) : undefined,
+            });
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end(payload);
+    });
+  }
+
   /** A kubeconfig (YAML) for a token identity; the admin by default. */
   async kubeconfigYaml(token: string = this.adminToken, user = "admin"): Promise<string> {
     const ca = Buffer.from(await this.caCertificate()).toString("base64");

@@ -1,0 +1,96 @@
+import Type, { type Static } from "typebox";
+import { enumOf, readyColumns, rules, statusOf, type KindDefinition } from "./schema.ts";
+
+export const ACCOUNT_ID_PATTERN = "^[0-9]{12}$";
+export const DEFAULT_ACCESS_ROLE_NAME = "OrganizationAccountAccessRole";
+
+export const AccountSpec = Type.Object(
+  {
+    accountId: Type.String({
+      description: "The 12-digit AWS account id. Cannot be changed once set.",
+      pattern: ACCOUNT_ID_PATTERN,
+      ...rules({ rule: "self == oldSelf", message: "accountId is immutable" }),
+    }),
+    displayName: Type.Optional(
+      Type.String({ description: "Name shown in the access portal.", maxLength: 256 }),
+    ),
+    email: Type.Optional(
+      Type.String({
+        description: "The account's root email, for reference.",
+        maxLength: 254,
+        pattern: "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$",
+      }),
+    ),
+    accessRoleArn: Type.Optional(
+      Type.String({
+        description:
+          "Role in this account that the controller assumes to manage IAM. Defaults to arn:<partition>:iam::<accountId>:role/OrganizationAccountAccessRole.",
+        maxLength: 2048,
+        pattern: "^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[!-~]+$",
+      }),
+    ),
+    externalId: Type.Optional(
+      Type.String({
+        description: "External id to pass when assuming the access role.",
+        minLength: 2,
+        maxLength: 1224,
+        pattern: "^[A-Za-z0-9+=,.@:/_-]+$",
+      }),
+    ),
+    deletionPolicy: enumOf(
+      ["Delete", "Retain"] as const,
+      "What happens to the roles and SAML provider in AWS when this object is deleted.",
+      { default: "Delete" },
+    ),
+  },
+  {
+    description:
+      "An AWS account the operator manages roles in. Labels act as organisational units.",
+    ...rules({
+      rule: "!has(self.accessRoleArn) || self.accessRoleArn.split(':')[4] == self.accountId",
+      message: "accessRoleArn must be a role in the account given by accountId",
+      fieldPath: ".accessRoleArn",
+    }),
+  },
+);
+
+export const AccountStatus = statusOf("Observed state of the account.", {
+  samlProviderArn: Type.Optional(
+    Type.String({ description: "ARN of the IAM SAML provider the operator keeps here." }),
+  ),
+  managedRoles: Type.Optional(
+    Type.Integer({ description: "Number of IAM roles the operator manages here.", minimum: 0 }),
+  ),
+  lastSyncTime: Type.Optional(
+    Type.String({ description: "When the account last converged.", format: "date-time" }),
+  ),
+});
+
+export type AccountSpec = Static<typeof AccountSpec>;
+export type AccountStatus = Static<typeof AccountStatus>;
+
+export const accountDefinition: KindDefinition = {
+  kind: "Account",
+  plural: "accounts",
+  singular: "account",
+  shortNames: ["awsaccount", "acct"],
+  description: "Account is an AWS account the operator provisions permission set roles in.",
+  spec: AccountSpec,
+  status: AccountStatus,
+  columns: [
+    { name: "AccountId", type: "string", jsonPath: ".spec.accountId", description: "Account id." },
+    {
+      name: "DisplayName",
+      type: "string",
+      jsonPath: ".spec.displayName",
+      description: "Display name.",
+    },
+    {
+      name: "Roles",
+      type: "integer",
+      jsonPath: ".status.managedRoles",
+      description: "Managed roles.",
+    },
+    ...readyColumns,
+  ],
+};

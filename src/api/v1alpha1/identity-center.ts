@@ -1,0 +1,254 @@
+import Type, { type Static } from "typebox";
+import { USER_SOURCE_PATTERN } from "./application.ts";
+import {
+  enumOf,
+  isoDuration,
+  readyColumns,
+  rules,
+  statusOf,
+  stringMap,
+  type KindDefinition,
+} from "./schema.ts";
+
+export const DEFAULT_SIGN_IN_URL = "https://signin.aws.amazon.com/saml";
+
+const Portal = Type.Object(
+  {
+    hostname: Type.String({
+      description: "DNS name users reach the portal at, for example sso.example.com.",
+      minLength: 1,
+      maxLength: 253,
+      pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+    }),
+    externalUrl: Type.Optional(
+      Type.String({
+        description:
+          "Base URL of the portal when it is not https://<hostname>, for example behind a path or on a local port.",
+        maxLength: 1024,
+        pattern: "^https?://[^\\s]+$",
+      }),
+    ),
+    ingress: Type.Object(
+      {
+        enabled: Type.Boolean({ description: "Create an Ingress for the portal.", default: true }),
+        className: Type.Optional(
+          Type.String({ description: "IngressClass name.", maxLength: 253 }),
+        ),
+        annotations: Type.Optional(stringMap("Annotations put on the Ingress.")),
+        tlsSecretName: Type.Optional(
+          Type.String({
+            description: "Secret with the TLS certificate for the hostname.",
+            maxLength: 253,
+            pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+          }),
+        ),
+      },
+      { description: "How the portal is exposed.", default: { enabled: true } },
+    ),
+    replicas: Type.Integer({
+      description: "Number of portal replicas. Sessions work across replicas.",
+      default: 2,
+      minimum: 1,
+      maximum: 20,
+    }),
+    image: Type.Optional(
+      Type.String({
+        description: "Portal container image; defaults to the controller's own image.",
+        maxLength: 1024,
+      }),
+    ),
+  },
+  { description: "The access portal and SAML identity provider workload." },
+);
+
+const SignIn = Type.Object(
+  {
+    mfa: enumOf(
+      ["required", "optional", "disabled"] as const,
+      "Whether users must enrol and use a TOTP authenticator.",
+      { default: "required" },
+    ),
+    duration: isoDuration("Longest a portal session lasts.", {
+      min: "PT15M",
+      max: "PT168H",
+      default: "PT8H",
+    }),
+    idleTimeout: isoDuration("A portal session ends after this long without activity.", {
+      min: "PT5M",
+      max: "PT24H",
+      default: "PT1H",
+    }),
+    lockoutThreshold: Type.Integer({
+      description: "Failed sign-ins in a row that lock the account for a growing period.",
+      default: 5,
+      minimum: 1,
+      maximum: 100,
+    }),
+  },
+  {
+    description: "Sign-in policy for the access portal.",
+    default: { mfa: "required", duration: "PT8H", idleTimeout: "PT1H", lockoutThreshold: 5 },
+    ...rules({
+      rule: "!self.idleTimeout.matches('^PT([0-9]+H)?([0-9]+M)?([0-9]+S)?$') || !self.duration.matches('^PT([0-9]+H)?([0-9]+M)?([0-9]+S)?$') || duration(self.idleTimeout.substring(2).lowerAscii()) <= duration(self.duration.substring(2).lowerAscii())",
+      message: "idleTimeout must not be longer than duration",
+      fieldPath: ".idleTimeout",
+    }),
+  },
+);
+
+const Aws = Type.Object(
+  {
+    partition: enumOf(["aws", "aws-us-gov", "aws-cn"] as const, "AWS partition of the accounts.", {
+      default: "aws",
+    }),
+    signInUrl: Type.String({
+      description:
+        "AWS SAML sign-in endpoint the portal posts to; also the SAML:aud every role trusts.",
+      default: DEFAULT_SIGN_IN_URL,
+      maxLength: 1024,
+      pattern: "^https://[^\\s]+$",
+    }),
+    stsEndpoint: Type.Optional(
+      Type.String({
+        description:
+          "STS endpoint the portal calls for CLI credentials; defaults to the partition's.",
+        maxLength: 1024,
+        pattern: "^https?://[^\\s]+$",
+      }),
+    ),
+  },
+  {
+    description: "Where the accounts live and how users sign in to them.",
+    default: { partition: "aws", signInUrl: DEFAULT_SIGN_IN_URL },
+  },
+);
+
+const AccessControlAttribute = Type.Object(
+  {
+    key: Type.String({
+      description: "Session tag key (PrincipalTag:<key>).",
+      pattern: "^[A-Za-z0-9_.:/=+@-]{1,128}$",
+    }),
+    source: Type.String({
+      description:
+        "A user field (userName, email, displayName, givenName, familyName, id) or attributes.<name>.",
+      pattern: USER_SOURCE_PATTERN,
+    }),
+  },
+  { description: "A session tag passed to AWS for attribute-based access control." },
+);
+
+const IdentitySource = Type.Object(
+  {
+    type: enumOf(["internal", "saml"] as const, "Where users sign in.", { default: "internal" }),
+    saml: Type.Optional(
+      Type.Object(
+        {
+          metadataUrl: Type.Optional(
+            Type.String({
+              description: "URL of the upstream IdP's metadata.",
+              pattern: "^https://[^\\s]+$",
+            }),
+          ),
+          metadataXml: Type.Optional(
+            Type.String({
+              description: "The upstream IdP's metadata document.",
+              maxLength: 262144,
+            }),
+          ),
+          userNameAttribute: Type.Optional(
+            Type.String({
+              description: "Assertion attribute holding the userName; the NameID when unset.",
+              maxLength: 1024,
+            }),
+          ),
+        },
+        {
+          description: "An upstream SAML 2.0 identity provider users sign in with.",
+          ...rules({
+            rule: "has(self.metadataUrl) != has(self.metadataXml)",
+            message: "set exactly one of metadataUrl or metadataXml",
+          }),
+        },
+      ),
+    ),
+    scim: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Boolean({
+            description: "Accept SCIM 2.0 provisioning of users and groups.",
+            default: false,
+          }),
+        },
+        { description: "SCIM provisioning from the upstream IdP." },
+      ),
+    ),
+  },
+  {
+    description: "Where users come from.",
+    default: { type: "internal" },
+    ...rules({
+      rule: "self.type != 'saml' || has(self.saml)",
+      message: "type saml needs the saml settings",
+      fieldPath: ".saml",
+    }),
+  },
+);
+
+export const IdentityCenterSpec = Type.Object(
+  {
+    portal: Portal,
+    signIn: SignIn,
+    aws: Aws,
+    accessControlAttributes: Type.Optional(
+      Type.Array(AccessControlAttribute, {
+        description: "Attributes passed as session tags for ABAC.",
+        maxItems: 50,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["key"],
+      }),
+    ),
+    identitySource: IdentitySource,
+  },
+  { description: "The identity center instance." },
+);
+
+export const IdentityCenterStatus = statusOf("Observed state of the instance.", {
+  portalUrl: Type.Optional(Type.String({ description: "Where users sign in." })),
+  metadataUrl: Type.Optional(Type.String({ description: "The IdP's SAML metadata URL." })),
+  entityId: Type.Optional(Type.String({ description: "The IdP's SAML entity id." })),
+  signingCertificateFingerprint: Type.Optional(
+    Type.String({ description: "SHA-256 fingerprint of the signing certificate." }),
+  ),
+  signingCertificateNotAfter: Type.Optional(
+    Type.String({ description: "When the signing certificate expires.", format: "date-time" }),
+  ),
+  readyReplicas: Type.Optional(
+    Type.Integer({ description: "Portal replicas that are ready.", minimum: 0 }),
+  ),
+});
+
+export type IdentityCenterSpec = Static<typeof IdentityCenterSpec>;
+export type IdentityCenterStatus = Static<typeof IdentityCenterStatus>;
+
+export const identityCenterDefinition: KindDefinition = {
+  kind: "IdentityCenter",
+  plural: "identitycenters",
+  singular: "identitycenter",
+  shortNames: ["idc"],
+  description:
+    "IdentityCenter is the instance: the access portal, its sign-in policy and how it reaches AWS.",
+  spec: IdentityCenterSpec,
+  status: IdentityCenterStatus,
+  columns: [
+    { name: "URL", type: "string", jsonPath: ".status.portalUrl", description: "Portal URL." },
+    { name: "MFA", type: "string", jsonPath: ".spec.signIn.mfa", description: "MFA policy." },
+    {
+      name: "Replicas",
+      type: "integer",
+      jsonPath: ".status.readyReplicas",
+      description: "Ready portal replicas.",
+    },
+    ...readyColumns,
+  ],
+};
