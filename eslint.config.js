@@ -17,6 +17,7 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
       "max-params": ["error", 4],
       eqeqeq: ["error", "always"],
+      "@typescript-eslint/no-confusing-void-expression": ["error", { ignoreArrowShorthand: true }],
       // client-node's models are classes with no behaviour; its own API takes plain objects.
       "@typescript-eslint/no-unsafe-class-instance-assignment": "off",
     },

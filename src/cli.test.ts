@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "./cli.ts";
+import { parseHostPort } from "./commands/controller.ts";
 
-function capture(argv: string[]): { code: number; text: string } {
+async function capture(argv: string[]): Promise<{ code: number; text: string }> {
   let text = "";
-  const code = runCli(argv, (t) => (text += t));
+  const code = await runCli(argv, (t) => (text += t));
   return { code, text };
 }
 
@@ -13,9 +14,26 @@ describe("idc", () => {
     { argv: ["--help"], code: 0, match: /^Usage: idc <command>/ },
     { argv: [], code: 0, match: /^Usage: idc <command>/ },
     { argv: ["frobnicate"], code: 2, match: /^idc: unknown command "frobnicate"/ },
-  ])("$argv exits $code", ({ argv, code, match }) => {
-    const result = capture(argv);
+    { argv: ["controller", "--help"], code: 0, match: /^Usage: idc controller \[flags\]/ },
+    { argv: ["help", "controller"], code: 0, match: /--leader-elect BOOL/ },
+  ])("$argv exits $code", async ({ argv, code, match }) => {
+    const result = await capture(argv);
     expect(result.code).toBe(code);
     expect(result.text).toMatch(match);
+  });
+});
+
+describe("parseHostPort", () => {
+  it.each([
+    { value: "0.0.0.0:8080", expected: { host: "0.0.0.0", port: 8080 } },
+    { value: ":9090", expected: { host: "0.0.0.0", port: 9090 } },
+    { value: "127.0.0.1:0", expected: { host: "127.0.0.1", port: 0 } },
+    { value: "off", expected: undefined },
+  ])("$value", ({ value, expected }) => {
+    expect(parseHostPort(value)).toEqual(expected);
+  });
+
+  it.each(["8080", "host:port", "h:70000"])("refuses %s", (value) => {
+    expect(() => parseHostPort(value)).toThrow(/HOST:PORT/);
   });
 });

@@ -1,25 +1,31 @@
 #!/usr/bin/env node
+import { CONTROLLER_HELP, runController } from "./commands/controller.ts";
 import { operatorVersion } from "./version.ts";
 
 const USAGE = `Usage: idc <command> [flags]
 
 Commands:
+  controller  run the operator's controllers (see idc controller --help)
   version     print the operator version
   help        show this help
 `;
 
-/** Entry point of the `idc` command; returns the process exit code. */
-export function runCli(argv: string[], out: (text: string) => void): number {
-  const [command = "help"] = argv;
+type Out = (text: string) => void;
+
+/** Entry point of the `idc` command; resolves to the process exit code. */
+export async function runCli(argv: string[], out: Out): Promise<number> {
+  const [command = "help", ...rest] = argv;
   switch (command) {
     case "version":
     case "--version":
       out(`idc ${operatorVersion()} (node ${process.versions.node})\n`);
       return 0;
+    case "controller":
+      return runController(rest, out);
     case "help":
     case "--help":
     case "-h":
-      out(USAGE);
+      out(rest[0] === "controller" ? CONTROLLER_HELP : USAGE);
       return 0;
     default:
       out(`idc: unknown command "${command}"\n\n${USAGE}`);
@@ -28,5 +34,13 @@ export function runCli(argv: string[], out: (text: string) => void): number {
 }
 
 if (import.meta.main) {
-  process.exitCode = runCli(process.argv.slice(2), (text) => process.stdout.write(text));
+  runCli(process.argv.slice(2), (text) => process.stdout.write(text)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`idc: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 2;
+    },
+  );
 }

@@ -138,6 +138,9 @@ export class TestEnvironment {
   async stop(options: { keepWorkDir?: boolean } = {}): Promise<void> {
     await Promise.allSettled([this.apiServer.stop(), this.motoServer?.stop()]);
     await this.etcd.stop();
-    if (!options.keepWorkDir) await rm(this.workDir, { recursive: true, force: true });
+    // IDC_KEEP_TEST_DIRS=1 keeps logs and data for a look after the run.
+    if (!options.keepWorkDir && !process.env.IDC_KEEP_TEST_DIRS) {
+      await rm(this.workDir, { recursive: true, force: true });
+    }
   }
 }

@@ -1,0 +1,82 @@
+import {
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+} from "@kubernetes/client-node";
+import { isDeepStrictEqual } from "node:util";
+import type { Logger } from "pino";
+import { GROUP, VERSION, type Resource } from "../../api/v1alpha1/index.ts";
+import { Informer } from "../../runtime/informer.ts";
+
+/** Our kinds by the plural the API server serves them under. */
+export const PLURALS = {
+  IdentityCenter: "identitycenters",
+  User: "users",
+  Group: "groups",
+  PermissionSet: "permissionsets",
+  Account: "accounts",
+  AccountAssignment: "accountassignments",
+  Application: "applications",
+  ApplicationAssignment: "applicationassignments",
+} as const;
+
+export type KindName = keyof typeof PLURALS;
+export type AnyResource = Resource<string, unknown, unknown>;
+
+/** Typed access to one of our cluster-scoped kinds. */
+export class CustomResourceClient<T extends AnyResource> {
+  readonly kind: KindName;
+  private readonly api: CustomObjectsApi;
+  private readonly kubeConfig: KubeConfig;
+
+  constructor(kubeConfig: KubeConfig, kind: KindName) {
+    this.kind = kind;
+    this.kubeConfig = kubeConfig;
+    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  private get ref() {
+    return { group: GROUP, version: VERSION, plural: PLURALS[this.kind] };
+  }
+
+  async list(): Promise<KubernetesListObject<T>> {
+    return (await this.api.listClusterCustomObject(this.ref)) as KubernetesListObject<T>;
+  }
+
+  informer(log: Logger): Informer<T> {
+    return new Informer<T>({
+      kubeConfig: this.kubeConfig,
+      path: `/apis/${GROUP}/${VERSION}/${PLURALS[this.kind]}`,
+      list: () => this.list(),
+      log,
+    });
+  }
+
+  async get(name: string): Promise<T> {
+    return (await this.api.getClusterCustomObject({ ...this.ref, name })) as T;
+  }
+
+  /**
+   * Writes `status` through the status subresource, only when it differs from what the cached
+   * object has. The cached resourceVersion makes a stale write fail with a conflict, which the
+   * controller retries against fresher data. Returns whether it wrote.
+   */
+  async updateStatus(cached: T, status: T["status"]): Promise<boolean> {
+    if (isDeepStrictEqual(cached.status, status)) return false;
+    await this.api.replaceClusterCustomObjectStatus({
+      ...this.ref,
+      name: cached.metadata.name,
+      body: { ...cached, status },
+    });
+    return true;
+  }
+
+  /** Replaces the object (spec and metadata such as finalizers); conflicts on a stale copy. */
+  async replace(obj: T): Promise<T> {
+    return (await this.api.replaceClusterCustomObject({
+      ...this.ref,
+      name: obj.metadata.name,
+      body: obj,
+    })) as T;
+  }
+}

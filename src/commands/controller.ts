@@ -1,0 +1,102 @@
+import { parseArgs } from "node:util";
+import { KubeConfig } from "@kubernetes/client-node";
+import { createLogger } from "../observability/logger.ts";
+import { createOperator } from "../operator.ts";
+
+export const CONTROLLER_HELP = `Usage: idc controller [flags]
+
+Runs the operator's controllers against the cluster of the current kubeconfig
+(--kubeconfig, $KUBECONFIG, ~/.kube/config) or the in-cluster service account.
+
+Flags:
+  --kubeconfig PATH        kubeconfig file to use
+  --namespace NAME         operator namespace: leader Lease and Secrets
+                           (default $POD_NAMESPACE or identity-center-operator)
+  --health-addr HOST:PORT  /metrics, /healthz, /readyz ("off" to disable; default 0.0.0.0:8080)
+  --leader-elect BOOL      elect a leader on a Lease before reconciling (default true)
+  --lease-name NAME        name of the leader Lease (default identity-center-operator)
+  --workers N              concurrent reconciles per controller (default 4)
+  --log-level LEVEL        trace, debug, info, warn, error (default info)
+  --identity NAME          leader election identity (default <hostname>_<pid>)
+`;
+
+export function parseHostPort(value: string): { host: string; port: number } | undefined {
+  if (value === "off") return undefined;
+  const i = value.lastIndexOf(":");
+  const port = Number(value.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--health-addr must be HOST:PORT or "off", got "${value}"`);
+  }
+  return { host: value.slice(0, i) || "0.0.0.0", port };
+}
+
+export async function runController(argv: string[], out: (text: string) => void): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kubeconfig: { type: "string" },
+      namespace: {
+        type: "string",
+        default: process.env.POD_NAMESPACE ?? "identity-center-operator",
+      },
+      "health-addr": { type: "string", default: "0.0.0.0:8080" },
+      "leader-elect": { type: "string", default: "true" },
+      "lease-name": { type: "string", default: "identity-center-operator" },
+      workers: { type: "string", default: "4" },
+      "log-level": { type: "string", default: "info" },
+      identity: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    out(CONTROLLER_HELP);
+    return 0;
+  }
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new Error("--workers must be a positive integer");
+  const level = values["log-level"];
+  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(level)) {
+    throw new Error(`--log-level must be one of trace, debug, info, warn, error; got "${level}"`);
+  }
+  const log = createLogger(level as "info");
+  const kubeConfig = new KubeConfig();
+  if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
+  else kubeConfig.loadFromDefault();
+
+  let stopping = false;
+  const manager = createOperator(
+    kubeConfig,
+    {
+      namespace: values.namespace,
+      workers,
+      leaderElect: values["leader-elect"] !== "false",
+      leaseName: values["lease-name"],
+      healthAddress: parseHostPort(values["health-addr"]),
+      ...(values.identity ? { identity: values.identity } : {}),
+    },
+    log,
+    (reason) => {
+      log.fatal({ reason }, "exiting");
+      process.exit(1);
+    },
+  );
+  const done = new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, "shutting down");
+      manager.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ err: err instanceof Error ? err.message : String(err) }, "shutdown failed");
+          resolve(1);
+        },
+      );
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  });
+  await manager.start();
+  return done;
+}

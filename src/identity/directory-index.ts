@@ -1,0 +1,80 @@
+import type { Group, User } from "../api/v1alpha1/index.ts";
+
+/** A multimap from a string to object names. */
+class NameIndex {
+  private readonly map = new Map<string, Set<string>>();
+  add(key: string, name: string): void {
+    let set = this.map.get(key);
+    if (!set) this.map.set(key, (set = new Set()));
+    set.add(name);
+  }
+  remove(key: string, name: string): void {
+    const set = this.map.get(key);
+    set?.delete(name);
+    if (set?.size === 0) this.map.delete(key);
+  }
+  get(key: string): ReadonlySet<string> {
+    return this.map.get(key) ?? new Set();
+  }
+}
+
+export const emailKey = (email: string): string => email.toLowerCase();
+
+/**
+ * Lookups the identity store needs on every reconcile, kept up to date from informer changes
+ * so a reconcile costs O(its own object), not O(all users): users by userName and by email
+ * (case-insensitive), and groups by member userName. Pure data, no I/O.
+ */
+export class DirectoryIndex {
+  private readonly byUserName = new NameIndex();
+  private readonly byEmail = new NameIndex();
+  private readonly groupsByMember = new NameIndex();
+
+  /** Applies a User change; `old` is the previous version, `next` undefined on delete. */
+  updateUser(old: User | undefined, next: User | undefined): void {
+    if (old) {
+      this.byUserName.remove(old.spec.userName, old.metadata.name);
+      this.byEmail.remove(emailKey(old.spec.email), old.metadata.name);
+    }
+    if (next) {
+      this.byUserName.add(next.spec.userName, next.metadata.name);
+      this.byEmail.add(emailKey(next.spec.email), next.metadata.name);
+    }
+  }
+
+  updateGroup(old: Group | undefined, next: Group | undefined): void {
+    for (const member of old?.spec.members ?? [])
+      this.groupsByMember.remove(member, old?.metadata.name ?? "");
+    for (const member of next?.spec.members ?? [])
+      this.groupsByMember.add(member, next?.metadata.name ?? "");
+  }
+
+  usersWithUserName(userName: string): ReadonlySet<string> {
+    return this.byUserName.get(userName);
+  }
+
+  usersWithEmail(email: string): ReadonlySet<string> {
+    return this.byEmail.get(emailKey(email));
+  }
+
+  groupsWithMember(userName: string): ReadonlySet<string> {
+    return this.groupsByMember.get(userName);
+  }
+
+  /** Other User objects that share this user's userName or email. */
+  clashesOf(user: User): { userName: string[]; email: string[] } {
+    const others = (names: ReadonlySet<string>) =>
+      [...names].filter((n) => n !== user.metadata.name).sort();
+    return {
+      userName: others(this.usersWithUserName(user.spec.userName)),
+      email: others(this.usersWithEmail(user.spec.email)),
+    };
+  }
+
+  /** The one valid (non-clashing) User object with this userName, if there is one. */
+  validUserFor(userName: string): string | undefined {
+    const names = this.usersWithUserName(userName);
+    if (names.size !== 1) return undefined;
+    return [...names][0];
+  }
+}

@@ -1,0 +1,59 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** The operator's Prometheus metrics, on a registry of its own (no global state). */
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly queueDepth = new Gauge({
+    name: "idc_workqueue_depth",
+    help: "Keys waiting in a controller's work queue.",
+    labelNames: ["controller"],
+    registers: [this.registry],
+  });
+  readonly queueAdds = new Counter({
+    name: "idc_workqueue_adds_total",
+    help: "Keys added to a controller's work queue.",
+    labelNames: ["controller"],
+    registers: [this.registry],
+  });
+  readonly queueRetries = new Counter({
+    name: "idc_workqueue_retries_total",
+    help: "Keys re-added after a failed reconcile.",
+    labelNames: ["controller"],
+    registers: [this.registry],
+  });
+  readonly reconciles = new Counter({
+    name: "idc_reconcile_total",
+    help: "Reconciles by controller and result (success, requeue, error, terminal).",
+    labelNames: ["controller", "result"],
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({
+    name: "idc_reconcile_errors_total",
+    help: "Reconciles that failed, retryable or terminal.",
+    labelNames: ["controller"],
+    registers: [this.registry],
+  });
+  readonly reconcileDuration = new Histogram({
+    name: "idc_reconcile_duration_seconds",
+    help: "Time spent in one reconcile.",
+    labelNames: ["controller"],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+  readonly isLeader = new Gauge({
+    name: "idc_leader_election_is_leader",
+    help: "1 while this process holds the leader lease.",
+    registers: [this.registry],
+  });
+  readonly awsCalls = new Counter({
+    name: "idc_aws_calls_total",
+    help: "AWS API calls by service, operation and outcome.",
+    labelNames: ["service", "operation", "outcome"],
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: "idc_" });
+  }
+}

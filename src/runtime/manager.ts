@@ -1,0 +1,120 @@
+import type { Server } from "node:http";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { OperatorMetrics } from "../observability/metrics.ts";
+import type { Controller } from "./controller.ts";
+import { startHealthServer } from "./health-server.ts";
+import type { Informer } from "./informer.ts";
+import { LeaderElector } from "./leader-election.ts";
+
+export interface ManagerOptions {
+  kubeConfig: KubeConfig;
+  log: Logger;
+  metrics: OperatorMetrics;
+  informers: Informer<never>[] | Informer<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  controllers: Controller[];
+  healthAddress?: { host: string; port: number };
+  leaderElection?: {
+    namespace: string;
+    name: string;
+    identity: string;
+    leaseDurationMs?: number;
+    renewDeadlineMs?: number;
+    retryPeriodMs?: number;
+  };
+  shutdownDeadlineMs?: number;
+  /** Called when leadership is lost: the process should exit so it restarts clean. */
+  onFatal: (reason: string) => void;
+}
+
+/**
+ * Runs informers for everyone (standbys keep warm caches), and controllers only while leading.
+ * Shutdown stops taking work, lets in-flight reconciles finish within a deadline, releases the
+ * lease and stops the caches.
+ */
+export class Manager {
+  private readonly options: ManagerOptions;
+  private elector: LeaderElector | undefined;
+  private server: Server | undefined;
+  private controllersRunning = false;
+  private leadershipLost = false;
+
+  constructor(options: ManagerOptions) {
+    this.options = options;
+  }
+
+  private synced(): boolean {
+    return this.options.informers.every((i) => i.hasSynced());
+  }
+
+  isReady(): boolean {
+    return this.synced() && !this.leadershipLost;
+  }
+
+  async start(): Promise<void> {
+    const { log, metrics, healthAddress, leaderElection } = this.options;
+    if (healthAddress) {
+      this.server = await startHealthServer({
+        ...healthAddress,
+        registry: metrics.registry,
+        isReady: () => this.isReady(),
+      });
+      log.info(
+        { address: `${healthAddress.host}:${String(healthAddress.port)}` },
+        "serving /metrics, /healthz, /readyz",
+      );
+    }
+    for (const informer of this.options.informers) informer.start();
+    await Promise.all(this.options.informers.map((i) => i.waitForSync()));
+    log.info("caches synced");
+    if (!leaderElection) {
+      this.startControllers();
+      return;
+    }
+    this.elector = new LeaderElector({
+      kubeConfig: this.options.kubeConfig,
+      log,
+      ...leaderElection,
+      onStartedLeading: () => {
+        metrics.isLeader.set(1);
+        this.startControllers();
+      },
+      onStoppedLeading: () => {
+        metrics.isLeader.set(0);
+        this.leadershipLost = true;
+        this.options.onFatal("lost the leader lease");
+      },
+    });
+    this.elector.start();
+  }
+
+  private startControllers(): void {
+    if (this.controllersRunning) return;
+    this.controllersRunning = true;
+    for (const c of this.options.controllers) c.start();
+    this.options.log.info(
+      { controllers: this.options.controllers.map((c) => c.name) },
+      "controllers started",
+    );
+  }
+
+  isLeader(): boolean {
+    return this.elector?.isLeader() ?? this.controllersRunning;
+  }
+
+  async stop(): Promise<void> {
+    const { log, shutdownDeadlineMs = 20_000 } = this.options;
+    const finished = await Promise.all(
+      this.options.controllers.map((c) => c.stop(shutdownDeadlineMs)),
+    );
+    if (finished.some((f) => !f))
+      log.warn("some reconciles did not finish before the shutdown deadline");
+    await this.elector?.stop();
+    await Promise.all(this.options.informers.map((i) => i.stop()));
+    await new Promise<void>((resolve) => {
+      if (!this.server) resolve();
+      else this.server.close(() => resolve());
+    });
+    log.info("stopped");
+  }
+}

@@ -1,0 +1,62 @@
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+
+const GROUP = "identitycenter.dev";
+const VERSION = "v1alpha1";
+
+/** Small helpers for tests that drive our custom objects through the real API server. */
+export function customObjects(kc: KubeConfig) {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const ref = (plural: string) => ({ group: GROUP, version: VERSION, plural });
+  return {
+    create: (plural: string, kind: string, name: string, spec: unknown) =>
+      api.createClusterCustomObject({
+        ...ref(plural),
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind,
+          metadata: { name },
+          spec,
+        },
+      }),
+    get: async <
+      T = {
+        spec: Record<string, unknown>;
+        status?: Record<string, unknown> & {
+          conditions?: {
+            type: string;
+            status: string;
+            reason: string;
+            message: string;
+            observedGeneration?: number;
+          }[];
+        };
+      },
+    >(
+      plural: string,
+      name: string,
+    ) => (await api.getClusterCustomObject({ ...ref(plural), name })) as T,
+    patchSpec: (plural: string, name: string, spec: Record<string, unknown>) =>
+      api
+        .getClusterCustomObject({ ...ref(plural), name })
+        .then((obj: { spec: Record<string, unknown> }) =>
+          api.replaceClusterCustomObject({
+            ...ref(plural),
+            name,
+            body: { ...obj, spec: { ...obj.spec, ...spec } },
+          }),
+        ),
+    delete: (plural: string, name: string) =>
+      api.deleteClusterCustomObject({ ...ref(plural), name }),
+  };
+}
+
+export async function createNamespace(kc: KubeConfig, name: string): Promise<void> {
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+}
+
+/** The Ready condition of an object's status, or undefined. */
+export function readyOf(obj: {
+  status?: { conditions?: { type: string; status: string; reason: string; message: string }[] };
+}) {
+  return obj.status?.conditions?.find((c) => c.type === "Ready");
+}

@@ -1,0 +1,165 @@
+import { EventsV1Api } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { operatorCrdFiles } from "../../harness/crds.ts";
+import {
+  startControllerProcess,
+  type ControllerProcess,
+} from "../../harness/controller-process.ts";
+import { createNamespace, customObjects, readyOf } from "../../harness/k8s.ts";
+import { useTestEnvironment } from "../../harness/use-environment.ts";
+import { waitFor } from "../../harness/wait.ts";
+
+const NS = "identity-center-operator";
+const poll = { timeout: 20_000, interval: 100 };
+
+describe("identity store controllers", () => {
+  const env = useTestEnvironment({ crdFiles: operatorCrdFiles() });
+  let controller: ControllerProcess;
+  let objects: ReturnType<typeof customObjects>;
+
+  beforeAll(async () => {
+    await createNamespace(env().kubeConfig(), NS);
+    objects = customObjects(env().kubeConfig());
+    controller = await startControllerProcess({
+      kubeconfig: env().kubeconfigPath,
+      workDir: env().workDir,
+      identity: "solo",
+      namespace: NS,
+    });
+    await waitFor("the controller to be ready", () => controller.ready());
+  });
+  afterAll(async () => {
+    controller.kill("SIGTERM");
+    await controller.exited;
+  });
+
+  const ready = async (plural: string, name: string) => readyOf(await objects.get(plural, name));
+
+  it("flags a duplicate userName on both users, naming the other, and clears it when one is fixed", async () => {
+    await objects.create("users", "User", "alice", {
+      userName: "alice",
+      email: "alice@example.com",
+    });
+    await expect
+      .poll(() => ready("users", "alice"), poll)
+      .toMatchObject({ status: "True", reason: "Valid" });
+
+    await objects.create("users", "User", "alice-2", {
+      userName: "alice",
+      email: "alice2@example.com",
+    });
+    await expect
+      .poll(() => ready("users", "alice"), poll)
+      .toMatchObject({
+        status: "False",
+        reason: "Duplicate",
+        message: expect.stringContaining('also used by User "alice-2"') as unknown,
+      });
+    await expect
+      .poll(() => ready("users", "alice-2"), poll)
+      .toMatchObject({
+        status: "False",
+        reason: "Duplicate",
+        message: expect.stringContaining('also used by User "alice"') as unknown,
+      });
+    const user = await objects.get("users", "alice-2");
+    expect(user.status?.observedGeneration).toBe(1);
+
+    await objects.patchSpec("users", "alice-2", { userName: "alice.two" });
+    await expect.poll(() => ready("users", "alice"), poll).toMatchObject({ status: "True" });
+    await expect.poll(() => ready("users", "alice-2"), poll).toMatchObject({ status: "True" });
+    await expect
+      .poll(async () => (await objects.get("users", "alice-2")).status?.observedGeneration, poll)
+      .toBe(2);
+  });
+
+  it("compares emails case-insensitively and clears the clash when a user is deleted", async () => {
+    await objects.create("users", "User", "bob", { userName: "bob", email: "bob@example.com" });
+    await objects.create("users", "User", "robert", {
+      userName: "robert",
+      email: "BOB@Example.COM",
+    });
+    await expect.poll(() => ready("users", "bob"), poll).toMatchObject({ reason: "Duplicate" });
+    await expect.poll(() => ready("users", "robert"), poll).toMatchObject({ reason: "Duplicate" });
+    await objects.delete("users", "robert");
+    await expect
+      .poll(() => ready("users", "bob"), poll)
+      .toMatchObject({ status: "True", reason: "Valid" });
+  });
+
+  it("records a Warning event for a duplicate", async () => {
+    const events = await env()
+      .kubeConfig()
+      .makeApiClient(EventsV1Api)
+      .listNamespacedEvent({ namespace: "default" });
+    const duplicate = events.items.find(
+      (e) => e.reason === "Duplicate" && e.regarding?.name === "alice-2",
+    );
+    expect(duplicate?.type).toBe("Warning");
+    expect(duplicate?.regarding?.kind).toBe("User");
+  });
+
+  it("resolves group members both ways: a new user fixes an unknown member, a deleted one shows up", async () => {
+    await objects.create("groups", "Group", "admins", { members: ["carol", "dave"] });
+    await expect
+      .poll(async () => (await objects.get("groups", "admins")).status, poll)
+      .toMatchObject({
+        members: 0,
+        unknownMembers: ["carol", "dave"],
+      });
+    expect(await ready("groups", "admins")).toMatchObject({
+      status: "False",
+      reason: "UnknownMembers",
+    });
+
+    await objects.create("users", "User", "carol", {
+      userName: "carol",
+      email: "carol@example.com",
+    });
+    await objects.create("users", "User", "dave", { userName: "dave", email: "dave@example.com" });
+    await expect
+      .poll(() => ready("groups", "admins"), poll)
+      .toMatchObject({ status: "True", reason: "Resolved" });
+    expect((await objects.get("groups", "admins")).status).toMatchObject({
+      members: 2,
+      unknownMembers: [],
+    });
+    await expect
+      .poll(async () => (await objects.get("users", "carol")).status?.groups, poll)
+      .toEqual(["admins"]);
+
+    await objects.delete("users", "dave");
+    await expect
+      .poll(async () => (await objects.get("groups", "admins")).status, poll)
+      .toMatchObject({
+        members: 1,
+        unknownMembers: ["dave"],
+      });
+  });
+
+  it("updates a user's groups when the group's members change, and treats a clashing user as unknown", async () => {
+    await objects.create("groups", "Group", "auditors", { members: ["carol"] });
+    await expect
+      .poll(async () => (await objects.get("users", "carol")).status?.groups, poll)
+      .toEqual(["admins", "auditors"]);
+    await objects.patchSpec("groups", "auditors", { members: [] });
+    await expect
+      .poll(async () => (await objects.get("users", "carol")).status?.groups, poll)
+      .toEqual(["admins"]);
+
+    await objects.create("users", "User", "carol-clone", {
+      userName: "carol",
+      email: "clone@example.com",
+    });
+    await expect
+      .poll(async () => (await objects.get("groups", "admins")).status?.unknownMembers, poll)
+      .toEqual(["carol", "dave"]);
+  });
+
+  it("serves metrics for queues and reconciles", async () => {
+    expect(
+      await controller.metric('idc_reconcile_total{controller="user",result="success"}'),
+    ).toBeGreaterThan(0);
+    expect(await controller.metric("idc_leader_election_is_leader")).toBe(1);
+  });
+});
