@@ -1,5 +1,29 @@
+import { readdir, rm } from "node:fs/promises";
+import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { resolveBinary } from "./binaries.ts";
+import { cacheDir } from "./paths.ts";
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Removes work folders left by test processes that are gone (kept ones, crashed runs). */
+async function removeStaleWorkDirs(): Promise<void> {
+  const runs = path.join(cacheDir(), "runs");
+  const entries = await readdir(runs).catch(() => []);
+  await Promise.all(
+    entries.map(async (name) => {
+      const pid = Number(/^env-(\d+)-/.exec(name)?.[1]);
+      if (pid && !isAlive(pid)) await rm(path.join(runs, name), { recursive: true, force: true });
+    }),
+  );
+}
 
 export interface HarnessBinaries {
   kubeApiServer: string;
@@ -18,6 +42,7 @@ declare module "vitest" {
  * that test files only start processes. A cold build of kube-apiserver takes minutes.
  */
 export default async function setup(project: TestProject): Promise<void> {
+  if (!process.env.IDC_KEEP_TEST_DIRS) await removeStaleWorkDirs();
   const [kubeApiServer, etcd, motoServer] = await Promise.all([
     resolveBinary("kube-apiserver"),
     resolveBinary("etcd"),

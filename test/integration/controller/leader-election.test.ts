@@ -1,0 +1,124 @@
+import { CoordinationV1Api } from "@kubernetes/client-node";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { operatorCrdFiles } from "../../harness/crds.ts";
+import {
+  startControllerProcess,
+  type ControllerProcess,
+} from "../../harness/controller-process.ts";
+import { createNamespace, customObjects, readyOf } from "../../harness/k8s.ts";
+import { useTestEnvironment } from "../../harness/use-environment.ts";
+import { waitFor } from "../../harness/wait.ts";
+
+const NS = "identity-center-operator";
+const LEASE = "identity-center-operator";
+const LEASE_DURATION_MS = 15_000;
+
+describe("leader election between two idc controller processes", () => {
+  const env = useTestEnvironment({ crdFiles: operatorCrdFiles() });
+  const running: ControllerProcess[] = [];
+
+  beforeAll(async () => {
+    await createNamespace(env().kubeConfig(), NS);
+  });
+  afterEach(async () => {
+    for (const p of running.splice(0)) {
+      p.kill("SIGKILL");
+      await p.exited;
+    }
+  });
+
+  const holder = async () =>
+    (
+      await env()
+        .kubeConfig()
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ name: LEASE, namespace: NS })
+    ).spec?.holderIdentity ?? "";
+
+  async function startPair(prefix: string): Promise<[ControllerProcess, ControllerProcess]> {
+    const start = (identity: string) =>
+      startControllerProcess({
+        kubeconfig: env().kubeconfigPath,
+        workDir: env().workDir,
+        identity,
+        namespace: NS,
+      });
+    const pair = [await start(`${prefix}-a`), await start(`${prefix}-b`)] as [
+      ControllerProcess,
+      ControllerProcess,
+    ];
+    running.push(...pair);
+    await waitFor("a leader", async () => (await holder()).startsWith(prefix));
+    return pair;
+  }
+
+  /** Exactly one of the two says it leads, and it is the lease holder. */
+  async function leaderOf(
+    pair: ControllerProcess[],
+  ): Promise<{ leader: ControllerProcess; standby: ControllerProcess }> {
+    await waitFor("both processes to report", async () => {
+      const flags = await Promise.all(pair.map((p) => p.metric("idc_leader_election_is_leader")));
+      return flags.filter((f) => f === 1).length === 1 && flags.filter((f) => f === 0).length === 1;
+    });
+    const current = await holder();
+    const leader = pair.find((p) => p.identity === current);
+    const standby = pair.find((p) => p.identity !== current);
+    if (!leader || !standby) throw new Error(`lease holder ${current} is neither process`);
+    expect(await leader.metric("idc_leader_election_is_leader")).toBe(1);
+    expect(await standby.metric("idc_leader_election_is_leader")).toBe(0);
+    return { leader, standby };
+  }
+
+  it("elects one leader; only the leader reconciles; SIGKILL of the leader hands over within the lease duration", async () => {
+    const pair = await startPair("kill");
+    const { leader, standby } = await leaderOf(pair);
+    const objects = customObjects(env().kubeConfig());
+    await objects.create("users", "User", "erin", { userName: "erin", email: "erin@example.com" });
+    await expect
+      .poll(async () => readyOf(await objects.get("users", "erin"))?.status, { timeout: 15_000 })
+      .toBe("True");
+    expect(
+      await leader.metric('idc_reconcile_total{controller="user",result="success"}'),
+    ).toBeGreaterThan(0);
+    expect(
+      await standby.metric('idc_reconcile_total{controller="user",result="success"}'),
+    ).toBeUndefined();
+
+    const killedAt = Date.now();
+    leader.kill("SIGKILL");
+    await waitFor(
+      "the standby to take the lease",
+      async () => (await holder()) === standby.identity,
+      30_000,
+    );
+    const handover = Date.now() - killedAt;
+    // The standby retries when the dead leader's lease runs out; allow 1 s for the round trip.
+    expect(handover).toBeLessThanOrEqual(LEASE_DURATION_MS + 1000);
+    await expect
+      .poll(() => standby.metric("idc_leader_election_is_leader"), { timeout: 5000 })
+      .toBe(1);
+
+    // The new leader reconciles.
+    await objects.create("users", "User", "frank", {
+      userName: "frank",
+      email: "frank@example.com",
+    });
+    await expect
+      .poll(async () => readyOf(await objects.get("users", "frank"))?.status, { timeout: 15_000 })
+      .toBe("True");
+  });
+
+  it("SIGTERM releases the lease and the standby takes over within 2 s; the leader exits 0", async () => {
+    const pair = await startPair("term");
+    const { leader, standby } = await leaderOf(pair);
+    const termAt = Date.now();
+    leader.kill("SIGTERM");
+    await waitFor(
+      "the standby to take the lease",
+      async () => (await holder()) === standby.identity,
+      10_000,
+    );
+    expect(Date.now() - termAt).toBeLessThanOrEqual(2000);
+    expect(await leader.exited).toBe(0);
+  });
+});
