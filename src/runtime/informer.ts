@@ -89,6 +89,10 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private apply(type: ChangeType, object: T): void {
+    // managedFields are often larger than the object itself and no controller reads them;
+    // dropping them (as client-go's transform functions do) keeps the cache small. The object
+    // is the one ListWatch stores, so its copy shrinks too.
+    if (object.metadata?.managedFields) delete object.metadata.managedFields;
     const key = keyOf(object);
     const old = this.objects.get(key);
     if (type === "delete") this.objects.delete(key);

@@ -38,3 +38,46 @@ export const withEmail =
 export const inactive: Mod<User> = (u) => {
   u.spec.active = false;
 };
+
+import type { Account, AccountAssignment, PermissionSet } from "../api/v1alpha1/index.ts";
+
+export function permissionSet(name: string, ...mods: Mod<PermissionSet>[]): PermissionSet {
+  const obj: PermissionSet = {
+    apiVersion: "identitycenter.dev/v1alpha1",
+    kind: "PermissionSet",
+    metadata: { name, generation: 1 },
+    spec: { sessionDuration: "PT1H", managedPolicies: ["arn:aws:iam::aws:policy/ReadOnlyAccess"] },
+  };
+  for (const mod of mods) mod(obj);
+  return obj;
+}
+
+export function account(
+  name: string,
+  accountId: string,
+  labels: Record<string, string> = {},
+): Account {
+  return {
+    apiVersion: "identitycenter.dev/v1alpha1",
+    kind: "Account",
+    metadata: { name, generation: 1, labels },
+    spec: { accountId, deletionPolicy: "Delete" },
+  };
+}
+
+export function assignment(
+  name: string,
+  permissionSetName: string,
+  target: Pick<AccountAssignment["spec"], "accounts" | "accountSelector">,
+): AccountAssignment {
+  return {
+    apiVersion: "identitycenter.dev/v1alpha1",
+    kind: "AccountAssignment",
+    metadata: { name, generation: 1 },
+    spec: {
+      principal: { kind: "Group", name: "admins" },
+      permissionSet: permissionSetName,
+      ...target,
+    },
+  };
+}

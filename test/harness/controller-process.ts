@@ -24,6 +24,8 @@ export async function startControllerProcess(options: {
   identity: string;
   namespace: string;
   args?: string[];
+  /** The CLI to run: src/cli.ts by default; benchmarks use the compiled dist/cli.js. */
+  entry?: string;
 }): Promise<ControllerProcess> {
   const port = await freePort();
   const log = createWriteStream(path.join(options.workDir, `controller-${options.identity}.log`), {
@@ -32,7 +34,7 @@ export async function startControllerProcess(options: {
   const child = spawn(
     process.execPath,
     [
-      path.join(repoRoot, "src/cli.ts"),
+      options.entry ?? path.join(repoRoot, "src/cli.ts"),
       "controller",
       `--kubeconfig=${options.kubeconfig}`,
       `--namespace=${options.namespace}`,

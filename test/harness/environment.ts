@@ -6,14 +6,20 @@ import {
   type V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
-import { inject } from "vitest";
 import { startEtcd, type Etcd } from "./etcd.ts";
 import { KubeApiServer, type TokenUser } from "./kube-apiserver.ts";
 import { MotoServer } from "./moto.ts";
 import { cacheDir } from "./paths.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
+export interface HarnessBinaries {
+  kubeApiServer: string;
+  etcd: string;
+  motoServer: string;
+}
+
 export interface TestEnvironmentOptions {
+  binaries: HarnessBinaries;
   /** Start moto too (IAM + STS for several accounts). */
   moto?: boolean;
   /** CRD YAML files to install and wait for. */
@@ -49,8 +55,8 @@ export class TestEnvironment {
     this.motoServer = parts.moto;
   }
 
-  static async start(options: TestEnvironmentOptions = {}): Promise<TestEnvironment> {
-    const binaries = inject("binaries");
+  static async start(options: TestEnvironmentOptions): Promise<TestEnvironment> {
+    const { binaries } = options;
     const runs = path.join(cacheDir(), "runs");
     await mkdir(runs, { recursive: true });
     const workDir = await mkdtemp(path.join(runs, `env-${process.pid}-`));

@@ -2,6 +2,7 @@ import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { resolveBinary } from "./binaries.ts";
+import type { HarnessBinaries } from "./environment.ts";
 import { cacheDir } from "./paths.ts";
 
 const isAlive = (pid: number): boolean => {
@@ -25,11 +26,6 @@ async function removeStaleWorkDirs(): Promise<void> {
   );
 }
 
-export interface HarnessBinaries {
-  kubeApiServer: string;
-  etcd: string;
-  motoServer: string;
-}
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,22 +1,17 @@
 import { ApiextensionsV1Api, CustomObjectsApi, Watch } from "@kubernetes/client-node";
 import { CreateRoleCommand, GetRoleCommand, ListRolesCommand } from "@aws-sdk/client-iam";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestEnvironment } from "../harness/environment.ts";
+import { describe, expect, it } from "vitest";
+import { useTestEnvironment } from "../harness/use-environment.ts";
 import { MANAGEMENT_ACCOUNT_ID } from "../harness/moto.ts";
 
 // Proves the harness runs the real parts: a kube-apiserver that serves a CRD and watches, and a
 // moto that keeps accounts apart.
 describe("test harness", () => {
-  let env: TestEnvironment;
-  beforeAll(async () => {
-    env = await TestEnvironment.start({ moto: true });
-  });
-  afterAll(async () => {
-    await env.stop();
-  });
+  const getEnv = useTestEnvironment({ moto: true });
 
   it("serves a new CRD and delivers a created custom object on a watch", async () => {
+    const env = getEnv();
     const kc = env.kubeConfig();
     await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({
       body: {
@@ -95,6 +90,7 @@ describe("test harness", () => {
   });
 
   it("keeps AWS accounts apart: a role created in account B is not visible in account A", async () => {
+    const env = getEnv();
     const accountA = "111111111111";
     const accountB = "222222222222";
     const iamA = await env.moto.createMemberAccount(accountA);
@@ -125,6 +121,7 @@ describe("test harness", () => {
   });
 
   it("loads AWS managed policies", async () => {
+    const env = getEnv();
     const iam = await env.moto.createMemberAccount("333333333333");
     const { GetPolicyCommand } = await import("@aws-sdk/client-iam");
     const policy = await iam.send(

@@ -1,0 +1,108 @@
+// Benchmark (not a test): 10,000 users and 1,000 groups of 50 members against a real
+// kube-apiserver, with `idc controller` running as its own process. Reports the time from the
+// last create until every object is Ready, and the controller's peak RSS.
+//
+//   npm run bench:identity-store            (BENCH_USERS=10000 BENCH_GROUPS=1000 BENCH_MEMBERS=50 by default)
+import { CustomObjectsApi } from "@kubernetes/client-node";
+import { setTimeout as sleep } from "node:timers/promises";
+import path from "node:path";
+import { startControllerProcess } from "../test/harness/controller-process.ts";
+import { repoRoot } from "../test/harness/paths.ts";
+import { createNamespace } from "../test/harness/k8s.ts";
+import { inParallel, peakRssMiB, seconds, startBenchEnvironment } from "./support.ts";
+
+const USERS = Number(process.env.BENCH_USERS ?? 10_000);
+const GROUPS = Number(process.env.BENCH_GROUPS ?? 1_000);
+const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 50);
+const CONCURRENCY = 32;
+const ref = { group: "identitycenter.dev", version: "v1alpha1" };
+
+interface Listed {
+  items: { status?: { conditions?: { type: string; status: string }[] } }[];
+}
+
+const readyCount = (list: Listed) =>
+  list.items.filter((o) =>
+    o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+  ).length;
+
+const env = await startBenchEnvironment();
+try {
+  const kc = env.kubeConfig();
+  await createNamespace(kc, "identity-center-operator");
+  const controller = await startControllerProcess({
+    kubeconfig: env.kubeconfigPath,
+    workDir: env.workDir,
+    identity: "bench",
+    namespace: "identity-center-operator",
+    args: ["--leader-elect=false", "--workers=8", "--log-level=info"],
+    // The compiled CLI, as the image runs it (running .ts adds the type stripper's memory).
+    entry: path.join(repoRoot, "dist/cli.js"),
+  });
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const userName = (i: number) => `user-${String(i).padStart(5, "0")}`;
+
+  const startedAt = Date.now();
+  await inParallel([...Array(USERS).keys()], CONCURRENCY, (i) =>
+    api.createClusterCustomObject({
+      ...ref,
+      plural: "users",
+      body: {
+        apiVersion: "identitycenter.dev/v1alpha1",
+        kind: "User",
+        metadata: { name: userName(i) },
+        spec: {
+          userName: userName(i),
+          email: `${userName(i)}@example.com`,
+          attributes: { department: `d${String(i % 20)}` },
+        },
+      },
+    }),
+  );
+  await inParallel([...Array(GROUPS).keys()], CONCURRENCY, (g) =>
+    api.createClusterCustomObject({
+      ...ref,
+      plural: "groups",
+      body: {
+        apiVersion: "identitycenter.dev/v1alpha1",
+        kind: "Group",
+        metadata: { name: `group-${String(g).padStart(4, "0")}` },
+        spec: {
+          members: Array.from({ length: MEMBERS }, (_, m) => userName((g * MEMBERS + m) % USERS)),
+        },
+      },
+    }),
+  );
+  const lastCreate = Date.now();
+  console.log(
+    `created ${String(USERS)} users and ${String(GROUPS)} groups in ${seconds(lastCreate - startedAt)} s`,
+  );
+
+  for (;;) {
+    const [users, groups] = await Promise.all([
+      api.listClusterCustomObject({ ...ref, plural: "users" }) as Promise<Listed>,
+      api.listClusterCustomObject({ ...ref, plural: "groups" }) as Promise<Listed>,
+    ]);
+    const ready = readyCount(users) + readyCount(groups);
+    if (ready === USERS + GROUPS) break;
+    if (Date.now() - lastCreate > 600_000)
+      throw new Error(`only ${String(ready)} Ready after 10 minutes`);
+    await sleep(250);
+  }
+  const allReady = Date.now();
+  const rss = await peakRssMiB(controller.child.pid ?? 0);
+  controller.kill("SIGTERM");
+  await controller.exited;
+  console.log(
+    JSON.stringify({
+      users: USERS,
+      groups: GROUPS,
+      members: MEMBERS,
+      createSeconds: Number(seconds(lastCreate - startedAt)),
+      readyAfterLastCreateSeconds: Number(seconds(allReady - lastCreate)),
+      controllerPeakRssMiB: Math.round(rss),
+    }),
+  );
+} finally {
+  await env.stop();
+}

@@ -1,0 +1,41 @@
+import { createHash } from "node:crypto";
+
+export const ROLE_PREFIX = "IdC_";
+export const ROLE_PATH = "/identitycenter/";
+export const TAG_MANAGED_BY = "identitycenter.dev/managed-by";
+export const TAG_INSTANCE = "identitycenter.dev/instance";
+export const TAG_PERMISSION_SET = "identitycenter.dev/permission-set";
+export const MANAGED_BY = "identity-center-operator";
+export const INLINE_POLICY_NAME = "IdentityCenterInline";
+
+/**
+ * `IdC_<PermissionSetName>_<16 hex>`: the hash of instance and permission set object keeps names
+ * unique across instances and stable across renames of the display name's case. At most
+ * 4 + 32 + 1 + 16 = 53 characters, within IAM's 64.
+ */
+export function roleName(
+  instance: string,
+  permissionSetObject: string,
+  permissionSetName: string,
+): string {
+  const hash = createHash("sha256")
+    .update(`${instance}/${permissionSetObject}`)
+    .digest("hex")
+    .slice(0, 16);
+  return `${ROLE_PREFIX}${permissionSetName}_${hash}`;
+}
+
+export function samlProviderName(instance: string): string {
+  return `IdentityCenterOperator_${instance}`;
+}
+
+export function iamArn(partition: string, accountId: string, resource: string): string {
+  return `arn:${partition}:iam::${accountId}:${resource}`;
+}
+
+/** ISO-8601 `PT#H#M#S` to seconds. */
+export function isoDurationSeconds(value: string): number {
+  const m = /^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$/.exec(value);
+  if (!m) throw new Error(`not an ISO-8601 time duration: ${value}`);
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
