@@ -1,8 +1,13 @@
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { AccountCredentials } from "./adapters/aws/account-credentials.ts";
 import { KubeEventRecorder } from "./adapters/k8s/events.ts";
-import { createIdentityStore, type OperatorContext } from "./controllers/context.ts";
+import { createAccountController } from "./controllers/account/controller.ts";
+import { createAccountAssignmentController } from "./controllers/accountassignment/controller.ts";
+import { createStores, type OperatorContext } from "./controllers/context.ts";
 import { createGroupController } from "./controllers/group/controller.ts";
+import { createIdentityCenterController } from "./controllers/identitycenter/controller.ts";
+import { createPermissionSetController } from "./controllers/permissionset/controller.ts";
 import { createUserController } from "./controllers/user/controller.ts";
 import type { Logger } from "./observability/logger.ts";
 import { OperatorMetrics } from "./observability/metrics.ts";
@@ -11,10 +16,16 @@ import { Manager } from "./runtime/manager.ts";
 export interface ControllerConfig {
   namespace: string;
   workers: number;
+  /** Accounts reconciled at once; each has its own bound on IAM calls in flight. */
+  accountWorkers: number;
+  awsConcurrencyPerAccount: number;
+  resyncMs: number;
   leaderElect: boolean;
   leaseName: string;
   healthAddress: { host: string; port: number } | undefined;
   identity?: string;
+  awsRegion: string;
+  awsEndpoint: string | undefined;
 }
 
 /** Wires the operator's caches and controllers into a manager. */
@@ -26,29 +37,51 @@ export function createOperator(
 ): Manager {
   const metrics = new OperatorMetrics();
   const identity = config.identity ?? `${hostname()}_${String(process.pid)}`;
-  const store = createIdentityStore(kubeConfig, log);
+  const stores = createStores(kubeConfig, log);
+  const awsClient = {
+    region: config.awsRegion,
+    ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),
+  };
   const ctx: OperatorContext = {
     kubeConfig,
+    namespace: config.namespace,
     log,
     metrics,
     now: () => new Date(),
+    resyncMs: config.resyncMs,
     events: new KubeEventRecorder(kubeConfig, {
-      namespace: config.namespace,
       controller: "identitycenter.dev/controller",
       instance: identity,
       log,
     }),
-    ...store,
+    aws: {
+      region: config.awsRegion,
+      endpoint: config.awsEndpoint,
+      credentials: new AccountCredentials(awsClient),
+      concurrencyPerAccount: config.awsConcurrencyPerAccount,
+    },
+    ...stores,
   };
   const controllers = [
+    createIdentityCenterController(ctx),
     createUserController(ctx, config.workers),
     createGroupController(ctx, config.workers),
+    createAccountController(ctx, config.accountWorkers),
+    createPermissionSetController(ctx, config.workers),
+    createAccountAssignmentController(ctx, config.workers),
   ];
   return new Manager({
     kubeConfig,
     log,
     metrics,
-    informers: [store.users.informer, store.groups.informer],
+    informers: [
+      stores.identityCenters.informer,
+      stores.users.informer,
+      stores.groups.informer,
+      stores.permissionSets.informer,
+      stores.accounts.informer,
+      stores.assignments.informer,
+    ],
     controllers,
     ...(config.healthAddress ? { healthAddress: config.healthAddress } : {}),
     ...(config.leaderElect

@@ -16,6 +16,12 @@ Flags:
   --leader-elect BOOL      elect a leader on a Lease before reconciling (default true)
   --lease-name NAME        name of the leader Lease (default identity-center-operator)
   --workers N              concurrent reconciles per controller (default 4)
+  --account-workers N      AWS accounts reconciled at once (default 8)
+  --aws-concurrency N      IAM calls in flight per account (default 4)
+  --resync-period DURATION re-check every account for drift this often (default 10m)
+  --aws-region REGION      region for STS and IAM clients (default $AWS_REGION or us-east-1)
+  --aws-endpoint URL       IAM and STS endpoint override, e.g. a local emulator
+                           (default $IDC_AWS_ENDPOINT)
   --log-level LEVEL        trace, debug, info, warn, error (default info)
   --identity NAME          leader election identity (default <hostname>_<pid>)
 `;
@@ -28,6 +34,21 @@ export function parseHostPort(value: string): { host: string; port: number } | u
     throw new Error(`--health-addr must be HOST:PORT or "off", got "${value}"`);
   }
   return { host: value.slice(0, i) || "0.0.0.0", port };
+}
+
+function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+/** "90s", "10m", "1h" -> milliseconds. */
+export function parseDuration(flag: string, value: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
+  if (!m) throw new Error(`${flag} must be a duration such as 30s, 10m or 1h, got "${value}"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  return Number(m[1]) * unit;
 }
 
 export async function runController(argv: string[], out: (text: string) => void): Promise<number> {
@@ -45,6 +66,11 @@ export async function runController(argv: string[], out: (text: string) => void)
       workers: { type: "string", default: "4" },
       "log-level": { type: "string", default: "info" },
       identity: { type: "string" },
+      "account-workers": { type: "string", default: "8" },
+      "aws-concurrency": { type: "string", default: "4" },
+      "resync-period": { type: "string", default: "10m" },
+      "aws-region": { type: "string", default: process.env.AWS_REGION ?? "us-east-1" },
+      "aws-endpoint": { type: "string", default: process.env.IDC_AWS_ENDPOINT },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -70,6 +96,11 @@ export async function runController(argv: string[], out: (text: string) => void)
     {
       namespace: values.namespace,
       workers,
+      accountWorkers: positiveInt("--account-workers", values["account-workers"]),
+      awsConcurrencyPerAccount: positiveInt("--aws-concurrency", values["aws-concurrency"]),
+      resyncMs: parseDuration("--resync-period", values["resync-period"]),
+      awsRegion: values["aws-region"],
+      awsEndpoint: values["aws-endpoint"],
       leaderElect: values["leader-elect"] !== "false",
       leaseName: values["lease-name"],
       healthAddress: parseHostPort(values["health-addr"]),

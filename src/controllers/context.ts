@@ -1,59 +1,104 @@
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Group, User } from "../api/v1alpha1/index.ts";
-import { CustomResourceClient } from "../adapters/k8s/custom-resources.ts";
+import type {
+  Account,
+  AccountAssignment,
+  Group,
+  IdentityCenter,
+  PermissionSet,
+  User,
+} from "../api/v1alpha1/index.ts";
+import {
+  CustomResourceClient,
+  type AnyResource,
+  type KindName,
+} from "../adapters/k8s/custom-resources.ts";
 import type { EventRecorder } from "../adapters/k8s/events.ts";
+import type { AccountCredentials } from "../adapters/aws/account-credentials.ts";
 import { DirectoryIndex } from "../identity/directory-index.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { OperatorMetrics } from "../observability/metrics.ts";
 import type { Informer } from "../runtime/informer.ts";
 
+export interface Store<T extends AnyResource> {
+  informer: Informer<T>;
+  client: CustomResourceClient<T>;
+}
+
+export interface AwsSettings {
+  region: string;
+  /** Endpoint override for IAM and STS (tests and the local stack point it at moto). */
+  endpoint: string | undefined;
+  credentials: AccountCredentials;
+  /** IAM calls in flight per account. */
+  concurrencyPerAccount: number;
+}
+
 /** What every controller of the operator shares: caches, clients, the index, the clock. */
 export interface OperatorContext {
   kubeConfig: KubeConfig;
+  namespace: string;
   log: Logger;
   metrics: OperatorMetrics;
   events: EventRecorder;
   now: () => Date;
-  users: { informer: Informer<User>; client: CustomResourceClient<User> };
-  groups: { informer: Informer<Group>; client: CustomResourceClient<Group> };
+  resyncMs: number;
+  aws: AwsSettings;
   directory: DirectoryIndex;
+  identityCenters: Store<IdentityCenter>;
+  users: Store<User>;
+  groups: Store<Group>;
+  permissionSets: Store<PermissionSet>;
+  accounts: Store<Account>;
+  assignments: Store<AccountAssignment>;
 }
 
-export function createIdentityStore(kubeConfig: KubeConfig, log: Logger) {
-  const userClient = new CustomResourceClient<User>(kubeConfig, "User");
-  const groupClient = new CustomResourceClient<Group>(kubeConfig, "Group");
-  const users = { informer: userClient.informer(log), client: userClient };
-  const groups = { informer: groupClient.informer(log), client: groupClient };
+function store<T extends AnyResource>(
+  kubeConfig: KubeConfig,
+  kind: KindName,
+  log: Logger,
+): Store<T> {
+  const client = new CustomResourceClient<T>(kubeConfig, kind);
+  return { informer: client.informer(log), client };
+}
+
+export function createStores(kubeConfig: KubeConfig, log: Logger) {
+  const stores = {
+    identityCenters: store<IdentityCenter>(kubeConfig, "IdentityCenter", log),
+    users: store<User>(kubeConfig, "User", log),
+    groups: store<Group>(kubeConfig, "Group", log),
+    permissionSets: store<PermissionSet>(kubeConfig, "PermissionSet", log),
+    accounts: store<Account>(kubeConfig, "Account", log),
+    assignments: store<AccountAssignment>(kubeConfig, "AccountAssignment", log),
+  };
   const directory = new DirectoryIndex();
   // The index is updated before any controller's handler runs (handlers run in order).
-  users.informer.onChange((c) => {
+  stores.users.informer.onChange((c) => {
     directory.updateUser(c.old, c.type === "delete" ? undefined : c.object);
   });
-  groups.informer.onChange((c) => {
+  stores.groups.informer.onChange((c) => {
     directory.updateGroup(c.old, c.type === "delete" ? undefined : c.object);
   });
-  return { users, groups, directory };
+  return { ...stores, directory };
 }
 
+type Meta = {
+  metadata: { generation?: number; labels?: Record<string, string>; deletionTimestamp?: Date };
+};
+
 /** Whether an update changed what a controller acts on: spec (generation), labels or deletion. */
-export function meaningfulUpdate(
-  old:
-    | {
-        metadata: {
-          generation?: number;
-          labels?: Record<string, string>;
-          deletionTimestamp?: Date;
-        };
-      }
-    | undefined,
-  next: {
-    metadata: { generation?: number; labels?: Record<string, string>; deletionTimestamp?: Date };
-  },
-): boolean {
+export function meaningfulUpdate(old: Meta | undefined, next: Meta): boolean {
   if (!old) return true;
   return (
     old.metadata.generation !== next.metadata.generation ||
     JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(next.metadata.labels ?? {}) ||
     String(old.metadata.deletionTimestamp) !== String(next.metadata.deletionTimestamp)
   );
+}
+
+/** The instance: the IdentityCenter named `default`, or the only one. */
+export function currentInstance(
+  ctx: Pick<OperatorContext, "identityCenters">,
+): IdentityCenter | undefined {
+  const all = ctx.identityCenters.informer.list();
+  return all.find((i) => i.metadata.name === "default") ?? (all.length === 1 ? all[0] : undefined);
 }

@@ -118,7 +118,7 @@ function desiredRole(input: AccountPlanInput, ps: PermissionSet): DesiredRole {
       ...customer,
       ...(boundary?.customerManagedPolicy && boundaryArn ? [boundaryArn] : []),
     ].sort(),
-    inlinePolicy: ps.spec.inlinePolicy as PolicyDocument | undefined,
+    inlinePolicy: ps.spec.inlinePolicy,
     permissionsBoundaryArn: boundaryArn,
     tags: {
       ...(ps.spec.tags ?? {}),

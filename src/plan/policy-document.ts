@@ -27,7 +27,7 @@ function canonicalPrincipal(value: Json): Json {
 
 function canonicalCondition(value: Json): Json {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
-  return Object.fromEntries(
+  return Object.fromEntries<Json>(
     Object.keys(value)
       .sort()
       .map((operator) => {

@@ -26,6 +26,7 @@ export async function startControllerProcess(options: {
   args?: string[];
   /** The CLI to run: src/cli.ts by default; benchmarks use the compiled dist/cli.js. */
   entry?: string;
+  env?: NodeJS.ProcessEnv;
 }): Promise<ControllerProcess> {
   const port = await freePort();
   const log = createWriteStream(path.join(options.workDir, `controller-${options.identity}.log`), {
@@ -43,7 +44,7 @@ export async function startControllerProcess(options: {
       "--log-level=debug",
       ...(options.args ?? []),
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } },
   );
   child.stdout.pipe(log);
   child.stderr.pipe(log);

@@ -26,7 +26,6 @@ async function removeStaleWorkDirs(): Promise<void> {
   );
 }
 
-
 declare module "vitest" {
   export interface ProvidedContext {
     binaries: HarnessBinaries;

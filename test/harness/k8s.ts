@@ -45,6 +45,16 @@ export function customObjects(kc: KubeConfig) {
             body: { ...obj, spec: { ...obj.spec, ...spec } },
           }),
         ),
+    setLabels: (plural: string, name: string, labels: Record<string, string>) =>
+      api
+        .getClusterCustomObject({ ...ref(plural), name })
+        .then((obj: { metadata: Record<string, unknown> }) =>
+          api.replaceClusterCustomObject({
+            ...ref(plural),
+            name,
+            body: { ...obj, metadata: { ...obj.metadata, labels } },
+          }),
+        ),
     delete: (plural: string, name: string) =>
       api.deleteClusterCustomObject({ ...ref(plural), name }),
   };

@@ -21,7 +21,6 @@ const CLUSTER_SCOPED_EVENT_NAMESPACE = "default";
 export class KubeEventRecorder implements EventRecorder {
   private readonly api: EventsV1Api;
   private readonly options: {
-    namespace: string;
     controller: string;
     instance: string;
     log: Logger;
@@ -29,7 +28,7 @@ export class KubeEventRecorder implements EventRecorder {
 
   constructor(
     kubeConfig: KubeConfig,
-    options: { namespace: string; controller: string; instance: string; log: Logger },
+    options: { controller: string; instance: string; log: Logger },
   ) {
     this.api = kubeConfig.makeApiClient(EventsV1Api);
     this.options = options;

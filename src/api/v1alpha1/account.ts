@@ -61,6 +61,21 @@ export const AccountStatus = statusOf("Observed state of the account.", {
   managedRoles: Type.Optional(
     Type.Integer({ description: "Number of IAM roles the operator manages here.", minimum: 0 }),
   ),
+  roles: Type.Optional(
+    Type.Array(
+      Type.Object(
+        {
+          permissionSet: Type.String({ description: "PermissionSet object name." }),
+          roleName: Type.Optional(Type.String({ description: "IAM role name." })),
+          roleArn: Type.Optional(Type.String({ description: "IAM role ARN." })),
+          state: enumOf(["Provisioned", "Pending", "Failed"] as const, "Provisioning state."),
+          message: Type.Optional(Type.String({ description: "Why the state is not Provisioned." })),
+        },
+        { description: "The role of one permission set in this account." },
+      ),
+      { description: "Every permission set assigned to this account and its role, sorted." },
+    ),
+  ),
   lastSyncTime: Type.Optional(
     Type.String({ description: "When the account last converged.", format: "date-time" }),
   ),

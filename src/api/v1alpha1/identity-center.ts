@@ -220,6 +220,11 @@ export const IdentityCenterStatus = statusOf("Observed state of the instance.", 
   signingCertificateFingerprint: Type.Optional(
     Type.String({ description: "SHA-256 fingerprint of the signing certificate." }),
   ),
+  signingCertificate: Type.Optional(
+    Type.String({
+      description: "The IdP's signing certificate (PEM), as published in its metadata.",
+    }),
+  ),
   signingCertificateNotAfter: Type.Optional(
     Type.String({ description: "When the signing certificate expires.", format: "date-time" }),
   ),

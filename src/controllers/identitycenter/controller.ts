@@ -1,0 +1,18 @@
+import { Controller } from "../../runtime/controller.ts";
+import { meaningfulUpdate, type OperatorContext } from "../context.ts";
+import { syncIdentityCenter } from "./sync.ts";
+
+export function createIdentityCenterController(ctx: OperatorContext): Controller {
+  const controller = new Controller({
+    name: "identitycenter",
+    log: ctx.log,
+    metrics: ctx.metrics,
+    workers: 1,
+    reconcile: (rc) => syncIdentityCenter(ctx, rc),
+  });
+  ctx.identityCenters.informer.onChange(({ type, object, old }) => {
+    if (type === "delete" || !meaningfulUpdate(old, object)) return;
+    controller.enqueue(object.metadata.name);
+  });
+  return controller;
+}

@@ -1,0 +1,95 @@
+import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
+import type { IdentityCenter, IdentityCenterStatus } from "../../api/v1alpha1/index.ts";
+import { setCondition } from "../../runtime/conditions.ts";
+import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.ts";
+import { idpEndpoints } from "../../saml/metadata.ts";
+import {
+  certificateFingerprint,
+  certificateNotAfter,
+  createSigningIdentity,
+} from "../../saml/signing-identity.ts";
+import type { OperatorContext } from "../context.ts";
+
+export const signingSecretName = (instance: string) => `identitycenter-${instance}-signing`;
+
+export function portalUrl(ic: IdentityCenter): string {
+  return ic.spec.portal.externalUrl ?? `https://${ic.spec.portal.hostname}`;
+}
+
+const statusCode = (err: unknown) =>
+  typeof err === "object" && err !== null && "code" in err ? err.code : undefined;
+
+/**
+ * The instance's signing key and certificate, created once in a Secret of the operator's
+ * namespace and never replaced by the controller (rotation is a deliberate act: delete the
+ * Secret). Returns the certificate PEM.
+ */
+async function ensureSigningSecret(ctx: OperatorContext, ic: IdentityCenter): Promise<string> {
+  const core = ctx.kubeConfig.makeApiClient(CoreV1Api);
+  const name = signingSecretName(ic.metadata.name);
+  let secret: V1Secret | undefined;
+  try {
+    secret = await core.readNamespacedSecret({ name, namespace: ctx.namespace });
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
+  const existing = secret?.data?.["tls.crt"];
+  if (existing) return Buffer.from(existing, "base64").toString("utf8");
+  const identity = createSigningIdentity(`${ic.spec.portal.hostname} SAML signing`, ctx.now());
+  await core.createNamespacedSecret({
+    namespace: ctx.namespace,
+    body: {
+      metadata: {
+        name,
+        namespace: ctx.namespace,
+        labels: {
+          "app.kubernetes.io/managed-by": "identity-center-operator",
+          "identitycenter.dev/instance": ic.metadata.name,
+        },
+      },
+      type: "kubernetes.io/tls",
+      stringData: { "tls.crt": identity.certificatePem, "tls.key": identity.privateKeyPem },
+    },
+  });
+  ctx.events.record(ic, {
+    type: "Normal",
+    reason: "SigningKeyCreated",
+    note: `created signing key and certificate in Secret ${ctx.namespace}/${name}`,
+    action: "CreateSigningKey",
+  });
+  return identity.certificatePem;
+}
+
+export async function syncIdentityCenter(
+  ctx: OperatorContext,
+  { key, log }: ReconcileContext,
+): Promise<ReconcileResult> {
+  const ic = ctx.identityCenters.informer.get(key);
+  if (!ic || ic.metadata.deletionTimestamp) return undefined;
+  const certificatePem = await ensureSigningSecret(ctx, ic);
+  const endpoints = idpEndpoints(portalUrl(ic));
+  const status: IdentityCenterStatus = {
+    ...ic.status,
+    observedGeneration: ic.metadata.generation ?? 0,
+    portalUrl: endpoints.portalUrl,
+    metadataUrl: endpoints.metadataUrl,
+    entityId: endpoints.entityId,
+    signingCertificate: certificatePem,
+    signingCertificateFingerprint: certificateFingerprint(certificatePem),
+    signingCertificateNotAfter: certificateNotAfter(certificatePem).toISOString(),
+    conditions: setCondition(
+      ic.status?.conditions,
+      {
+        type: "Ready",
+        status: "True",
+        reason: "SigningKeyReady",
+        message: "the SAML signing identity is ready and published",
+      },
+      ic.metadata.generation,
+      ctx.now(),
+    ),
+  };
+  if (await ctx.identityCenters.client.updateStatus(ic, status))
+    log.info({ entityId: endpoints.entityId }, "identity center status updated");
+  return undefined;
+}
