@@ -38,8 +38,7 @@ try {
     args: ["--leader-elect=false", "--workers=8", "--log-level=info"],
     // The compiled CLI, as the image runs it (running .ts adds the type stripper's memory).
     entry: path.join(repoRoot, "dist/cli.js"),
-    // The heap limit the Helm chart sets for the controller (see docs/benchmarks.md).
-    env: { NODE_OPTIONS: process.env.BENCH_CONTROLLER_NODE_OPTIONS ?? "--max-old-space-size=192" },
+    env: { NODE_OPTIONS: process.env.BENCH_CONTROLLER_NODE_OPTIONS ?? "" },
   });
   const api = kc.makeApiClient(CustomObjectsApi);
   const userName = (i: number) => `user-${String(i).padStart(5, "0")}`;

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { KubeConfig } from "@kubernetes/client-node";
+import { loadKubeConfig } from "../adapters/k8s/kube-config.ts";
 import { createLogger } from "../observability/logger.ts";
 import { createOperator } from "../operator.ts";
 
@@ -86,9 +86,7 @@ export async function runController(argv: string[], out: (text: string) => void)
     throw new Error(`--log-level must be one of trace, debug, info, warn, error; got "${level}"`);
   }
   const log = createLogger(level as "info");
-  const kubeConfig = new KubeConfig();
-  if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  const kubeConfig = loadKubeConfig(values.kubeconfig);
 
   let stopping = false;
   const manager = createOperator(
