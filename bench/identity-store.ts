@@ -38,7 +38,12 @@ try {
     args: ["--leader-elect=false", "--workers=8", "--log-level=info"],
     // The compiled CLI, as the image runs it (running .ts adds the type stripper's memory).
     entry: path.join(repoRoot, "dist/cli.js"),
-    env: { NODE_OPTIONS: process.env.BENCH_CONTROLLER_NODE_OPTIONS ?? "" },
+    // The heap settings the image sets by default (Dockerfile NODE_OPTIONS).
+    env: {
+      NODE_OPTIONS:
+        process.env.BENCH_CONTROLLER_NODE_OPTIONS ??
+        "--max-old-space-size=160 --max-semi-space-size=8",
+    },
   });
   const api = kc.makeApiClient(CustomObjectsApi);
   const userName = (i: number) => `user-${String(i).padStart(5, "0")}`;

@@ -1,0 +1,67 @@
+import { createServer, request, type Server } from "node:http";
+import { freePort } from "./ports.ts";
+
+export interface FaultRule {
+  /** IAM/STS query action, for example CreateRole. */
+  action: string;
+  /** How many matching requests to fail before letting them through. */
+  times: number;
+  status: 400 | 500 | 503;
+  code: string;
+}
+
+/**
+ * A loopback HTTP proxy in front of moto that fails the first requests of chosen actions with
+ * AWS-style errors (moto has no fault injection). Counts what it injected.
+ */
+export class FaultProxy {
+  readonly injected = new Map<string, number>();
+  readonly url: string;
+  private readonly server: Server;
+
+  private constructor(server: Server, url: string) {
+    this.server = server;
+    this.url = url;
+  }
+
+  static async start(target: string, rules: FaultRule[]): Promise<FaultProxy> {
+    const port = await freePort();
+    const remaining = new Map(rules.map((r) => [r.action, { ...r }]));
+    let proxy: FaultProxy | undefined;
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks);
+        const action = new URLSearchParams(body.toString("utf8")).get("Action") ?? "";
+        const rule = remaining.get(action);
+        if (rule && rule.times > 0) {
+          rule.times--;
+          proxy?.injected.set(action, (proxy.injected.get(action) ?? 0) + 1);
+          res.writeHead(rule.status, { "content-type": "text/xml" });
+          res.end(
+            `<ErrorResponse><Error><Type>${rule.status >= 500 ? "Receiver" : "Sender"}</Type><Code>${rule.code}</Code><Message>injected by the test</Message></Error><RequestId>fault</RequestId></ErrorResponse>`,
+          );
+          return;
+        }
+        const upstream = request(
+          `${target}${req.url ?? "/"}`,
+          { method: req.method, headers: req.headers },
+          (up) => {
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            up.pipe(res);
+          },
+        );
+        upstream.on("error", () => res.writeHead(502).end());
+        upstream.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    proxy = new FaultProxy(server, `http://127.0.0.1:${String(port)}`);
+    return proxy;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
