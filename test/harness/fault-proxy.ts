@@ -15,19 +15,20 @@ export interface FaultRule {
  * AWS-style errors (moto has no fault injection). Counts what it injected.
  */
 export class FaultProxy {
-  readonly injected = new Map<string, number>();
+  readonly injected: Map<string, number>;
   readonly url: string;
   private readonly server: Server;
 
-  private constructor(server: Server, url: string) {
+  private constructor(server: Server, url: string, injected: Map<string, number>) {
     this.server = server;
     this.url = url;
+    this.injected = injected;
   }
 
   static async start(target: string, rules: FaultRule[]): Promise<FaultProxy> {
     const port = await freePort();
     const remaining = new Map(rules.map((r) => [r.action, { ...r }]));
-    let proxy: FaultProxy | undefined;
+    const injected = new Map<string, number>();
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
@@ -37,7 +38,7 @@ export class FaultProxy {
         const rule = remaining.get(action);
         if (rule && rule.times > 0) {
           rule.times--;
-          proxy?.injected.set(action, (proxy.injected.get(action) ?? 0) + 1);
+          injected.set(action, (injected.get(action) ?? 0) + 1);
           res.writeHead(rule.status, { "content-type": "text/xml" });
           res.end(
             `<ErrorResponse><Error><Type>${rule.status >= 500 ? "Receiver" : "Sender"}</Type><Code>${rule.code}</Code><Message>injected by the test</Message></Error><RequestId>fault</RequestId></ErrorResponse>`,
@@ -57,8 +58,7 @@ export class FaultProxy {
       });
     });
     await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-    proxy = new FaultProxy(server, `http://127.0.0.1:${String(port)}`);
-    return proxy;
+    return new FaultProxy(server, `http://127.0.0.1:${String(port)}`, injected);
   }
 
   async stop(): Promise<void> {
