@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     include: ["test/integration/**/*.test.ts"],
     environment: "node",
+    // The JSON report lets .ci/run print one "N passed, N failed" line for the whole run.
+    reporters: ["default", ["json", { outputFile: ".test-results/integration.json" }]],
     globalSetup: ["test/harness/global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 180_000,
