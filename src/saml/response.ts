@@ -1,0 +1,118 @@
+import { randomBytes } from "node:crypto";
+import { el, NS, toXml, type XmlNode } from "./xml-builder.ts";
+
+export interface SamlAttribute {
+  name: string;
+  nameFormat?: string;
+  values: string[];
+}
+
+export interface ResponseInput {
+  issuer: string;
+  /** Where the response is posted: Response@Destination and SubjectConfirmationData@Recipient. */
+  destination: string;
+  audience: string;
+  nameId: string;
+  nameIdFormat: string;
+  attributes: SamlAttribute[];
+  now: Date;
+  /** How long the bearer assertion may be used. */
+  validForSeconds?: number;
+  sessionNotOnOrAfter?: Date;
+  inResponseTo?: string;
+}
+
+/** 128 random bits, as an XML ID (which must not start with a digit). */
+export function newId(): string {
+  return `_${randomBytes(16).toString("hex")}`;
+}
+
+const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/**
+ * An unsigned SAML 2.0 Response with one Assertion: one bearer SubjectConfirmation whose
+ * Recipient is the destination, an audience restriction, and the attributes. IDs are random.
+ */
+export function buildResponse(input: ResponseInput): {
+  xml: string;
+  responseId: string;
+  assertionId: string;
+} {
+  const responseId = newId();
+  const assertionId = newId();
+  const issueInstant = iso(input.now);
+  const notOnOrAfter = iso(new Date(input.now.getTime() + (input.validForSeconds ?? 300) * 1000));
+  const notBefore = iso(new Date(input.now.getTime() - 60_000));
+  const attributes: XmlNode[] = input.attributes.map((a) =>
+    el(
+      "saml:Attribute",
+      {
+        Name: a.name,
+        NameFormat: a.nameFormat ?? "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+      },
+      ...a.values.map((v) => el("saml:AttributeValue", { "xsi:type": "xs:string" }, v)),
+    ),
+  );
+  const assertion = el(
+    "saml:Assertion",
+    { ID: assertionId, Version: "2.0", IssueInstant: issueInstant },
+    el("saml:Issuer", {}, input.issuer),
+    el(
+      "saml:Subject",
+      {},
+      el("saml:NameID", { Format: input.nameIdFormat }, input.nameId),
+      el(
+        "saml:SubjectConfirmation",
+        { Method: "urn:oasis:names:tc:SAML:2.0:cm:bearer" },
+        el("saml:SubjectConfirmationData", {
+          NotOnOrAfter: notOnOrAfter,
+          Recipient: input.destination,
+          InResponseTo: input.inResponseTo,
+        }),
+      ),
+    ),
+    el(
+      "saml:Conditions",
+      { NotBefore: notBefore, NotOnOrAfter: notOnOrAfter },
+      el("saml:AudienceRestriction", {}, el("saml:Audience", {}, input.audience)),
+    ),
+    el(
+      "saml:AuthnStatement",
+      {
+        AuthnInstant: issueInstant,
+        SessionIndex: assertionId,
+        SessionNotOnOrAfter: input.sessionNotOnOrAfter ? iso(input.sessionNotOnOrAfter) : undefined,
+      },
+      el(
+        "saml:AuthnContext",
+        {},
+        el(
+          "saml:AuthnContextClassRef",
+          {},
+          "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+        ),
+      ),
+    ),
+    attributes.length > 0 ? el("saml:AttributeStatement", {}, ...attributes) : undefined,
+  );
+  const response = el(
+    "samlp:Response",
+    {
+      ID: responseId,
+      Version: "2.0",
+      IssueInstant: issueInstant,
+      Destination: input.destination,
+      InResponseTo: input.inResponseTo,
+    },
+    el("saml:Issuer", {}, input.issuer),
+    el(
+      "samlp:Status",
+      {},
+      el("samlp:StatusCode", { Value: "urn:oasis:names:tc:SAML:2.0:status:Success" }),
+    ),
+    assertion,
+  );
+  return { xml: toXml(response, ["samlp", "saml", "xs", "xsi"]), responseId, assertionId };
+}
+
+export { NS };
