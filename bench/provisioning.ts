@@ -16,6 +16,7 @@ import {
 } from "@aws-sdk/client-iam";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import {
+  motoControllerEnv,
   startControllerProcess,
   type ControllerProcess,
 } from "../test/harness/controller-process.ts";
@@ -156,12 +157,7 @@ try {
       "--resync-period=20s",
       "--log-level=warn",
     ],
-    env: {
-      AWS_ACCESS_KEY_ID: moto.managementCredentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: moto.managementCredentials.secretAccessKey,
-      AWS_REGION: "us-east-1",
-      IDC_AWS_ENDPOINT: moto.endpoint,
-    },
+    env: motoControllerEnv(moto.managementCredentials, moto.endpoint),
   });
   const total = ACCOUNTS * PERMISSION_SETS;
   for (;;) {

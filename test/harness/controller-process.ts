@@ -78,3 +78,16 @@ export async function startControllerProcess(options: {
     },
   };
 }
+
+/** Environment for a controller that works as the management identity against moto. */
+export function motoControllerEnv(
+  credentials: { accessKeyId: string; secretAccessKey: string },
+  endpoint: string,
+): NodeJS.ProcessEnv {
+  return {
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_REGION: "us-east-1",
+    IDC_AWS_ENDPOINT: endpoint,
+  };
+}

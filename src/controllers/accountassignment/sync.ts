@@ -1,14 +1,10 @@
-import type {
-  AccountAssignment,
-  AccountAssignmentStatus,
-  AccountProvisioning,
-} from "../../api/v1alpha1/index.ts";
+import type { AccountAssignment, AccountAssignmentStatus } from "../../api/v1alpha1/index.ts";
 import { isValidUser } from "../../identity/directory.ts";
 import { assignmentTargets } from "../../plan/desired-roles.ts";
 import { setCondition, type ConditionInput } from "../../runtime/conditions.ts";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.ts";
 import type { OperatorContext } from "../context.ts";
-import { summarize } from "../permissionset/sync.ts";
+import { provisioningRow, summarize } from "../permissionset/sync.ts";
 
 /** Why the principal cannot receive access, if it cannot. */
 function principalProblem(ctx: OperatorContext, a: AccountAssignment): string | undefined {
@@ -28,18 +24,10 @@ export async function syncAccountAssignment(
   const a = ctx.assignments.informer.get(key);
   if (!a) return undefined;
   const ps = ctx.permissionSets.informer.get(a.spec.permissionSet);
-  const rows: AccountProvisioning[] = [];
-  for (const account of ctx.accounts.informer.list()) {
-    if (!assignmentTargets(a, account)) continue;
-    const role = account.status?.roles?.find((r) => r.permissionSet === a.spec.permissionSet);
-    rows.push({
-      account: account.metadata.name,
-      accountId: account.spec.accountId,
-      state: role?.state ?? "Pending",
-      ...(role?.roleArn ? { roleArn: role.roleArn } : {}),
-      ...(role?.message ? { message: role.message } : {}),
-    });
-  }
+  const rows = ctx.accounts.informer
+    .list()
+    .filter((account) => assignmentTargets(a, account))
+    .map((account) => provisioningRow(account, a.spec.permissionSet));
   rows.sort((x, y) => x.account.localeCompare(y.account));
   const unknownIds = (a.spec.accounts ?? []).filter(
     (ref) => !rows.some((r) => r.account === ref || r.accountId === ref),

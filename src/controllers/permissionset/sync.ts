@@ -1,24 +1,35 @@
-import type { AccountProvisioning, PermissionSetStatus } from "../../api/v1alpha1/index.ts";
+import type {
+  Account,
+  AccountProvisioning,
+  PermissionSetStatus,
+} from "../../api/v1alpha1/index.ts";
 import { permissionSetName, permissionSetProblem } from "../../plan/desired-roles.ts";
 import { setCondition, type ConditionInput } from "../../runtime/conditions.ts";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.ts";
 import type { OperatorContext } from "../context.ts";
 
-/** The permission set's role in every account, as the Account controller last reported it. */
+/**
+ * The permission set's role in one account, as the Account controller last reported it;
+ * Pending when the account has not reported it yet.
+ */
+export function provisioningRow(account: Account, permissionSet: string): AccountProvisioning {
+  const role = account.status?.roles?.find((r) => r.permissionSet === permissionSet);
+  return {
+    account: account.metadata.name,
+    accountId: account.spec.accountId,
+    state: role?.state ?? "Pending",
+    ...(role?.roleArn ? { roleArn: role.roleArn } : {}),
+    ...(role?.message ? { message: role.message } : {}),
+  };
+}
+
+/** The permission set's role in every account that reports one, sorted by account. */
 export function provisioningOf(ctx: OperatorContext, permissionSet: string): AccountProvisioning[] {
-  const rows: AccountProvisioning[] = [];
-  for (const account of ctx.accounts.informer.list()) {
-    const role = account.status?.roles?.find((r) => r.permissionSet === permissionSet);
-    if (!role) continue;
-    rows.push({
-      account: account.metadata.name,
-      accountId: account.spec.accountId,
-      state: role.state,
-      ...(role.roleArn ? { roleArn: role.roleArn } : {}),
-      ...(role.message ? { message: role.message } : {}),
-    });
-  }
-  return rows.sort((a, b) => a.account.localeCompare(b.account));
+  return ctx.accounts.informer
+    .list()
+    .filter((a) => a.status?.roles?.some((r) => r.permissionSet === permissionSet))
+    .map((a) => provisioningRow(a, permissionSet))
+    .sort((a, b) => a.account.localeCompare(b.account));
 }
 
 export function summarize(rows: AccountProvisioning[], subject: string): ConditionInput {

@@ -2,6 +2,7 @@ import { ListAttachedRolePoliciesCommand } from "@aws-sdk/client-iam";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import {
+  motoControllerEnv,
   startControllerProcess,
   type ControllerProcess,
 } from "../../harness/controller-process.ts";
@@ -46,12 +47,7 @@ describe("AWS throttling and 5xx", () => {
       identity: "faults",
       namespace: NS,
       args: ["--leader-elect=false"],
-      env: {
-        AWS_ACCESS_KEY_ID: moto.managementCredentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: moto.managementCredentials.secretAccessKey,
-        AWS_REGION: "us-east-1",
-        IDC_AWS_ENDPOINT: proxy.url,
-      },
+      env: motoControllerEnv(moto.managementCredentials, proxy.url),
     });
     await waitFor("the controller to be ready", () => controller.ready());
   });

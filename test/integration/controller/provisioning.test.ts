@@ -17,6 +17,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import {
+  motoControllerEnv,
   startControllerProcess,
   type ControllerProcess,
 } from "../../harness/controller-process.ts";
@@ -65,12 +66,7 @@ describe("multi-account provisioning on moto", () => {
       identity,
       namespace: NS,
       args: [`--resync-period=${RESYNC}`, "--leader-elect=false"],
-      env: {
-        AWS_ACCESS_KEY_ID: moto.managementCredentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: moto.managementCredentials.secretAccessKey,
-        AWS_REGION: "us-east-1",
-        IDC_AWS_ENDPOINT: moto.endpoint,
-      },
+      env: motoControllerEnv(moto.managementCredentials, moto.endpoint),
     });
     await waitFor("the controller to be ready", () => p.ready());
     return p;
