@@ -4,10 +4,14 @@ import { freePort } from "./ports.ts";
 export interface FaultRule {
   /** IAM/STS query action, for example CreateRole. */
   action: string;
+  /** Only requests whose form body contains this text (for example a role ARN). */
+  bodyContains?: string;
   /** How many matching requests to fail before letting them through. */
   times: number;
-  status: 400 | 500 | 503;
+  status: 400 | 403 | 500 | 503;
   code: string;
+  /** Hold the failing response this long first, like an account that does not answer. */
+  delayMs?: number;
 }
 
 /**
@@ -27,22 +31,30 @@ export class FaultProxy {
 
   static async start(target: string, rules: FaultRule[]): Promise<FaultProxy> {
     const port = await freePort();
-    const remaining = new Map(rules.map((r) => [r.action, { ...r }]));
+    const remaining = rules.map((r) => ({ ...r }));
     const injected = new Map<string, number>();
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
         const body = Buffer.concat(chunks);
-        const action = new URLSearchParams(body.toString("utf8")).get("Action") ?? "";
-        const rule = remaining.get(action);
-        if (rule && rule.times > 0) {
+        const text = body.toString("utf8");
+        const action = new URLSearchParams(text).get("Action") ?? "";
+        const rule = remaining.find(
+          (r) =>
+            r.action === action &&
+            r.times > 0 &&
+            (r.bodyContains === undefined || decodeURIComponent(text).includes(r.bodyContains)),
+        );
+        if (rule) {
           rule.times--;
           injected.set(action, (injected.get(action) ?? 0) + 1);
-          res.writeHead(rule.status, { "content-type": "text/xml" });
-          res.end(
-            `<ErrorResponse><Error><Type>${rule.status >= 500 ? "Receiver" : "Sender"}</Type><Code>${rule.code}</Code><Message>injected by the test</Message></Error><RequestId>fault</RequestId></ErrorResponse>`,
-          );
+          setTimeout(() => {
+            res.writeHead(rule.status, { "content-type": "text/xml" });
+            res.end(
+              `<ErrorResponse><Error><Type>${rule.status >= 500 ? "Receiver" : "Sender"}</Type><Code>${rule.code}</Code><Message>injected by the test</Message></Error><RequestId>fault</RequestId></ErrorResponse>`,
+            );
+          }, rule.delayMs ?? 0);
           return;
         }
         const upstream = request(
@@ -62,6 +74,8 @@ export class FaultProxy {
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections(); // held (delayed) responses must not keep it open
+    await closed;
   }
 }

@@ -1,4 +1,5 @@
 import { ListAttachedRolePoliciesCommand } from "@aws-sdk/client-iam";
+import { EventsV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import {
@@ -7,24 +8,42 @@ import {
   type ControllerProcess,
 } from "../../harness/controller-process.ts";
 import { FaultProxy } from "../../harness/fault-proxy.ts";
-import { createNamespace, customObjects } from "../../harness/k8s.ts";
+import { createNamespace, customObjects, readyOf } from "../../harness/k8s.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { waitFor } from "../../harness/wait.ts";
 
 const NS = "identity-center-operator";
 const ACCOUNT = "444444444444";
+const SLOW = "666666666666";
+const DENIED = "777777777777";
 
-describe("AWS throttling and 5xx", () => {
+describe("AWS throttling, 5xx, unreachable and refused accounts", () => {
   const env = useTestEnvironment({ crdFiles: operatorCrdFiles(), moto: true });
   let controller: ControllerProcess;
   let proxy: FaultProxy;
 
   beforeAll(async () => {
     const { moto } = env();
-    await moto.createMemberAccount(ACCOUNT);
+    for (const id of [ACCOUNT, SLOW, DENIED]) await moto.createMemberAccount(id);
     proxy = await FaultProxy.start(moto.endpoint, [
       { action: "CreateRole", times: 3, status: 400, code: "Throttling" },
       { action: "AttachRolePolicy", times: 2, status: 500, code: "ServiceFailure" },
+      // An account that does not answer: every AssumeRole into it hangs 20 s, then fails.
+      {
+        action: "AssumeRole",
+        bodyContains: `arn:aws:iam::${SLOW}:`,
+        times: 1000,
+        status: 503,
+        code: "ServiceUnavailable",
+        delayMs: 20_000,
+      },
+      {
+        action: "AssumeRole",
+        bodyContains: `arn:aws:iam::${DENIED}:`,
+        times: 1000,
+        status: 403,
+        code: "AccessDenied",
+      },
     ]);
     const kc = env().kubeConfig();
     await createNamespace(kc, NS);
@@ -32,6 +51,9 @@ describe("AWS throttling and 5xx", () => {
     await objects.create("identitycenters", "IdentityCenter", "default", {
       portal: { hostname: "sso.example.com" },
     });
+    // The unreachable and the refused account come first, so they are picked up first.
+    await objects.create("accounts", "Account", "slow", { accountId: SLOW });
+    await objects.create("accounts", "Account", "denied", { accountId: DENIED });
     await objects.create("accounts", "Account", "flaky", { accountId: ACCOUNT });
     await objects.create("permissionsets", "PermissionSet", "read-only", {
       managedPolicies: ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
@@ -39,7 +61,7 @@ describe("AWS throttling and 5xx", () => {
     await objects.create("accountassignments", "AccountAssignment", "a", {
       principal: { kind: "Group", name: "g" },
       permissionSet: "read-only",
-      accounts: ["flaky"],
+      accounts: ["flaky", "slow", "denied"],
     });
     controller = await startControllerProcess({
       kubeconfig: env().kubeconfigPath,
@@ -52,13 +74,15 @@ describe("AWS throttling and 5xx", () => {
     await waitFor("the controller to be ready", () => controller.ready());
   });
   afterAll(async () => {
-    controller.kill("SIGTERM");
+    // Not a shutdown test: a graceful stop would wait for the hanging account's reconcile.
+    controller.kill("SIGKILL");
     await controller.exited;
     await proxy.stop();
   });
 
-  it("retries throttled and failed calls with backoff and provisions the role", async () => {
+  it("retries throttled and failed calls with backoff and provisions the role, while an unreachable account hangs", async () => {
     const objects = customObjects(env().kubeConfig());
+    const started = Date.now();
     await expect
       .poll(
         async () =>
@@ -69,6 +93,8 @@ describe("AWS throttling and 5xx", () => {
         { timeout: 60_000 },
       )
       .toBe("Provisioned");
+    // Accounts reconcile in parallel: the hanging account (20 s per attempt) did not hold this one up.
+    expect(Date.now() - started).toBeLessThan(15_000);
     expect(proxy.injected.get("CreateRole")).toBe(3);
     expect(proxy.injected.get("AttachRolePolicy")).toBe(2);
     const roleName =
@@ -79,5 +105,30 @@ describe("AWS throttling and 5xx", () => {
     expect(attached.AttachedPolicies?.map((p) => p.PolicyArn)).toEqual([
       "arn:aws:iam::aws:policy/ReadOnlyAccess",
     ]);
+  });
+
+  it("reports an account whose access role cannot be assumed, with a Warning event", async () => {
+    const objects = customObjects(env().kubeConfig());
+    await expect
+      .poll(async () => readyOf(await objects.get("accounts", "denied")), { timeout: 30_000 })
+      .toMatchObject({
+        status: "False",
+        reason: "AccessDenied",
+        message: expect.stringContaining(
+          `arn:aws:iam::${DENIED}:role/OrganizationAccountAccessRole`,
+        ) as unknown,
+      });
+    const events = await env()
+      .kubeConfig()
+      .makeApiClient(EventsV1Api)
+      .listNamespacedEvent({ namespace: "default" });
+    expect(
+      events.items.some(
+        (e) =>
+          e.regarding?.name === "denied" && e.reason === "AccessDenied" && e.type === "Warning",
+      ),
+    ).toBe(true);
+    const assignment = await objects.get("accountassignments", "a");
+    expect(readyOf(assignment)?.status).toBe("False");
   });
 });

@@ -497,6 +497,37 @@ describe("multi-account provisioning on moto", () => {
       .toBe("IdentityCenterInline");
   });
 
+  it("rotating the signing key updates the SAML provider in every account, never duplicating it", async () => {
+    const before = String(
+      (await objects.get("identitycenters", "default")).status?.signingCertificate,
+    );
+    await env()
+      .kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .deleteNamespacedSecret({ name: "identitycenter-default-signing", namespace: NS });
+    await objects.setLabels("identitycenters", "default", { "rotated-at": "1" });
+    await expect
+      .poll(
+        async () =>
+          String((await objects.get("identitycenters", "default")).status?.signingCertificate),
+        poll,
+      )
+      .not.toBe(before);
+    const after = String(
+      (await objects.get("identitycenters", "default")).status?.signingCertificate,
+    ).replace(/-----[A-Z ]+-----|\s/g, "");
+    for (const id of [A, B]) {
+      await expect
+        .poll(async () => {
+          const list = await iamOf(id).send(new ListSAMLProvidersCommand({}));
+          const arn = list.SAMLProviderList?.[0]?.Arn ?? "";
+          const doc = await iamOf(id).send(new GetSAMLProviderCommand({ SAMLProviderArn: arn }));
+          return [list.SAMLProviderList?.length, doc.SAMLMetadataDocument?.includes(after)];
+        }, poll)
+        .toEqual([1, true]);
+    }
+  });
+
   it("deleting an Account removes its roles and SAML provider (Delete) or keeps them (Retain)", async () => {
     await objects.delete("accounts", "staging");
     await expect
