@@ -83,11 +83,11 @@ export class MotoServer {
    * Makes a member account look like one AWS Organizations creates: an access role trusted by
    * the management account, with AdministratorAccess. Returns an IAM client for the account.
    */
-  async createMemberAccount(accountId: string): Promise<IAMClient> {
+  async createMemberAccount(accountId: string, roleName = ACCESS_ROLE_NAME): Promise<IAMClient> {
     const iam = this.iam(await this.assumeInto(accountId, "bootstrap"));
     await iam.send(
       new CreateRoleCommand({
-        RoleName: ACCESS_ROLE_NAME,
+        RoleName: roleName,
         AssumeRolePolicyDocument: JSON.stringify({
           Version: "2012-10-17",
           Statement: [
@@ -102,7 +102,7 @@ export class MotoServer {
     );
     await iam.send(
       new AttachRolePolicyCommand({
-        RoleName: ACCESS_ROLE_NAME,
+        RoleName: roleName,
         PolicyArn: "arn:aws:iam::aws:policy/AdministratorAccess",
       }),
     );
