@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 import { CONTROLLER_HELP, runController } from "./commands/controller.ts";
+import { INVITE_HELP, runInvite } from "./commands/invite.ts";
 import { operatorVersion } from "./version.ts";
 
 const USAGE = `Usage: idc <command> [flags]
 
 Commands:
   controller  run the operator's controllers (see idc controller --help)
+  invite      print a one-time setup link for a user
+  reset       revoke a user's credentials and sessions, and print a new setup link
   version     print the operator version
   help        show this help
 `;
@@ -22,10 +25,19 @@ export async function runCli(argv: string[], out: Out): Promise<number> {
       return 0;
     case "controller":
       return runController(rest, out);
+    case "invite":
+    case "reset":
+      return runInvite(rest, out, command === "reset");
     case "help":
     case "--help":
     case "-h":
-      out(rest[0] === "controller" ? CONTROLLER_HELP : USAGE);
+      out(
+        rest[0] === "controller"
+          ? CONTROLLER_HELP
+          : rest[0] === "invite" || rest[0] === "reset"
+            ? INVITE_HELP
+            : USAGE,
+      );
       return 0;
     default:
       out(`idc: unknown command "${command}"\n\n${USAGE}`);

@@ -1,0 +1,94 @@
+import { createHash } from "node:crypto";
+import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
+import { newRecord, type CredentialRecord } from "../../portal/credentials.ts";
+
+const KEY = "credentials.json";
+export const CREDENTIALS_LABEL = "identitycenter.dev/credentials";
+
+const statusCode = (err: unknown) =>
+  typeof err === "object" && err !== null && "code" in err
+    ? (err).code
+    : undefined;
+
+/** Secret names must be DNS labels; userNames are not, so the name is a hash of the userName. */
+export function credentialSecretName(userName: string): string {
+  return `idc-credentials-${createHash("sha256").update(userName).digest("hex").slice(0, 24)}`;
+}
+
+/**
+ * Each user's credentials in a Secret of the operator's namespace. Updates carry the Secret's
+ * resourceVersion, so concurrent replicas (failure counters, lockouts) never overwrite each
+ * other: a conflict means "read again and retry".
+ */
+export class CredentialStore {
+  private readonly core: CoreV1Api;
+  private readonly namespace: string;
+
+  constructor(kubeConfig: KubeConfig, namespace: string) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.namespace = namespace;
+  }
+
+  private async read(userName: string): Promise<V1Secret | undefined> {
+    try {
+      return await this.core.readNamespacedSecret({
+        name: credentialSecretName(userName),
+        namespace: this.namespace,
+      });
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async get(userName: string): Promise<CredentialRecord | undefined> {
+    const secret = await this.read(userName);
+    const data = secret?.data?.[KEY];
+    return data
+      ? (JSON.parse(Buffer.from(data, "base64").toString("utf8")) as CredentialRecord)
+      : undefined;
+  }
+
+  /** Read-modify-write with optimistic concurrency, retried on conflict. */
+  async update(
+    userName: string,
+    change: (current: CredentialRecord) => CredentialRecord,
+  ): Promise<CredentialRecord> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const secret = await this.read(userName);
+      const current = secret?.data?.[KEY]
+        ? (JSON.parse(Buffer.from(secret.data[KEY], "base64").toString("utf8")) as CredentialRecord)
+        : newRecord(userName);
+      const next = change(current);
+      const body: V1Secret = {
+        metadata: {
+          name: credentialSecretName(userName),
+          namespace: this.namespace,
+          labels: {
+            [CREDENTIALS_LABEL]: "true",
+            "app.kubernetes.io/managed-by": "identity-center-operator",
+          },
+          annotations: { "identitycenter.dev/user-name": userName },
+          ...(secret?.metadata?.resourceVersion
+            ? { resourceVersion: secret.metadata.resourceVersion }
+            : {}),
+        },
+        type: "Opaque",
+        data: { [KEY]: Buffer.from(JSON.stringify(next)).toString("base64") },
+      };
+      try {
+        if (secret)
+          await this.core.replaceNamespacedSecret({
+            name: credentialSecretName(userName),
+            namespace: this.namespace,
+            body,
+          });
+        else await this.core.createNamespacedSecret({ namespace: this.namespace, body });
+        return next;
+      } catch (err) {
+        if (statusCode(err) !== 409) throw err;
+      }
+    }
+    throw new Error(`credentials of ${userName} kept changing; try again`);
+  }
+}

@@ -1,0 +1,75 @@
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
+import { setupTokenValid } from "../../../src/portal/credentials.ts";
+import { operatorCrdFiles } from "../../harness/crds.ts";
+import { createNamespace, customObjects } from "../../harness/k8s.ts";
+import { repoRoot } from "../../harness/paths.ts";
+import { useTestEnvironment } from "../../harness/use-environment.ts";
+
+const run = promisify(execFile);
+const NS = "identity-center-operator";
+
+describe("idc invite and idc reset", () => {
+  const env = useTestEnvironment({ crdFiles: operatorCrdFiles() });
+  const idc = (...args: string[]) =>
+    run(process.execPath, [
+      path.join(repoRoot, "src/cli.ts"),
+      ...args,
+      `--kubeconfig=${env().kubeconfigPath}`,
+      `--namespace=${NS}`,
+    ]).then(
+      (r) => ({ code: 0, out: r.stdout }),
+      (err: { code: number; stdout: string }) => ({ code: err.code, out: err.stdout }),
+    );
+
+  beforeAll(async () => {
+    const kc = env().kubeConfig();
+    await createNamespace(kc, NS);
+    const objects = customObjects(kc);
+    await objects.create("identitycenters", "IdentityCenter", "default", {
+      portal: { hostname: "sso.example.com" },
+    });
+    await objects.create("users", "User", "alice", {
+      userName: "alice",
+      email: "alice@example.com",
+    });
+  });
+
+  it("prints a setup link whose token is stored hashed and is valid for 7 days", async () => {
+    const { code, out } = await idc("invite", "alice");
+    expect(code).toBe(0);
+    const url = new URL(out.trim());
+    expect(url.origin + url.pathname).toBe("https://sso.example.com/setup");
+    const token = url.searchParams.get("token") ?? "";
+    expect(token).toMatch(/^[\w-]{43}$/);
+    const record = await new CredentialStore(env().kubeConfig(), NS).get("alice");
+    expect(JSON.stringify(record)).not.toContain(token);
+    expect(record && setupTokenValid(record, token, Date.now())).toBe(true);
+    expect(record && setupTokenValid(record, token, Date.now() + 7 * 24 * 3600_000 + 1000)).toBe(
+      false,
+    );
+  });
+
+  it("reset revokes the earlier link and bumps the session epoch", async () => {
+    const first =
+      new URL((await idc("invite", "alice")).out.trim()).searchParams.get("token") ?? "";
+    const store = new CredentialStore(env().kubeConfig(), NS);
+    const epoch = (await store.get("alice"))?.sessionEpoch ?? 0;
+    const second =
+      new URL((await idc("reset", "alice")).out.trim()).searchParams.get("token") ?? "";
+    const record = await store.get("alice");
+    expect(record?.sessionEpoch).toBe(epoch + 1);
+    expect(record && setupTokenValid(record, first, Date.now())).toBe(false);
+    expect(record && setupTokenValid(record, second, Date.now())).toBe(true);
+  });
+
+  it("refuses a userName with no User", async () => {
+    expect(await idc("invite", "mallory")).toEqual({
+      code: 1,
+      out: 'idc: no User with userName "mallory"\n',
+    });
+  });
+});
