@@ -22,7 +22,10 @@ describe("idc invite and idc reset", () => {
       `--namespace=${NS}`,
     ]).then(
       (r) => ({ code: 0, out: r.stdout }),
-      (err: { code: number; stdout: string }) => ({ code: err.code, out: err.stdout }),
+      (err: unknown) => {
+        const failed = err as { code: number; stdout: string };
+        return { code: failed.code, out: failed.stdout };
+      },
     );
 
   beforeAll(async () => {
