@@ -6,9 +6,7 @@ const KEY = "credentials.json";
 export const CREDENTIALS_LABEL = "identitycenter.dev/credentials";
 
 const statusCode = (err: unknown) =>
-  typeof err === "object" && err !== null && "code" in err
-    ? (err).code
-    : undefined;
+  typeof err === "object" && err !== null && "code" in err ? err.code : undefined;
 
 /** Secret names must be DNS labels; userNames are not, so the name is a hash of the userName. */
 export function credentialSecretName(userName: string): string {
