@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { CONTROLLER_HELP, runController } from "./commands/controller.ts";
 import { INVITE_HELP, runInvite } from "./commands/invite.ts";
+import { PORTAL_HELP, runPortal } from "./commands/portal.ts";
 import { operatorVersion } from "./version.ts";
 
 const USAGE = `Usage: idc <command> [flags]
 
 Commands:
   controller  run the operator's controllers (see idc controller --help)
+  portal      serve the access portal and SAML identity provider (see idc portal --help)
   invite      print a one-time setup link for a user
   reset       revoke a user's credentials and sessions, and print a new setup link
   version     print the operator version
@@ -25,6 +27,8 @@ export async function runCli(argv: string[], out: Out): Promise<number> {
       return 0;
     case "controller":
       return runController(rest, out);
+    case "portal":
+      return runPortal(rest, out);
     case "invite":
     case "reset":
       return runInvite(rest, out, command === "reset");
@@ -32,11 +36,13 @@ export async function runCli(argv: string[], out: Out): Promise<number> {
     case "--help":
     case "-h":
       out(
-        rest[0] === "controller"
-          ? CONTROLLER_HELP
-          : rest[0] === "invite" || rest[0] === "reset"
-            ? INVITE_HELP
-            : USAGE,
+        rest[0] === "portal"
+          ? PORTAL_HELP
+          : rest[0] === "controller"
+            ? CONTROLLER_HELP
+            : rest[0] === "invite" || rest[0] === "reset"
+              ? INVITE_HELP
+              : USAGE,
       );
       return 0;
     default:

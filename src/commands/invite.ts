@@ -59,6 +59,7 @@ export async function runInvite(
     token = issued.token;
     return issued.record;
   });
-  out(`${portalUrl(instance)}/setup?token=${token}\n`);
+  const query = new URLSearchParams({ user: userName, token });
+  out(`${portalUrl(instance)}/setup?${query.toString()}\n`);
   return 0;
 }

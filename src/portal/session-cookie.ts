@@ -12,6 +12,8 @@ export interface Session {
   csrf: string;
   /** Set between password and TOTP: the password was right, the second factor is pending. */
   pendingMfa?: boolean;
+  /** During setup: the TOTP secret being enrolled, until the user confirms a code. */
+  pendingTotp?: string;
 }
 
 const IV_BYTES = 12;

@@ -1,0 +1,136 @@
+import { createPrivateKey, randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { CredentialStore } from "../adapters/k8s/credential-store.ts";
+import { loadKubeConfig } from "../adapters/k8s/kube-config.ts";
+import { createStores } from "../controllers/context.ts";
+import { signingSecretName } from "../controllers/identitycenter/sync.ts";
+import { createLogger } from "../observability/logger.ts";
+import { buildPortalApp } from "../portal/app.ts";
+import { certificateBase64 } from "../saml/signing-identity.ts";
+import { parseHostPort } from "./controller.ts";
+
+export const PORTAL_HELP = `Usage: idc portal [flags]
+
+Serves the access portal and SAML identity provider of one IdentityCenter. Reads the custom
+resources (read-only) and its Secrets; needs no AWS credentials.
+
+Flags:
+  --kubeconfig PATH      kubeconfig file to use (default: in-cluster or $KUBECONFIG)
+  --namespace NAME       operator namespace with the signing, session and credential Secrets
+  --instance NAME        the IdentityCenter to serve (default "default")
+  --listen HOST:PORT     where to listen (default 0.0.0.0:8080)
+  --sts-endpoint URL     STS endpoint for CLI credentials (default: the IdentityCenter's, or AWS)
+  --log-level LEVEL      trace, debug, info, warn, error (default info)
+`;
+
+const statusCode = (err: unknown) =>
+  typeof err === "object" && err !== null && "code" in err ? err.code : undefined;
+
+/** Reads a Secret's key, creating the Secret with `make()` when it does not exist yet. */
+async function secretValue(
+  kubeConfig: KubeConfig,
+  ref: { namespace: string; name: string; key: string },
+  make?: () => string,
+): Promise<string> {
+  const { namespace, name, key } = ref;
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  for (let attempt = 0; attempt < 60; attempt++) {
+    try {
+      const secret = await core.readNamespacedSecret({ name, namespace });
+      const value = secret.data?.[key];
+      if (value) return Buffer.from(value, "base64").toString("utf8");
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+      if (make) {
+        try {
+          await core.createNamespacedSecret({
+            namespace,
+            body: { metadata: { name, namespace }, type: "Opaque", stringData: { [key]: make() } },
+          });
+        } catch (createErr) {
+          if (statusCode(createErr) !== 409) throw createErr; // another replica made it first
+        }
+        continue;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 1000)); // the controller has not created it yet
+  }
+  throw new Error(`Secret ${namespace}/${name} has no ${key}`);
+}
+
+export async function runPortal(argv: string[], out: (text: string) => void): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kubeconfig: { type: "string" },
+      namespace: {
+        type: "string",
+        default: process.env.POD_NAMESPACE ?? "identity-center-operator",
+      },
+      instance: { type: "string", default: "default" },
+      listen: { type: "string", default: "0.0.0.0:8080" },
+      "sts-endpoint": { type: "string", default: process.env.IDC_STS_ENDPOINT },
+      "log-level": { type: "string", default: "info" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    out(PORTAL_HELP);
+    return 0;
+  }
+  const listen = parseHostPort(values.listen);
+  if (!listen) throw new Error("--listen must be HOST:PORT");
+  const log = createLogger(values["log-level"] as "info", "idc-portal");
+  const kubeConfig = loadKubeConfig(values.kubeconfig);
+  const stores = createStores(kubeConfig, log);
+  const informers = [
+    stores.identityCenters,
+    stores.users,
+    stores.groups,
+    stores.permissionSets,
+    stores.accounts,
+    stores.assignments,
+  ].map((x) => x.informer);
+  for (const informer of informers) informer.start();
+  await Promise.all(informers.map((i) => i.waitForSync()));
+  const signingName = signingSecretName(values.instance);
+  const [keyPem, certificatePem, sessionKey] = await Promise.all([
+    secretValue(kubeConfig, { namespace: values.namespace, name: signingName, key: "tls.key" }),
+    secretValue(kubeConfig, { namespace: values.namespace, name: signingName, key: "tls.crt" }),
+    secretValue(
+      kubeConfig,
+      {
+        namespace: values.namespace,
+        name: `identitycenter-${values.instance}-session`,
+        key: "key",
+      },
+      () => randomBytes(32).toString("base64"),
+    ),
+  ]);
+  const app = buildPortalApp({
+    stores,
+    instanceName: values.instance,
+    credentials: new CredentialStore(kubeConfig, values.namespace),
+    sessionKey: Buffer.from(sessionKey, "base64"),
+    signing: {
+      privateKey: createPrivateKey(keyPem),
+      certificatePem,
+      certificateBase64: certificateBase64(certificatePem),
+    },
+    stsEndpoint: values["sts-endpoint"],
+    region: process.env.AWS_REGION ?? "us-east-1",
+    log,
+  });
+  await app.listen({ host: listen.host, port: listen.port });
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      void app.close().then(async () => {
+        await Promise.all(informers.map((i) => i.stop()));
+        resolve(0);
+      });
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+}

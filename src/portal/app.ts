@@ -1,0 +1,485 @@
+import { randomBytes, type KeyObject } from "node:crypto";
+import formbody from "@fastify/formbody";
+import { AssumeRoleWithSAMLCommand, STSClient } from "@aws-sdk/client-sts";
+import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import type { IdentityCenter } from "../api/v1alpha1/index.ts";
+import type { createStores } from "../controllers/context.ts";
+import { portalUrl } from "../controllers/identitycenter/sync.ts";
+import { isValidUser } from "../identity/directory.ts";
+import { isoDurationSeconds } from "../plan/naming.ts";
+import { AWS_AUDIENCE, awsSignInAttributes } from "../saml/aws-sign-in.ts";
+import { idpEndpoints, idpMetadataXml } from "../saml/metadata.ts";
+import { buildResponse } from "../saml/response.ts";
+import { signElement } from "../saml/sign.ts";
+import { accessibleAccounts, findRole, type RoleAccess } from "./access.ts";
+import {
+  isLocked,
+  recordFailure,
+  recordSuccess,
+  setupTokenValid,
+  type CredentialRecord,
+} from "./credentials.ts";
+import {
+  autoPostPage,
+  credentialsPage,
+  errorPage,
+  loginPage,
+  otpPage,
+  portalPage,
+  setupPage,
+} from "./html.ts";
+import { hashPassword, passwordProblem, verifyPassword } from "./password.ts";
+import { openSession, sealSession, sessionValid, type Session } from "./session-cookie.ts";
+import { newTotpSecret, otpauthUri, verifyTotp } from "./totp.ts";
+
+export interface CredentialBackend {
+  get(userName: string): Promise<CredentialRecord | undefined>;
+  update(
+    userName: string,
+    change: (current: CredentialRecord) => CredentialRecord,
+  ): Promise<CredentialRecord>;
+}
+
+export interface PortalDeps {
+  stores: ReturnType<typeof createStores>;
+  instanceName: string;
+  credentials: CredentialBackend;
+  sessionKey: Buffer;
+  signing: { privateKey: KeyObject; certificatePem: string; certificateBase64: string };
+  /** STS endpoint for CLI credentials when the IdentityCenter does not set one. */
+  stsEndpoint: string | undefined;
+  region: string;
+  log: Logger;
+  now?: () => Date;
+}
+
+type Form = Record<string, string | undefined>;
+const BAD_LOGIN = "The user name or password is incorrect.";
+
+/** The access portal and SAML IdP as a Fastify app; `idc portal` makes it listen. */
+export function buildPortalApp(deps: PortalDeps) {
+  const now = deps.now ?? (() => new Date());
+  const app = Fastify({ loggerInstance: deps.log, trustProxy: true, bodyLimit: 64 * 1024 });
+  void app.register(formbody);
+  const s = deps.stores;
+
+  const instance = (): IdentityCenter => {
+    const ic = s.identityCenters.informer.get(deps.instanceName);
+    if (!ic)
+      throw Object.assign(new Error("the IdentityCenter is not available"), { statusCode: 503 });
+    return ic;
+  };
+  const secure = () => portalUrl(instance()).startsWith("https://");
+  const cookieName = () => (secure() ? "__Host-idc_session" : "idc_session");
+
+  app.addHook("onSend", async (req, reply) => {
+    const nonce = (req as FastifyRequest & { nonce?: string }).nonce ?? "";
+    const signIn = URL.canParse(instance().spec.aws.signInUrl)
+      ? new URL(instance().spec.aws.signInUrl).origin
+      : "";
+    reply.header(
+      "content-security-policy",
+      `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'nonce-${nonce}'; form-action 'self' ${signIn}; frame-ancestors 'none'; base-uri 'none'`,
+    );
+    reply.header("x-content-type-options", "nosniff");
+    reply.header("referrer-policy", "no-referrer");
+    reply.header("x-frame-options", "DENY");
+    reply.header("cache-control", "no-store");
+  });
+
+  app.setErrorHandler(async (err: { statusCode?: number; message: string }, _req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) deps.log.error({ err: err.message }, "portal error");
+    return reply
+      .code(status)
+      .type("text/html")
+      .send(errorPage(status, status >= 500 ? "Something went wrong." : err.message));
+  });
+
+  function readSession(req: FastifyRequest): Session | undefined {
+    const cookie = req.headers.cookie?.split(/;\s*/).find((c) => c.startsWith(`${cookieName()}=`));
+    return cookie ? openSession(cookie.slice(cookieName().length + 1), deps.sessionKey) : undefined;
+  }
+  function writeSession(reply: FastifyReply, session: Session | undefined): void {
+    const attrs = `Path=/; HttpOnly; SameSite=Lax${secure() ? "; Secure" : ""}`;
+    reply.header(
+      "set-cookie",
+      session
+        ? `${cookieName()}=${sealSession(session, deps.sessionKey)}; ${attrs}`
+        : `${cookieName()}=; Max-Age=0; ${attrs}`,
+    );
+  }
+  function anonymous(reply: FastifyReply, existing: Session | undefined): Session {
+    if (existing && existing.userName === "") return existing;
+    const t = now().getTime();
+    const session: Session = {
+      userName: "",
+      epoch: 0,
+      issuedAt: t,
+      lastSeen: t,
+      csrf: randomBytes(18).toString("base64url"),
+    };
+    writeSession(reply, session);
+    return session;
+  }
+  function checkCsrf(session: Session | undefined, form: Form): void {
+    if (!session || !form.csrf || form.csrf !== session.csrf)
+      throw Object.assign(
+        new Error("The form expired or was not sent by this portal. Go back and try again."),
+        { statusCode: 403 },
+      );
+  }
+  function policy() {
+    const signIn = instance().spec.signIn;
+    return {
+      absoluteMs: isoDurationSeconds(signIn.duration) * 1000,
+      idleMs: isoDurationSeconds(signIn.idleTimeout) * 1000,
+    };
+  }
+  /** The user behind the request, if the session is valid and the user may still sign in. */
+  async function currentUser(req: FastifyRequest, reply: FastifyReply) {
+    const session = readSession(req);
+    if (!session || session.userName === "" || session.pendingMfa) return undefined;
+    const userObject = s.directory.validUserFor(session.userName);
+    const user = userObject === undefined ? undefined : s.users.informer.get(userObject);
+    if (!user || !user.spec.active || !isValidUser(user, s.directory)) return undefined;
+    const record = await deps.credentials.get(session.userName);
+    const t = now().getTime();
+    if (!record || !sessionValid(session, policy(), record.sessionEpoch, t)) return undefined;
+    const refreshed = { ...session, lastSeen: t };
+    writeSession(reply, refreshed);
+    return { user, session: refreshed };
+  }
+  function accessOf(user: NonNullable<Awaited<ReturnType<typeof currentUser>>>["user"]) {
+    const groups = [...s.directory.groupsWithMember(user.spec.userName)]
+      .map((g) => s.groups.informer.get(g))
+      .filter((g) => g !== undefined);
+    return accessibleAccounts({
+      user,
+      groups,
+      assignments: s.assignments.informer.list(),
+      accounts: s.accounts.informer.list(),
+      permissionSets: s.permissionSets.informer.list(),
+    });
+  }
+  function signedAwsResponse(
+    user: {
+      spec: {
+        userName: string;
+        attributes?: Record<string, string>;
+        email: string;
+        displayName?: string;
+      };
+    },
+    role: RoleAccess,
+    uid: string,
+  ) {
+    const ic = instance();
+    const endpoints = idpEndpoints(portalUrl(ic));
+    const tags: Record<string, string> = {};
+    for (const attr of ic.spec.accessControlAttributes ?? []) {
+      const value = attr.source.startsWith("attributes.")
+        ? user.spec.attributes?.[attr.source.slice(11)]
+        : (user.spec as Record<string, unknown>)[attr.source];
+      if (typeof value === "string" && value !== "") tags[attr.key] = value;
+    }
+    const { xml } = buildResponse({
+      issuer: endpoints.entityId,
+      destination: ic.spec.aws.signInUrl,
+      audience: AWS_AUDIENCE,
+      nameId: uid,
+      nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+      now: now(),
+      attributes: awsSignInAttributes({
+        roleArn: role.roleArn,
+        samlProviderArn: role.samlProviderArn,
+        roleSessionName: user.spec.userName,
+        sessionDurationSeconds: isoDurationSeconds(role.sessionDuration),
+        principalTags: tags,
+      }),
+    });
+    return Buffer.from(signElement(xml, deps.signing, "Assertion")).toString("base64");
+  }
+
+  app.get("/healthz", () => "ok\n");
+  app.get("/saml/metadata", async (_req, reply) =>
+    reply
+      .type("application/samlmetadata+xml")
+      .send(idpMetadataXml(idpEndpoints(portalUrl(instance())), deps.signing.certificatePem)),
+  );
+
+  app.get("/login", async (req, reply) =>
+    reply.type("text/html").send(loginPage(undefined, anonymous(reply, readSession(req)).csrf)),
+  );
+
+  app.post("/login", async (req, reply) => {
+    const form = req.body as Form;
+    const session = readSession(req);
+    checkCsrf(session, form);
+    const userName = (form.username ?? "").trim();
+    const password = form.password ?? "";
+    const fail = (message = BAD_LOGIN) =>
+      reply.code(401).type("text/html").send(loginPage(message, session?.csrf));
+    const userObject = s.directory.validUserFor(userName);
+    const user = userObject === undefined ? undefined : s.users.informer.get(userObject);
+    const record = user ? await deps.credentials.get(userName) : undefined;
+    const t = now().getTime();
+    if (record && isLocked(record, t)) return fail("Too many failed sign-ins. Try again later.");
+    // Unknown, duplicate and inactive users get the same answer as a wrong password.
+    const ok =
+      !!user &&
+      user.spec.active &&
+      isValidUser(user, s.directory) &&
+      !!record?.passwordHash &&
+      (await verifyPassword(password, record.passwordHash));
+    if (!ok) {
+      if (user && record)
+        await deps.credentials.update(userName, (r) =>
+          recordFailure(r, t, instance().spec.signIn.lockoutThreshold),
+        );
+      return fail();
+    }
+    const mfa = instance().spec.signIn.mfa;
+    if (mfa === "required" && !record.totpSecret)
+      return fail("Your account needs an authenticator. Ask an administrator for a setup link.");
+    const pendingMfa = mfa !== "disabled" && !!record.totpSecret;
+    if (!pendingMfa) await deps.credentials.update(userName, recordSuccess);
+    writeSession(reply, {
+      userName,
+      epoch: record.sessionEpoch,
+      issuedAt: t,
+      lastSeen: t,
+      csrf: randomBytes(18).toString("base64url"),
+      ...(pendingMfa ? { pendingMfa: true } : {}),
+    });
+    return reply.redirect(pendingMfa ? "/login/otp" : "/", 303);
+  });
+
+  app.get("/login/otp", async (req, reply) => {
+    const session = readSession(req);
+    if (!session?.pendingMfa) return reply.redirect("/login", 303);
+    return reply.type("text/html").send(otpPage(session.csrf));
+  });
+
+  app.post("/login/otp", async (req, reply) => {
+    const form = req.body as Form;
+    const session = readSession(req);
+    checkCsrf(session, form);
+    if (!session?.pendingMfa) return reply.redirect("/login", 303);
+    const t = now().getTime();
+    const record = await deps.credentials.get(session.userName);
+    if (!record?.totpSecret || isLocked(record, t))
+      return reply
+        .code(401)
+        .type("text/html")
+        .send(otpPage(session.csrf, "Too many failed sign-ins. Try again later."));
+    const step = verifyTotp(record.totpSecret, form.otp ?? "", now(), record.totpLastStep);
+    if (step === undefined) {
+      await deps.credentials.update(session.userName, (r) =>
+        recordFailure(r, t, instance().spec.signIn.lockoutThreshold),
+      );
+      return reply
+        .code(401)
+        .type("text/html")
+        .send(otpPage(session.csrf, "That code is not right."));
+    }
+    await deps.credentials.update(session.userName, (r) => ({
+      ...recordSuccess(r),
+      totpLastStep: step,
+    }));
+    writeSession(reply, {
+      userName: session.userName,
+      epoch: record.sessionEpoch,
+      issuedAt: t,
+      lastSeen: t,
+      csrf: randomBytes(18).toString("base64url"),
+    });
+    return reply.redirect("/", 303);
+  });
+
+  app.get("/setup", async (req, reply) => {
+    const { user: userName = "", token = "" } = req.query as Form;
+    const record = userName ? await deps.credentials.get(userName) : undefined;
+    if (!record || !setupTokenValid(record, token, now().getTime())) {
+      return reply
+        .code(410)
+        .type("text/html")
+        .send(
+          errorPage(
+            410,
+            "This setup link has expired or was already used. Ask an administrator for a new one.",
+          ),
+        );
+    }
+    const t = now().getTime();
+    const session: Session = {
+      userName: "",
+      epoch: 0,
+      issuedAt: t,
+      lastSeen: t,
+      csrf: randomBytes(18).toString("base64url"),
+    };
+    const mfa = instance().spec.signIn.mfa !== "disabled";
+    const totpSecret = mfa ? newTotpSecret() : undefined;
+    // The pending secret travels in the encrypted session, never in the page's form.
+    writeSession(reply, {
+      ...session,
+      ...(totpSecret ? { pendingTotp: totpSecret } : {}),
+    });
+    return reply.type("text/html").send(
+      setupPage({
+        token,
+        csrf: session.csrf,
+        userName,
+        ...(totpSecret
+          ? {
+              totpSecret,
+              otpauthUri: otpauthUri(
+                `AWS access portal (${idpEndpoints(portalUrl(instance())).portalUrl})`,
+                userName,
+                totpSecret,
+              ),
+            }
+          : {}),
+      }),
+    );
+  });
+
+  app.post("/setup", async (req, reply) => {
+    const form = req.body as Form;
+    const session = readSession(req);
+    checkCsrf(session, form);
+    const userName = form.user ?? "";
+    const token = form.token ?? "";
+    const record = userName ? await deps.credentials.get(userName) : undefined;
+    if (!record || !setupTokenValid(record, token, now().getTime())) {
+      return reply
+        .code(410)
+        .type("text/html")
+        .send(
+          errorPage(
+            410,
+            "This setup link has expired or was already used. Ask an administrator for a new one.",
+          ),
+        );
+    }
+    const password = form.password ?? "";
+    const problem = passwordProblem(password);
+    const pendingTotp = session?.pendingTotp;
+    const again = (error: string) =>
+      reply
+        .code(400)
+        .type("text/html")
+        .send(
+          setupPage({
+            token,
+            csrf: session?.csrf ?? "",
+            userName,
+            error,
+            ...(pendingTotp
+              ? {
+                  totpSecret: pendingTotp,
+                  otpauthUri: otpauthUri("AWS access portal", userName, pendingTotp),
+                }
+              : {}),
+          }),
+        );
+    if (problem) return again(`Password: ${problem}.`);
+    let step: number | undefined;
+    if (pendingTotp) {
+      step = verifyTotp(pendingTotp, form.otp ?? "", now(), undefined);
+      if (step === undefined)
+        return again("That code is not right; check the time on your device.");
+    }
+    const passwordHash = await hashPassword(password);
+    await deps.credentials.update(userName, (r) => {
+      const next: CredentialRecord = { ...recordSuccess(r), passwordHash };
+      delete next.setup; // single use
+      if (pendingTotp) {
+        next.totpSecret = pendingTotp;
+        if (step !== undefined) next.totpLastStep = step;
+      }
+      return next;
+    });
+    writeSession(reply, undefined);
+    return reply.redirect("/login", 303);
+  });
+
+  app.get("/", async (req, reply) => {
+    const current = await currentUser(req, reply);
+    if (!current) return reply.redirect("/login", 303);
+    const { q = "" } = req.query as Form;
+    const name = current.user.spec.displayName ?? current.user.spec.userName;
+    return reply
+      .type("text/html")
+      .send(portalPage({ name, csrf: current.session.csrf }, accessOf(current.user), q));
+  });
+
+  async function authorizedRole(req: FastifyRequest, reply: FastifyReply) {
+    const current = await currentUser(req, reply);
+    if (!current) throw Object.assign(new Error("Sign in first."), { statusCode: 401 });
+    const form = req.body as Form;
+    checkCsrf(current.session, form);
+    const role = findRole(accessOf(current.user), form.account ?? "", form.permissionSet ?? "");
+    if (!role)
+      throw Object.assign(new Error("You are not assigned that role in that account."), {
+        statusCode: 403,
+      });
+    return { ...current, role };
+  }
+
+  app.post("/aws/console", async (req, reply) => {
+    const { user, role } = await authorizedRole(req, reply);
+    const nonce = randomBytes(16).toString("base64");
+    (req as FastifyRequest & { nonce?: string }).nonce = nonce;
+    const fields: Record<string, string> = {
+      SAMLResponse: signedAwsResponse(user, role, user.metadata.uid ?? user.metadata.name),
+    };
+    if (role.relayState) fields.RelayState = role.relayState;
+    return reply.type("text/html").send(autoPostPage(instance().spec.aws.signInUrl, fields, nonce));
+  });
+
+  app.post("/aws/credentials", async (req, reply) => {
+    const { user, session, role } = await authorizedRole(req, reply);
+    const endpoint = instance().spec.aws.stsEndpoint ?? deps.stsEndpoint;
+    const sts = new STSClient({
+      region: deps.region,
+      ...(endpoint ? { endpoint } : {}),
+      credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
+    });
+    const out = await sts.send(
+      new AssumeRoleWithSAMLCommand({
+        RoleArn: role.roleArn,
+        PrincipalArn: role.samlProviderArn,
+        SAMLAssertion: signedAwsResponse(user, role, user.metadata.uid ?? user.metadata.name),
+      }),
+    );
+    const c = out.Credentials;
+    const creds = {
+      accessKeyId: c?.AccessKeyId ?? "",
+      secretAccessKey: c?.SecretAccessKey ?? "",
+      sessionToken: c?.SessionToken ?? "",
+      expiration: c?.Expiration?.toISOString() ?? "",
+    };
+    if ((req.headers.accept ?? "").includes("application/json")) return reply.send(creds);
+    const account = s.accounts.informer.get((req.body as Form).account ?? "");
+    return reply
+      .type("text/html")
+      .send(
+        credentialsPage(
+          { name: user.spec.userName, csrf: session.csrf },
+          creds,
+          `${account?.spec.accountId ?? "account"}_${role.name}`,
+        ),
+      );
+  });
+
+  app.post("/logout", async (req, reply) => {
+    checkCsrf(readSession(req), req.body as Form);
+    writeSession(reply, undefined);
+    return reply.redirect("/login", 303);
+  });
+
+  return app;
+}

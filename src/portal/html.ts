@@ -1,0 +1,141 @@
+import type { AccountAccess } from "./access.ts";
+
+/** Escapes text for HTML element content and double-quoted attributes. */
+export function esc(value: string): string {
+  return value.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
+  );
+}
+
+const STYLE = `body{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#16191f}
+header{background:#232f3e;color:#fff;padding:12px 24px;display:flex;justify-content:space-between;align-items:center}
+main{max-width:880px;margin:24px auto;padding:0 16px}.card{background:#fff;border-radius:8px;padding:16px 20px;margin:12px 0;box-shadow:0 1px 2px #0002}
+input{padding:8px;font-size:15px;width:100%;box-sizing:border-box;margin:4px 0 12px}button{padding:8px 14px;font-size:14px;cursor:pointer}
+.error{color:#b0271b}.role{display:flex;justify-content:space-between;align-items:center;padding:6px 0;border-top:1px solid #eee}
+.muted{color:#5f6b7a;font-size:13px}pre{background:#f0f1f3;padding:10px;overflow:auto}form.inline{display:inline}`;
+
+export function page(title: string, body: string, user?: { name: string; csrf: string }): string {
+  const who = user
+    ? `<span>${esc(user.name)} <form class="inline" method="post" action="/logout"><input type="hidden" name="csrf" value="${esc(user.csrf)}"><button>Sign out</button></form></span>`
+    : "";
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)}</title><style>${STYLE}</style></head><body><header><strong>AWS access portal</strong>${who}</header><main>${body}</main></body></html>`;
+}
+
+export function loginPage(error?: string, csrf = ""): string {
+  return page(
+    "Sign in",
+    `<div class="card"><h1>Sign in</h1>${error ? `<p class="error" role="alert">${esc(error)}</p>` : ""}
+<form method="post" action="/login"><input type="hidden" name="csrf" value="${esc(csrf)}">
+<label>User name<input name="username" autocomplete="username" required></label>
+<label>Password<input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form></div>`,
+  );
+}
+
+export function otpPage(csrf: string, error?: string): string {
+  return page(
+    "Verification code",
+    `<div class="card"><h1>Verification code</h1>${error ? `<p class="error" role="alert">${esc(error)}</p>` : ""}
+<form method="post" action="/login/otp"><input type="hidden" name="csrf" value="${esc(csrf)}">
+<label>Code from your authenticator app<input name="otp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required></label>
+<button type="submit">Verify</button></form></div>`,
+  );
+}
+
+export function setupPage(options: {
+  token: string;
+  csrf: string;
+  userName: string;
+  otpauthUri?: string;
+  totpSecret?: string;
+  error?: string;
+}): string {
+  const mfa = options.otpauthUri
+    ? `<p>Add this account to your authenticator app, then enter the code it shows.</p>
+<p class="muted">Secret: <code>${esc(options.totpSecret ?? "")}</code></p><p class="muted"><code id="otpauth">${esc(options.otpauthUri)}</code></p>
+<label>Code<input name="otp" inputmode="numeric" pattern="[0-9]{6}" required></label>`
+    : "";
+  return page(
+    "Set up your sign-in",
+    `<div class="card"><h1>Welcome, ${esc(options.userName)}</h1>${options.error ? `<p class="error" role="alert">${esc(options.error)}</p>` : ""}
+<form method="post" action="/setup"><input type="hidden" name="csrf" value="${esc(options.csrf)}"><input type="hidden" name="token" value="${esc(options.token)}"><input type="hidden" name="user" value="${esc(options.userName)}">
+<label>New password (at least 12 characters)<input name="password" type="password" autocomplete="new-password" minlength="12" maxlength="256" required></label>
+${mfa}<button type="submit">Save</button></form></div>`,
+  );
+}
+
+export function portalPage(
+  user: { name: string; csrf: string },
+  access: AccountAccess[],
+  query: string,
+): string {
+  const q = query.toLowerCase();
+  const shown = access.filter(
+    (a) =>
+      !q ||
+      a.displayName.toLowerCase().includes(q) ||
+      a.accountId.includes(q) ||
+      a.roles.some((r) => r.name.toLowerCase().includes(q)),
+  );
+  const accounts = shown
+    .map(
+      (
+        a,
+      ) => `<section class="card account" data-account="${esc(a.account)}"><h2>${esc(a.displayName)} <span class="muted">${esc(a.accountId)}</span></h2>
+${a.roles
+  .map(
+    (
+      r,
+    ) => `<div class="role" data-permission-set="${esc(r.permissionSet)}"><span>${esc(r.name)}${r.description ? ` <span class="muted">${esc(r.description)}</span>` : ""}</span><span>
+<form class="inline" method="post" action="/aws/console"><input type="hidden" name="csrf" value="${esc(user.csrf)}"><input type="hidden" name="account" value="${esc(a.account)}"><input type="hidden" name="permissionSet" value="${esc(r.permissionSet)}"><button>Management console</button></form>
+<form class="inline" method="post" action="/aws/credentials"><input type="hidden" name="csrf" value="${esc(user.csrf)}"><input type="hidden" name="account" value="${esc(a.account)}"><input type="hidden" name="permissionSet" value="${esc(r.permissionSet)}"><button>Access keys</button></form></span></div>`,
+  )
+  .join("")}</section>`,
+    )
+    .join("");
+  return page(
+    "AWS access portal",
+    `<form method="get" action="/"><input name="q" value="${esc(query)}" placeholder="Search accounts and roles" aria-label="Search"></form>
+<h1>AWS accounts (${String(shown.length)})</h1>${accounts || '<p class="card">No AWS accounts are assigned to you.</p>'}`,
+    user,
+  );
+}
+
+export function autoPostPage(
+  action: string,
+  fields: Record<string, string>,
+  nonce: string,
+): string {
+  const inputs = Object.entries(fields)
+    .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`)
+    .join("");
+  return page(
+    "Signing in to AWS",
+    `<form id="saml" method="post" action="${esc(action)}">${inputs}<noscript><button>Continue</button></noscript></form><p>Signing you in...</p>
+<script nonce="${esc(nonce)}">document.getElementById("saml").submit();</script>`,
+  );
+}
+
+export function credentialsPage(
+  user: { name: string; csrf: string },
+  c: { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: string },
+  label: string,
+): string {
+  const bash = `export AWS_ACCESS_KEY_ID="${c.accessKeyId}"\nexport AWS_SECRET_ACCESS_KEY="${c.secretAccessKey}"\nexport AWS_SESSION_TOKEN="${c.sessionToken}"`;
+  const ps = `$Env:AWS_ACCESS_KEY_ID="${c.accessKeyId}"\n$Env:AWS_SECRET_ACCESS_KEY="${c.secretAccessKey}"\n$Env:AWS_SESSION_TOKEN="${c.sessionToken}"`;
+  const file = `[${label}]\naws_access_key_id=${c.accessKeyId}\naws_secret_access_key=${c.secretAccessKey}\naws_session_token=${c.sessionToken}`;
+  return page(
+    "Access keys",
+    `<div class="card"><h1>Access keys</h1><p class="muted">Valid until ${esc(c.expiration)}.</p>
+<h2>macOS and Linux</h2><pre id="bash">${esc(bash)}</pre><h2>PowerShell</h2><pre>${esc(ps)}</pre><h2>~/.aws/credentials</h2><pre>${esc(file)}</pre><p><a href="/">Back</a></p></div>`,
+    user,
+  );
+}
+
+export function errorPage(status: number, message: string): string {
+  return page(
+    `Error ${String(status)}`,
+    `<div class="card"><h1>${String(status)}</h1><p>${esc(message)}</p><p><a href="/">Back to the portal</a></p></div>`,
+  );
+}

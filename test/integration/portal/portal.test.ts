@@ -1,0 +1,400 @@
+import { createPrivateKey, randomBytes } from "node:crypto";
+import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import { SAML } from "@node-saml/node-saml";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
+import { createStores } from "../../../src/controllers/context.ts";
+import { createLogger } from "../../../src/observability/logger.ts";
+import { buildPortalApp } from "../../../src/portal/app.ts";
+import { issueSetupToken } from "../../../src/portal/credentials.ts";
+import { base32Decode, totp } from "../../../src/portal/totp.ts";
+import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
+import { operatorCrdFiles } from "../../harness/crds.ts";
+import {
+  motoControllerEnv,
+  startControllerProcess,
+  type ControllerProcess,
+} from "../../harness/controller-process.ts";
+import { createNamespace, customObjects } from "../../harness/k8s.ts";
+import { useTestEnvironment } from "../../harness/use-environment.ts";
+import { waitFor } from "../../harness/wait.ts";
+
+const NS = "identity-center-operator";
+const A = "111111111111";
+const B = "222222222222";
+const SIGN_IN = "https://signin.aws.amazon.com/saml";
+const PASSWORD = "a long enough passphrase";
+
+type App = ReturnType<typeof buildPortalApp>;
+
+/** A tiny browser: keeps the session cookie and reads CSRF tokens from pages. */
+class Client {
+  cookie = "";
+  private readonly app: App;
+  constructor(app: App) {
+    this.app = app;
+  }
+  async request(
+    method: "GET" | "POST",
+    url: string,
+    form?: Record<string, string>,
+    headers: Record<string, string> = {},
+  ) {
+    const res = await this.app.inject({
+      method,
+      url,
+      headers: {
+        cookie: this.cookie,
+        ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+        ...headers,
+      },
+      ...(form ? { payload: new URLSearchParams(form).toString() } : {}),
+    });
+    const set = res.headers["set-cookie"];
+    const first = Array.isArray(set) ? set[0] : set;
+    if (first) this.cookie = first.split(";")[0] ?? "";
+    return res;
+  }
+  static csrf(html: string): string {
+    return /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+  }
+}
+
+describe("access portal", () => {
+  const env = useTestEnvironment({ crdFiles: operatorCrdFiles(), moto: true });
+  let controller: ControllerProcess;
+  let app: App;
+  let stores: ReturnType<typeof createStores>;
+  let objects: ReturnType<typeof customObjects>;
+  let store: CredentialStore;
+  let totpSecret = "";
+  // The portal's clock: each sign-in moves it one TOTP step on, since a code (a step) can be
+  // used only once and the tests sign in many times a minute.
+  let clockOffset = 0;
+  const portalNow = () => new Date(Date.now() + clockOffset);
+
+  beforeAll(async () => {
+    const kc = env().kubeConfig();
+    const { moto } = env();
+    await createNamespace(kc, NS);
+    objects = customObjects(kc);
+    for (const id of [A, B]) await moto.createMemberAccount(id);
+    await objects.create("identitycenters", "IdentityCenter", "default", {
+      portal: { hostname: "sso.example.com", externalUrl: "http://127.0.0.1:8080" },
+      aws: { signInUrl: SIGN_IN, stsEndpoint: moto.endpoint },
+      accessControlAttributes: [{ key: "Department", source: "attributes.department" }],
+    });
+    await objects.create("users", "User", "alice", {
+      userName: "alice",
+      email: "alice@example.com",
+      displayName: `<script>alert("x")</script> ]]>`,
+      attributes: { department: `R&D "labs"` },
+    });
+    await objects.create("groups", "Group", "admins", { members: ["alice"] });
+    await objects.create("permissionsets", "PermissionSet", "read-only", {
+      name: "ReadOnlyAccess",
+      managedPolicies: ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+      relayState: "https://console.aws.amazon.com/s3/home",
+    });
+    await objects.create("accounts", "Account", "production", {
+      accountId: A,
+      displayName: "Production",
+    });
+    await objects.create("accounts", "Account", "staging", {
+      accountId: B,
+      displayName: "Staging",
+    });
+    await objects.create("accountassignments", "AccountAssignment", "admins-ro", {
+      principal: { kind: "Group", name: "admins" },
+      permissionSet: "read-only",
+      accounts: ["production"],
+    });
+    await objects.create("accountassignments", "AccountAssignment", "bob-ro", {
+      principal: { kind: "User", name: "bob" },
+      permissionSet: "read-only",
+      accounts: ["staging"],
+    });
+    controller = await startControllerProcess({
+      kubeconfig: env().kubeconfigPath,
+      workDir: env().workDir,
+      identity: "portal-test",
+      namespace: NS,
+      args: ["--leader-elect=false"],
+      env: motoControllerEnv(moto.managementCredentials, moto.endpoint),
+    });
+    await waitFor(
+      "roles provisioned in both accounts",
+      async () => {
+        const [p, s] = await Promise.all([
+          objects.get("accounts", "production"),
+          objects.get("accounts", "staging"),
+        ]);
+        return [p, s].every(
+          (a) => (a.status?.roles as { state: string }[] | undefined)?.[0]?.state === "Provisioned",
+        );
+      },
+      60_000,
+    );
+    const secret = await kc
+      .makeApiClient(CoreV1Api)
+      .readNamespacedSecret({ name: "identitycenter-default-signing", namespace: NS });
+    const certificatePem = Buffer.from(secret.data?.["tls.crt"] ?? "", "base64").toString();
+    const keyPem = Buffer.from(secret.data?.["tls.key"] ?? "", "base64").toString();
+    const log = createLogger("silent");
+    stores = createStores(kc, log);
+    const informers = [
+      stores.identityCenters,
+      stores.users,
+      stores.groups,
+      stores.permissionSets,
+      stores.accounts,
+      stores.assignments,
+    ].map((x) => x.informer);
+    for (const i of informers) i.start();
+    await Promise.all(informers.map((i) => i.waitForSync()));
+    store = new CredentialStore(kc, NS);
+    app = buildPortalApp({
+      stores,
+      instanceName: "default",
+      credentials: store,
+      sessionKey: randomBytes(32),
+      signing: {
+        privateKey: createPrivateKey(keyPem),
+        certificatePem,
+        certificateBase64: certificateBase64(certificatePem),
+      },
+      stsEndpoint: undefined,
+      region: "us-east-1",
+      log,
+      now: portalNow,
+    });
+  });
+  afterAll(async () => {
+    await app.close();
+    for (const s of [
+      stores.identityCenters,
+      stores.users,
+      stores.groups,
+      stores.permissionSets,
+      stores.accounts,
+      stores.assignments,
+    ])
+      await s.informer.stop();
+    controller.kill("SIGTERM");
+    await controller.exited;
+  });
+
+  async function signIn(client: Client, password = PASSWORD) {
+    const login = await client.request("GET", "/login");
+    const res = await client.request("POST", "/login", {
+      csrf: Client.csrf(login.body),
+      username: "alice",
+      password,
+    });
+    if (res.statusCode !== 303) return res;
+    const otp = await client.request("GET", "/login/otp");
+    // A code (a 30 s step) can be used once, and the tests sign in many times a minute: move
+    // the portal's clock to the middle of the step after the last one used.
+    const last = (await store.get("alice"))?.totpLastStep ?? Math.floor(Date.now() / 30_000);
+    clockOffset = (last + 1) * 30_000 + 15_000 - Date.now();
+    return client.request("POST", "/login/otp", {
+      csrf: Client.csrf(otp.body),
+      otp: totp(base32Decode(totpSecret), portalNow()),
+    });
+  }
+
+  it("sets up a password and an authenticator from a one-time link", async () => {
+    let token = "";
+    await store.update("alice", (r) => {
+      const issued = issueSetupToken(r, portalNow().getTime());
+      token = issued.token;
+      return issued.record;
+    });
+    const client = new Client(app);
+    const page = await client.request("GET", `/setup?user=alice&token=${token}`);
+    expect(page.statusCode).toBe(200);
+    totpSecret = /Secret: <code>([A-Z2-7]+)<\/code>/.exec(page.body)?.[1] ?? "";
+    expect(page.body).toContain("otpauth://totp/");
+    const short = await client.request("POST", "/setup", {
+      csrf: Client.csrf(page.body),
+      user: "alice",
+      token,
+      password: "too short",
+      otp: "000000",
+    });
+    expect(short.statusCode).toBe(400);
+    expect(short.body).toContain("at least 12 characters");
+    const done = await client.request("POST", "/setup", {
+      csrf: Client.csrf(page.body),
+      user: "alice",
+      token,
+      password: PASSWORD,
+      otp: totp(base32Decode(totpSecret), portalNow()),
+    });
+    expect(done.statusCode).toBe(303);
+    // The link is single use.
+    expect(
+      (await new Client(app).request("GET", `/setup?user=alice&token=${token}`)).statusCode,
+    ).toBe(410);
+  });
+
+  it("answers a wrong password and an unknown user the same way", async () => {
+    const client = new Client(app);
+    const login = await client.request("GET", "/login");
+    const wrong = await client.request("POST", "/login", {
+      csrf: Client.csrf(login.body),
+      username: "alice",
+      password: "not the password",
+    });
+    const unknown = await client.request("POST", "/login", {
+      csrf: Client.csrf(login.body),
+      username: "mallory",
+      password: "not the password",
+    });
+    expect(wrong.statusCode).toBe(401);
+    expect(unknown.statusCode).toBe(401);
+    expect(wrong.body).toBe(unknown.body);
+    await store.update("alice", (r) => ({ ...r, failures: 0 }));
+  });
+
+  it("signs in with password and TOTP and lists exactly the assigned accounts, escaping names", async () => {
+    const client = new Client(app);
+    const res = await signIn(client);
+    expect(res.statusCode).toBe(303);
+    const home = await client.request("GET", "/");
+    expect(home.statusCode).toBe(200);
+    expect(home.body).toContain('data-account="production"');
+    expect(home.body).not.toContain('data-account="staging"');
+    expect(home.body).toContain("ReadOnlyAccess");
+    expect(home.body).not.toContain("<script>alert");
+    expect(home.body).toContain("&lt;script&gt;");
+    expect(home.headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(home.headers["cache-control"]).toBe("no-store");
+    expect(String(home.headers["set-cookie"])).toMatch(/HttpOnly; SameSite=Lax/);
+  });
+
+  it("posts a signed SAML response for the console that a service provider accepts", async () => {
+    const client = new Client(app);
+    const r = await signIn(client);
+    expect([
+      r.statusCode,
+      /role="alert">([^<]*)/.exec(r.body)?.[1] ?? /<p>([^<]*)/.exec(r.body)?.[1],
+    ]).toEqual([303, undefined]);
+    const home = await client.request("GET", "/");
+    const res = await client.request("POST", "/aws/console", {
+      csrf: Client.csrf(home.body),
+      account: "production",
+      permissionSet: "read-only",
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain(`action="${SIGN_IN}"`);
+    expect(res.body).toContain('name="RelayState" value="https://console.aws.amazon.com/s3/home"');
+    const samlResponse = /name="SAMLResponse" value="([^"]+)"/.exec(res.body)?.[1] ?? "";
+    const cert = String(
+      (await objects.get("identitycenters", "default")).status?.signingCertificate,
+    );
+    const sp = new SAML({
+      callbackUrl: SIGN_IN,
+      idpCert: cert,
+      issuer: "urn:amazon:webservices",
+      audience: "urn:amazon:webservices",
+      wantAssertionsSigned: true,
+      wantAuthnResponseSigned: false,
+      // The test moves the portal's clock up to a few TOTP steps ahead (see signIn).
+      acceptedClockSkewMs: 5 * 60_000,
+    });
+    const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: samlResponse });
+    expect(String(profile?.["https://aws.amazon.com/SAML/Attributes/Role"])).toMatch(
+      new RegExp(
+        `^arn:aws:iam::${A}:role/identitycenter/IdC_ReadOnlyAccess_[0-9a-f]{16},arn:aws:iam::${A}:saml-provider/`,
+      ),
+    );
+    expect(profile?.["https://aws.amazon.com/SAML/Attributes/RoleSessionName"]).toBe("alice");
+    expect(profile?.["https://aws.amazon.com/SAML/Attributes/PrincipalTag:Department"]).toBe(
+      `R&D "labs"`,
+    );
+  });
+
+  it("hands out CLI credentials for the right account through STS", async () => {
+    const client = new Client(app);
+    await signIn(client);
+    const home = await client.request("GET", "/");
+    const res = await client.request(
+      "POST",
+      "/aws/credentials",
+      { csrf: Client.csrf(home.body), account: "production", permissionSet: "read-only" },
+      { accept: "application/json" },
+    );
+    expect(res.statusCode).toBe(200);
+    const creds = JSON.parse(res.body) as {
+      accessKeyId: string;
+      secretAccessKey: string;
+      sessionToken: string;
+    };
+    const who = await env()
+      .moto.sts({
+        accessKeyId: creds.accessKeyId,
+        secretAccessKey: creds.secretAccessKey,
+        sessionToken: creds.sessionToken,
+      })
+      .send(new GetCallerIdentityCommand({}));
+    expect(who.Account).toBe(A);
+  });
+
+  it("refuses forged pairs and missing CSRF tokens", async () => {
+    const client = new Client(app);
+    await signIn(client);
+    const home = await client.request("GET", "/");
+    const forged = await client.request("POST", "/aws/console", {
+      csrf: Client.csrf(home.body),
+      account: "staging",
+      permissionSet: "read-only",
+    });
+    expect(forged.statusCode).toBe(403);
+    const noCsrf = await client.request("POST", "/aws/console", {
+      account: "production",
+      permissionSet: "read-only",
+    });
+    expect(noCsrf.statusCode).toBe(403);
+  });
+
+  it("takes access away at once when the user leaves the group", async () => {
+    const client = new Client(app);
+    await signIn(client);
+    await objects.patchSpec("groups", "admins", { members: [] });
+    await waitFor("the portal cache to see the change", () =>
+      Promise.resolve(stores.directory.groupsWithMember("alice").size === 0),
+    );
+    const home = await client.request("GET", "/");
+    expect(home.body).not.toContain('data-account="production"');
+    const res = await client.request("POST", "/aws/console", {
+      csrf: Client.csrf(home.body),
+      account: "production",
+      permissionSet: "read-only",
+    });
+    expect(res.statusCode).toBe(403);
+    await objects.patchSpec("groups", "admins", { members: ["alice"] });
+  });
+
+  it("locks the account after 5 failures in a row", async () => {
+    const client = new Client(app);
+    for (let i = 0; i < 5; i++) await signIn(client, "wrong password " + String(i));
+    const res = await signIn(client);
+    expect(res.statusCode).toBe(401);
+    expect(res.body).toContain("Too many failed sign-ins");
+    await store.update("alice", (r) => ({ ...r, failures: 0, lockedUntil: 0 }));
+  });
+
+  it("ends the sessions of a user made inactive", async () => {
+    const client = new Client(app);
+    expect((await signIn(client)).statusCode).toBe(303);
+    await objects.patchSpec("users", "alice", { active: false });
+    await waitFor("the portal cache to see the change", () =>
+      Promise.resolve(stores.users.informer.get("alice")?.spec.active === false),
+    );
+    const home = await client.request("GET", "/");
+    expect(home.statusCode).toBe(303);
+    expect(home.headers.location).toBe("/login");
+  });
+});
