@@ -1,28 +1,17 @@
-import { createPrivateKey, randomBytes } from "node:crypto";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { SAML } from "@node-saml/node-saml";
-import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
-import { createStores } from "../../../src/controllers/context.ts";
-import { createLogger } from "../../../src/observability/logger.ts";
-import { buildPortalApp } from "../../../src/portal/app.ts";
+import type { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
+import type { createStores } from "../../../src/controllers/context.ts";
+import type { buildPortalApp } from "../../../src/portal/app.ts";
 import { issueSetupToken } from "../../../src/portal/credentials.ts";
 import { base32Decode, totp } from "../../../src/portal/totp.ts";
-import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
-import {
-  motoControllerEnv,
-  startControllerProcess,
-  type ControllerProcess,
-} from "../../harness/controller-process.ts";
-import { createNamespace, customObjects } from "../../harness/k8s.ts";
+import type { customObjects } from "../../harness/k8s.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { waitFor } from "../../harness/wait.ts";
+import { A, startPortalFixture } from "./fixture.ts";
 
-const NS = "identity-center-operator";
-const A = "111111111111";
-const B = "222222222222";
 const SIGN_IN = "https://signin.aws.amazon.com/saml";
 const PASSWORD = "a long enough passphrase";
 
@@ -63,7 +52,6 @@ class Client {
 
 describe("access portal", () => {
   const env = useTestEnvironment({ crdFiles: operatorCrdFiles(), moto: true });
-  let controller: ControllerProcess;
   let app: App;
   let stores: ReturnType<typeof createStores>;
   let objects: ReturnType<typeof customObjects>;
@@ -74,115 +62,17 @@ describe("access portal", () => {
   let clockOffset = 0;
   const portalNow = () => new Date(Date.now() + clockOffset);
 
+  let fixture: Awaited<ReturnType<typeof startPortalFixture>>;
   beforeAll(async () => {
-    const kc = env().kubeConfig();
-    const { moto } = env();
-    await createNamespace(kc, NS);
-    objects = customObjects(kc);
-    for (const id of [A, B]) await moto.createMemberAccount(id);
-    await objects.create("identitycenters", "IdentityCenter", "default", {
-      portal: { hostname: "sso.example.com", externalUrl: "http://127.0.0.1:8080" },
-      aws: { signInUrl: SIGN_IN, stsEndpoint: moto.endpoint },
-      accessControlAttributes: [{ key: "Department", source: "attributes.department" }],
-    });
-    await objects.create("users", "User", "alice", {
-      userName: "alice",
-      email: "alice@example.com",
-      displayName: `<script>alert("x")</script> ]]>`,
-      attributes: { department: `R&D "labs"` },
-    });
-    await objects.create("groups", "Group", "admins", { members: ["alice"] });
-    await objects.create("permissionsets", "PermissionSet", "read-only", {
-      name: "ReadOnlyAccess",
-      managedPolicies: ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
-      relayState: "https://console.aws.amazon.com/s3/home",
-    });
-    await objects.create("accounts", "Account", "production", {
-      accountId: A,
-      displayName: "Production",
-    });
-    await objects.create("accounts", "Account", "staging", {
-      accountId: B,
-      displayName: "Staging",
-    });
-    await objects.create("accountassignments", "AccountAssignment", "admins-ro", {
-      principal: { kind: "Group", name: "admins" },
-      permissionSet: "read-only",
-      accounts: ["production"],
-    });
-    await objects.create("accountassignments", "AccountAssignment", "bob-ro", {
-      principal: { kind: "User", name: "bob" },
-      permissionSet: "read-only",
-      accounts: ["staging"],
-    });
-    controller = await startControllerProcess({
-      kubeconfig: env().kubeconfigPath,
-      workDir: env().workDir,
-      identity: "portal-test",
-      namespace: NS,
-      args: ["--leader-elect=false"],
-      env: motoControllerEnv(moto.managementCredentials, moto.endpoint),
-    });
-    await waitFor(
-      "roles provisioned in both accounts",
-      async () => {
-        const [p, s] = await Promise.all([
-          objects.get("accounts", "production"),
-          objects.get("accounts", "staging"),
-        ]);
-        return [p, s].every(
-          (a) => (a.status?.roles as { state: string }[] | undefined)?.[0]?.state === "Provisioned",
-        );
-      },
-      60_000,
-    );
-    const secret = await kc
-      .makeApiClient(CoreV1Api)
-      .readNamespacedSecret({ name: "identitycenter-default-signing", namespace: NS });
-    const certificatePem = Buffer.from(secret.data?.["tls.crt"] ?? "", "base64").toString();
-    const keyPem = Buffer.from(secret.data?.["tls.key"] ?? "", "base64").toString();
-    const log = createLogger("silent");
-    stores = createStores(kc, log);
-    const informers = [
-      stores.identityCenters,
-      stores.users,
-      stores.groups,
-      stores.permissionSets,
-      stores.accounts,
-      stores.assignments,
-    ].map((x) => x.informer);
-    for (const i of informers) i.start();
-    await Promise.all(informers.map((i) => i.waitForSync()));
-    store = new CredentialStore(kc, NS);
-    app = buildPortalApp({
-      stores,
-      instanceName: "default",
-      credentials: store,
-      sessionKey: randomBytes(32),
-      signing: {
-        privateKey: createPrivateKey(keyPem),
-        certificatePem,
-        certificateBase64: certificateBase64(certificatePem),
-      },
-      stsEndpoint: undefined,
-      region: "us-east-1",
-      log,
+    fixture = await startPortalFixture(env(), {
+      externalUrl: "http://127.0.0.1:8080",
+      signInUrl: SIGN_IN,
       now: portalNow,
     });
+    ({ app, stores, objects, store } = fixture);
   });
   afterAll(async () => {
-    await app.close();
-    for (const s of [
-      stores.identityCenters,
-      stores.users,
-      stores.groups,
-      stores.permissionSets,
-      stores.accounts,
-      stores.assignments,
-    ])
-      await s.informer.stop();
-    controller.kill("SIGTERM");
-    await controller.exited;
+    await fixture.stop();
   });
 
   async function signIn(client: Client, password = PASSWORD) {

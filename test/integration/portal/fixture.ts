@@ -1,0 +1,131 @@
+import { createPrivateKey, randomBytes } from "node:crypto";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
+import { createStores } from "../../../src/controllers/context.ts";
+import { createLogger } from "../../../src/observability/logger.ts";
+import { buildPortalApp } from "../../../src/portal/app.ts";
+import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
+import { motoControllerEnv, startControllerProcess } from "../../harness/controller-process.ts";
+import type { TestEnvironment } from "../../harness/environment.ts";
+import { createNamespace, customObjects } from "../../harness/k8s.ts";
+import { waitFor } from "../../harness/wait.ts";
+
+export const NS = "identity-center-operator";
+export const A = "111111111111";
+export const B = "222222222222";
+
+/**
+ * The organisation the portal tests sign in to: alice (in group admins) may use ReadOnlyAccess
+ * in Production; bob's assignment to Staging must never show up for her. The controller
+ * provisions the roles in moto; the portal app runs in-process on the same caches it would
+ * use in its Deployment.
+ */
+export async function startPortalFixture(
+  env: TestEnvironment,
+  options: { externalUrl: string; signInUrl: string; now: () => Date },
+) {
+  const kc = env.kubeConfig();
+  const { moto } = env;
+  await createNamespace(kc, NS);
+  const objects = customObjects(kc);
+  for (const id of [A, B]) await moto.createMemberAccount(id);
+  await objects.create("identitycenters", "IdentityCenter", "default", {
+    portal: { hostname: "sso.example.com", externalUrl: options.externalUrl },
+    aws: { signInUrl: options.signInUrl, stsEndpoint: moto.endpoint },
+    accessControlAttributes: [{ key: "Department", source: "attributes.department" }],
+  });
+  await objects.create("users", "User", "alice", {
+    userName: "alice",
+    email: "alice@example.com",
+    displayName: `<script>alert("x")</script> ]]>`,
+    attributes: { department: `R&D "labs"` },
+  });
+  await objects.create("groups", "Group", "admins", { members: ["alice"] });
+  await objects.create("permissionsets", "PermissionSet", "read-only", {
+    name: "ReadOnlyAccess",
+    managedPolicies: ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+    relayState: "https://console.aws.amazon.com/s3/home",
+  });
+  await objects.create("accounts", "Account", "production", {
+    accountId: A,
+    displayName: "Production",
+  });
+  await objects.create("accounts", "Account", "staging", { accountId: B, displayName: "Staging" });
+  await objects.create("accountassignments", "AccountAssignment", "admins-ro", {
+    principal: { kind: "Group", name: "admins" },
+    permissionSet: "read-only",
+    accounts: ["production"],
+  });
+  await objects.create("accountassignments", "AccountAssignment", "bob-ro", {
+    principal: { kind: "User", name: "bob" },
+    permissionSet: "read-only",
+    accounts: ["staging"],
+  });
+  const controller = await startControllerProcess({
+    kubeconfig: env.kubeconfigPath,
+    workDir: env.workDir,
+    identity: "portal-test",
+    namespace: NS,
+    args: ["--leader-elect=false"],
+    env: motoControllerEnv(moto.managementCredentials, moto.endpoint),
+  });
+  await waitFor(
+    "roles provisioned in both accounts",
+    async () => {
+      const accounts = await Promise.all([
+        objects.get("accounts", "production"),
+        objects.get("accounts", "staging"),
+      ]);
+      return accounts.every(
+        (a) => (a.status?.roles as { state: string }[] | undefined)?.[0]?.state === "Provisioned",
+      );
+    },
+    60_000,
+  );
+  const secret = await kc
+    .makeApiClient(CoreV1Api)
+    .readNamespacedSecret({ name: "identitycenter-default-signing", namespace: NS });
+  const certificatePem = Buffer.from(secret.data?.["tls.crt"] ?? "", "base64").toString();
+  const keyPem = Buffer.from(secret.data?.["tls.key"] ?? "", "base64").toString();
+  const log = createLogger("silent");
+  const stores = createStores(kc, log);
+  const informers = [
+    stores.identityCenters,
+    stores.users,
+    stores.groups,
+    stores.permissionSets,
+    stores.accounts,
+    stores.assignments,
+  ].map((x) => x.informer);
+  for (const i of informers) i.start();
+  await Promise.all(informers.map((i) => i.waitForSync()));
+  const store = new CredentialStore(kc, NS);
+  const app = buildPortalApp({
+    stores,
+    instanceName: "default",
+    credentials: store,
+    sessionKey: randomBytes(32),
+    signing: {
+      privateKey: createPrivateKey(keyPem),
+      certificatePem,
+      certificateBase64: certificateBase64(certificatePem),
+    },
+    stsEndpoint: undefined,
+    region: "us-east-1",
+    log,
+    now: options.now,
+  });
+  return {
+    objects,
+    store,
+    stores,
+    app,
+    certificatePem,
+    async stop() {
+      await app.close();
+      for (const i of informers) await i.stop();
+      controller.kill("SIGTERM");
+      await controller.exited;
+    },
+  };
+}
