@@ -1,0 +1,153 @@
+import { createServer, type Server } from "node:https";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import { SAML } from "@node-saml/node-saml";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { issueSetupToken } from "../../../src/portal/credentials.ts";
+import { base32Decode, totp } from "../../../src/portal/totp.ts";
+import { createSigningIdentity } from "../../../src/saml/signing-identity.ts";
+import { operatorCrdFiles } from "../../harness/crds.ts";
+import { repoRoot } from "../../harness/paths.ts";
+import { freePort } from "../../harness/ports.ts";
+import { useTestEnvironment } from "../../harness/use-environment.ts";
+import { A, startPortalFixture } from "./fixture.ts";
+
+const CHROMIUM = process.env.IDC_CHROMIUM ?? "/usr/bin/chromium";
+// Screenshots for docs/ are written only when asked: IDC_SCREENSHOTS=1.
+const SCREENSHOTS =
+  process.env.IDC_SCREENSHOTS === "1" ? path.join(repoRoot, "docs/screenshots") : undefined;
+
+describe("the portal in Chromium: invite -> setup with MFA -> sign in -> console and keys", () => {
+  const env = useTestEnvironment({ crdFiles: operatorCrdFiles(), moto: true });
+  let fixture: Awaited<ReturnType<typeof startPortalFixture>>;
+  let browser: Browser;
+  let signInStandIn: Server;
+  let portalUrl = "";
+  const received: string[] = [];
+  let clockOffset = 0;
+  const portalNow = () => new Date(Date.now() + clockOffset);
+
+  beforeAll(async () => {
+    // A local stand-in for https://signin.aws.amazon.com/saml that records what it is posted.
+    const tls = createSigningIdentity("127.0.0.1", new Date());
+    const standInPort = await freePort();
+    signInStandIn = createServer(
+      { key: tls.privateKeyPem, cert: tls.certificatePem },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+          received.push(Buffer.concat(chunks).toString());
+          res
+            .writeHead(200, { "content-type": "text/html" })
+            .end("<h1>Signed in to AWS (stand-in)</h1>");
+        });
+      },
+    );
+    await new Promise<void>((resolve) => signInStandIn.listen(standInPort, "127.0.0.1", resolve));
+    const port = await freePort();
+    portalUrl = `http://127.0.0.1:${String(port)}`;
+    fixture = await startPortalFixture(env(), {
+      externalUrl: portalUrl,
+      signInUrl: `https://127.0.0.1:${String(standInPort)}/saml`,
+      now: portalNow,
+    });
+    await fixture.app.listen({ host: "127.0.0.1", port });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+    if (SCREENSHOTS) await mkdir(SCREENSHOTS, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser.close();
+    await fixture.stop();
+    await new Promise<void>((resolve) => signInStandIn.close(() => resolve()));
+  });
+
+  it("walks the whole flow as a person would", async () => {
+    let token = "";
+    await fixture.store.update("alice", (r) => {
+      const issued = issueSetupToken(r, Date.now());
+      token = issued.token;
+      return issued.record;
+    });
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    const shot = async (name: string) => {
+      if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+    };
+
+    await page.goto(`${portalUrl}/setup?user=alice&token=${token}`);
+    const secret = (await page.locator("code").first().textContent()) ?? "";
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    await shot("setup");
+    await page.fill('input[name="password"]', "correct horse battery staple");
+    await page.fill('input[name="otp"]', totp(base32Decode(secret), portalNow()));
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${portalUrl}/login`);
+
+    await shot("login");
+    await page.fill('input[name="username"]', "alice");
+    await page.fill('input[name="password"]', "correct horse battery staple");
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${portalUrl}/login/otp`);
+    clockOffset = 30_000; // the next TOTP step: the setup used this one
+    await page.fill('input[name="otp"]', totp(base32Decode(secret), portalNow()));
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${portalUrl}/`);
+
+    await expect(page.locator("section.account h2").allTextContents()).resolves.toEqual([
+      `Production ${A}`,
+    ]);
+    await expect(page.locator('[data-account="staging"]').count()).resolves.toBe(0);
+    await shot("portal");
+
+    await page
+      .locator('[data-account="production"] [data-permission-set="read-only"] button', {
+        hasText: "Management console",
+      })
+      .click();
+    await page.waitForSelector("text=Signed in to AWS (stand-in)");
+    const posted = new URLSearchParams(
+      received.find((body) => body.startsWith("SAMLResponse=")) ?? "",
+    );
+    expect(posted.get("RelayState")).toBe("https://console.aws.amazon.com/s3/home");
+    const sp = new SAML({
+      callbackUrl: "https://signin.aws.amazon.com/saml",
+      idpCert: fixture.certificatePem,
+      issuer: "urn:amazon:webservices",
+      audience: "urn:amazon:webservices",
+      wantAssertionsSigned: true,
+      wantAuthnResponseSigned: false,
+      acceptedClockSkewMs: 5 * 60_000,
+    });
+    const { profile } = await sp.validatePostResponseAsync({
+      SAMLResponse: posted.get("SAMLResponse") ?? "",
+    });
+    expect(profile?.["https://aws.amazon.com/SAML/Attributes/RoleSessionName"]).toBe("alice");
+
+    await page.goto(`${portalUrl}/`);
+    await page.locator('[data-account="production"] button', { hasText: "Access keys" }).click();
+    const bash = (await page.locator("#bash").textContent()) ?? "";
+    await shot("access-keys");
+    const value = (name: string) => new RegExp(`export ${name}="([^"]+)"`).exec(bash)?.[1] ?? "";
+    const who = await env()
+      .moto.sts({
+        accessKeyId: value("AWS_ACCESS_KEY_ID"),
+        secretAccessKey: value("AWS_SECRET_ACCESS_KEY"),
+        sessionToken: value("AWS_SESSION_TOKEN"),
+      })
+      .send(new GetCallerIdentityCommand({}));
+    expect(who.Account).toBe(A);
+    await context.close();
+  });
+});
