@@ -12,6 +12,7 @@ import { operatorCrdFiles } from "../../harness/crds.ts";
 import { repoRoot } from "../../harness/paths.ts";
 import { freePort } from "../../harness/ports.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
+import { xmlsecVerifies } from "../../harness/xmlsec.ts";
 import { A, startPortalFixture } from "./fixture.ts";
 
 const CHROMIUM = process.env.IDC_CHROMIUM ?? "/usr/bin/chromium";
@@ -134,6 +135,12 @@ describe("the portal in Chromium: invite -> setup with MFA -> sign in -> console
       SAMLResponse: posted.get("SAMLResponse") ?? "",
     });
     expect(profile?.["https://aws.amazon.com/SAML/Attributes/RoleSessionName"]).toBe("alice");
+    expect(
+      await xmlsecVerifies(
+        Buffer.from(posted.get("SAMLResponse") ?? "", "base64").toString(),
+        fixture.certificatePem,
+      ),
+    ).toBe(true);
 
     await page.goto(`${portalUrl}/`);
     await page.locator('[data-account="production"] button', { hasText: "Access keys" }).click();

@@ -10,6 +10,7 @@ import { operatorCrdFiles } from "../../harness/crds.ts";
 import type { customObjects } from "../../harness/k8s.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { waitFor } from "../../harness/wait.ts";
+import { xmlsecVerifies } from "../../harness/xmlsec.ts";
 import { A, startPortalFixture } from "./fixture.ts";
 
 const SIGN_IN = "https://signin.aws.amazon.com/saml";
@@ -195,6 +196,7 @@ describe("access portal", () => {
       acceptedClockSkewMs: 5 * 60_000,
     });
     const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: samlResponse });
+    expect(await xmlsecVerifies(Buffer.from(samlResponse, "base64").toString(), cert)).toBe(true);
     expect(String(profile?.["https://aws.amazon.com/SAML/Attributes/Role"])).toMatch(
       new RegExp(
         `^arn:aws:iam::${A}:role/identitycenter/IdC_ReadOnlyAccess_[0-9a-f]{16},arn:aws:iam::${A}:saml-provider/`,

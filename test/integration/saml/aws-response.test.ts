@@ -1,20 +1,15 @@
-import { execFile } from "node:child_process";
 import { createPrivateKey } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { promisify } from "node:util";
 import { GetCallerIdentityCommand, AssumeRoleWithSAMLCommand } from "@aws-sdk/client-sts";
 import { SAML } from "@node-saml/node-saml";
 import { DOMParser } from "@xmldom/xmldom";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AWS_AUDIENCE, awsSignInAttributes } from "../../../src/saml/aws-sign-in.ts";
 import { buildResponse } from "../../../src/saml/response.ts";
 import { signElement } from "../../../src/saml/sign.ts";
 import { certificateBase64, createSigningIdentity } from "../../../src/saml/signing-identity.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
+import { xmlsecVerifies } from "../../harness/xmlsec.ts";
 
-const run = promisify(execFile);
 const SIGN_IN = "https://signin.aws.amazon.com/saml";
 const ISSUER = "https://sso.example.com/saml/metadata";
 const ACCOUNT = "555555555555";
@@ -26,14 +21,6 @@ describe("SAML responses for AWS sign-in, checked by independent verifiers", () 
     privateKey: createPrivateKey(identity.privateKeyPem),
     certificateBase64: certificateBase64(identity.certificatePem),
   };
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "idc-saml-"));
-    await writeFile(path.join(dir, "idp.crt"), identity.certificatePem);
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
 
   function awsResponse(overrides: { tags?: Record<string, string>; now?: Date } = {}) {
     const now = overrides.now ?? new Date();
@@ -55,23 +42,7 @@ describe("SAML responses for AWS sign-in, checked by independent verifiers", () 
     return signElement(xml, key, "Assertion");
   }
 
-  async function xmlsec1(xml: string): Promise<boolean> {
-    const file = path.join(dir, `response-${String(Math.random()).slice(2)}.xml`);
-    await writeFile(file, xml);
-    return run("xmlsec1", [
-      "--verify",
-      "--enabled-key-data",
-      "rsa",
-      "--pubkey-cert-pem",
-      path.join(dir, "idp.crt"),
-      "--id-attr:ID",
-      "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
-      file,
-    ]).then(
-      () => true,
-      () => false,
-    );
-  }
+  const xmlsec1 = (xml: string) => xmlsecVerifies(xml, identity.certificatePem);
 
   const sp = () =>
     new SAML({
