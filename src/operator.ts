@@ -4,6 +4,7 @@ import { AccountCredentials } from "./adapters/aws/account-credentials.ts";
 import { KubeEventRecorder } from "./adapters/k8s/events.ts";
 import { createAccountController } from "./controllers/account/controller.ts";
 import { createAccountAssignmentController } from "./controllers/accountassignment/controller.ts";
+import { createApplicationControllers } from "./controllers/application/controller.ts";
 import { createStores, type OperatorContext } from "./controllers/context.ts";
 import { createGroupController } from "./controllers/group/controller.ts";
 import { createIdentityCenterController } from "./controllers/identitycenter/controller.ts";
@@ -69,6 +70,7 @@ export function createOperator(
     createAccountController(ctx, config.accountWorkers),
     createPermissionSetController(ctx, config.workers),
     createAccountAssignmentController(ctx, config.workers),
+    ...createApplicationControllers(ctx, config.workers),
   ];
   return new Manager({
     kubeConfig,
@@ -81,6 +83,8 @@ export function createOperator(
       stores.permissionSets.informer,
       stores.accounts.informer,
       stores.assignments.informer,
+      stores.applications.informer,
+      stores.applicationAssignments.informer,
     ],
     controllers,
     ...(config.healthAddress ? { healthAddress: config.healthAddress } : {}),

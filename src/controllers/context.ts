@@ -2,6 +2,8 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type {
   Account,
   AccountAssignment,
+  Application,
+  ApplicationAssignment,
   Group,
   IdentityCenter,
   PermissionSet,
@@ -50,6 +52,8 @@ export interface OperatorContext {
   permissionSets: Store<PermissionSet>;
   accounts: Store<Account>;
   assignments: Store<AccountAssignment>;
+  applications: Store<Application>;
+  applicationAssignments: Store<ApplicationAssignment>;
 }
 
 function store<T extends AnyResource>(
@@ -69,6 +73,8 @@ export function createStores(kubeConfig: KubeConfig, log: Logger) {
     permissionSets: store<PermissionSet>(kubeConfig, "PermissionSet", log),
     accounts: store<Account>(kubeConfig, "Account", log),
     assignments: store<AccountAssignment>(kubeConfig, "AccountAssignment", log),
+    applications: store<Application>(kubeConfig, "Application", log),
+    applicationAssignments: store<ApplicationAssignment>(kubeConfig, "ApplicationAssignment", log),
   };
   const directory = new DirectoryIndex();
   // The index is updated before any controller's handler runs (handlers run in order).

@@ -1,4 +1,4 @@
-import type { AccountAssignment, AccountAssignmentStatus } from "../../api/v1alpha1/index.ts";
+import type { AccountAssignmentStatus } from "../../api/v1alpha1/index.ts";
 import { isValidUser } from "../../identity/directory.ts";
 import { assignmentTargets } from "../../plan/desired-roles.ts";
 import { setCondition, type ConditionInput } from "../../runtime/conditions.ts";
@@ -6,9 +6,12 @@ import type { ReconcileContext, ReconcileResult } from "../../runtime/controller
 import type { OperatorContext } from "../context.ts";
 import { provisioningRow, summarize } from "../permissionset/sync.ts";
 
-/** Why the principal cannot receive access, if it cannot. */
-function principalProblem(ctx: OperatorContext, a: AccountAssignment): string | undefined {
-  const { kind, name } = a.spec.principal;
+/** Why a principal cannot receive access, if it cannot. */
+export function principalProblem(
+  ctx: OperatorContext,
+  principal: { kind: "User" | "Group"; name: string },
+): string | undefined {
+  const { kind, name } = principal;
   if (kind === "Group")
     return ctx.groups.informer.get(name) ? undefined : `Group "${name}" does not exist`;
   const userObject = ctx.directory.validUserFor(name);
@@ -32,7 +35,7 @@ export async function syncAccountAssignment(
   const unknownIds = (a.spec.accounts ?? []).filter(
     (ref) => !rows.some((r) => r.account === ref || r.accountId === ref),
   );
-  const principal = principalProblem(ctx, a);
+  const principal = principalProblem(ctx, a.spec.principal);
   let ready: ConditionInput;
   if (!ps)
     ready = {
