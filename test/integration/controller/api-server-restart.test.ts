@@ -1,35 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { operatorCrdFiles } from "../../harness/crds.ts";
-import {
-  startControllerProcess,
-  type ControllerProcess,
-} from "../../harness/controller-process.ts";
-import { createNamespace, customObjects, readyOf } from "../../harness/k8s.ts";
+import { customObjects, readyOf } from "../../harness/k8s.ts";
+import { useControllerProcess } from "../../harness/use-controller.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
-import { waitFor } from "../../harness/wait.ts";
-
-const NS = "identity-center-operator";
 
 describe("the controller across an API server restart", () => {
   const env = useTestEnvironment({ crdFiles: operatorCrdFiles() });
-  let controller: ControllerProcess;
 
-  beforeAll(async () => {
-    await createNamespace(env().kubeConfig(), NS);
-    controller = await startControllerProcess({
-      kubeconfig: env().kubeconfigPath,
-      workDir: env().workDir,
-      identity: "survivor",
-      namespace: NS,
-      // Without leader election: an outage longer than the renew deadline would (correctly)
-      // make a leader give up and exit; here we test that the caches recover.
-      args: ["--leader-elect=false"],
-    });
-    await waitFor("the controller to be ready", () => controller.ready());
-  });
-  afterAll(async () => {
-    controller.kill("SIGTERM");
-    await controller.exited;
+  // Without leader election: an outage longer than the renew deadline would (correctly) make a
+  // leader give up and exit; here we test that the caches recover.
+  const controllerProcess = useControllerProcess(env, {
+    identity: "survivor",
+    args: ["--leader-elect=false"],
   });
 
   it("keeps working after the API server is stopped and started again, losing no update", async () => {
@@ -60,6 +42,6 @@ describe("the controller across an API server restart", () => {
         timeout: 40_000,
       })
       .toEqual(["gina", "hank"]);
-    expect(controller.child.exitCode).toBeNull();
+    expect(controllerProcess().child.exitCode).toBeNull();
   });
 });

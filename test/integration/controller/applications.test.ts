@@ -1,36 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { operatorCrdFiles } from "../../harness/crds.ts";
-import {
-  startControllerProcess,
-  type ControllerProcess,
-} from "../../harness/controller-process.ts";
-import { createNamespace, customObjects, readyOf } from "../../harness/k8s.ts";
+import { customObjects, readyOf } from "../../harness/k8s.ts";
+import { useControllerProcess } from "../../harness/use-controller.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
-import { waitFor } from "../../harness/wait.ts";
 
-const NS = "identity-center-operator";
 const poll = { timeout: 20_000, interval: 100 };
 
 describe("application controllers", () => {
   const env = useTestEnvironment({ crdFiles: operatorCrdFiles() });
-  let controller: ControllerProcess;
   let objects: ReturnType<typeof customObjects>;
 
-  beforeAll(async () => {
-    await createNamespace(env().kubeConfig(), NS);
+  beforeAll(() => {
     objects = customObjects(env().kubeConfig());
-    controller = await startControllerProcess({
-      kubeconfig: env().kubeconfigPath,
-      workDir: env().workDir,
-      identity: "apps",
-      namespace: NS,
-      args: ["--leader-elect=false"],
-    });
-    await waitFor("the controller to be ready", () => controller.ready());
   });
-  afterAll(async () => {
-    controller.kill("SIGTERM");
-    await controller.exited;
+  useControllerProcess(env, {
+    identity: "apps",
+    args: ["--leader-elect=false"],
   });
 
   it("makes an application Ready with the IdP metadata URL once an IdentityCenter exists", async () => {

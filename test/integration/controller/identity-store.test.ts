@@ -1,37 +1,20 @@
 import { EventsV1Api } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { operatorCrdFiles } from "../../harness/crds.ts";
-import {
-  startControllerProcess,
-  type ControllerProcess,
-} from "../../harness/controller-process.ts";
-import { createNamespace, customObjects, readyOf } from "../../harness/k8s.ts";
+import { customObjects, readyOf } from "../../harness/k8s.ts";
+import { useControllerProcess } from "../../harness/use-controller.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
-import { waitFor } from "../../harness/wait.ts";
 
-const NS = "identity-center-operator";
 const poll = { timeout: 20_000, interval: 100 };
 
 describe("identity store controllers", () => {
   const env = useTestEnvironment({ crdFiles: operatorCrdFiles() });
-  let controller: ControllerProcess;
   let objects: ReturnType<typeof customObjects>;
 
-  beforeAll(async () => {
-    await createNamespace(env().kubeConfig(), NS);
+  beforeAll(() => {
     objects = customObjects(env().kubeConfig());
-    controller = await startControllerProcess({
-      kubeconfig: env().kubeconfigPath,
-      workDir: env().workDir,
-      identity: "solo",
-      namespace: NS,
-    });
-    await waitFor("the controller to be ready", () => controller.ready());
   });
-  afterAll(async () => {
-    controller.kill("SIGTERM");
-    await controller.exited;
-  });
+  const controllerProcess = useControllerProcess(env, { identity: "solo" });
 
   const ready = async (plural: string, name: string) => readyOf(await objects.get(plural, name));
 
@@ -158,8 +141,8 @@ describe("identity store controllers", () => {
 
   it("serves metrics for queues and reconciles", async () => {
     expect(
-      await controller.metric('idc_reconcile_total{controller="user",result="success"}'),
+      await controllerProcess().metric('idc_reconcile_total{controller="user",result="success"}'),
     ).toBeGreaterThan(0);
-    expect(await controller.metric("idc_leader_election_is_leader")).toBe(1);
+    expect(await controllerProcess().metric("idc_leader_election_is_leader")).toBe(1);
   });
 });
