@@ -100,7 +100,7 @@ export async function startPortalFixture(
   for (const i of informers) i.start();
   await Promise.all(informers.map((i) => i.waitForSync()));
   const store = new CredentialStore(kc, NS);
-  const app = buildPortalApp({
+  const deps = {
     stores,
     instanceName: "default",
     credentials: store,
@@ -114,14 +114,23 @@ export async function startPortalFixture(
     region: "us-east-1",
     log,
     now: options.now,
-  });
+  };
+  const app = buildPortalApp(deps);
+  const replicas: ReturnType<typeof buildPortalApp>[] = [];
   return {
     objects,
     store,
     stores,
     app,
     certificatePem,
+    /** Another portal replica: same Secrets (session key, signing key), own process state. */
+    replica() {
+      const replica = buildPortalApp(deps);
+      replicas.push(replica);
+      return replica;
+    },
     async stop() {
+      for (const r of replicas) await r.close();
       await app.close();
       for (const i of informers) await i.stop();
       controller.kill("SIGTERM");

@@ -234,6 +234,16 @@ describe("access portal", () => {
     expect(who.Account).toBe(A);
   });
 
+  it("keeps a session working on another replica", async () => {
+    const client = new Client(app);
+    await signIn(client);
+    const other = new Client(fixture.replica());
+    other.cookie = client.cookie;
+    const home = await other.request("GET", "/");
+    expect(home.statusCode).toBe(200);
+    expect(home.body).toContain('data-account="production"');
+  });
+
   it("refuses forged pairs and missing CSRF tokens", async () => {
     const client = new Client(app);
     await signIn(client);
