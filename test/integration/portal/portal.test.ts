@@ -88,7 +88,7 @@ describe("access portal", () => {
     // A code (a 30 s step) can be used once, and the tests sign in many times a minute: move
     // the portal's clock to the middle of the step after the last one used.
     const last = (await store.get("alice"))?.totpLastStep ?? Math.floor(Date.now() / 30_000);
-    clockOffset = (last + 1) * 30_000 + 15_000 - Date.now();
+    clockOffset = Math.max(clockOffset, (last + 1) * 30_000 + 15_000 - Date.now());
     return client.request("POST", "/login/otp", {
       csrf: Client.csrf(otp.body),
       otp: totp(base32Decode(totpSecret), portalNow()),
@@ -279,13 +279,17 @@ describe("access portal", () => {
     await objects.patchSpec("groups", "admins", { members: ["alice"] });
   });
 
-  it("locks the account after 5 failures in a row", async () => {
+  it("locks the account after 5 failures in a row, and unlocks it when the lock runs out", async () => {
     const client = new Client(app);
     for (let i = 0; i < 5; i++) await signIn(client, "wrong password " + String(i));
     const res = await signIn(client);
     expect(res.statusCode).toBe(401);
     expect(res.body).toContain("Too many failed sign-ins");
-    await store.update("alice", (r) => ({ ...r, failures: 0, lockedUntil: 0 }));
+    const lockedUntil = (await store.get("alice"))?.lockedUntil ?? 0;
+    expect(lockedUntil - portalNow().getTime()).toBeGreaterThan(50_000); // one minute, at first
+    clockOffset = lockedUntil - Date.now() + 1000; // the portal's clock passes the lock
+    expect((await signIn(client)).statusCode).toBe(303);
+    expect((await store.get("alice"))?.failures).toBe(0);
   });
 
   it("ends the sessions of a user made inactive", async () => {
