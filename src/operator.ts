@@ -5,7 +5,7 @@ import { KubeEventRecorder } from "./adapters/k8s/events.ts";
 import { createAccountController } from "./controllers/account/controller.ts";
 import { createAccountAssignmentController } from "./controllers/accountassignment/controller.ts";
 import { createApplicationControllers } from "./controllers/application/controller.ts";
-import { createStores, type OperatorContext } from "./controllers/context.ts";
+import { createStores, operatorInformers, type OperatorContext } from "./controllers/context.ts";
 import { createGroupController } from "./controllers/group/controller.ts";
 import { createIdentityCenterController } from "./controllers/identitycenter/controller.ts";
 import { createPermissionSetController } from "./controllers/permissionset/controller.ts";
@@ -76,16 +76,7 @@ export function createOperator(
     kubeConfig,
     log,
     metrics,
-    informers: [
-      stores.identityCenters.informer,
-      stores.users.informer,
-      stores.groups.informer,
-      stores.permissionSets.informer,
-      stores.accounts.informer,
-      stores.assignments.informer,
-      stores.applications.informer,
-      stores.applicationAssignments.informer,
-    ],
+    informers: operatorInformers(stores),
     controllers,
     ...(config.healthAddress ? { healthAddress: config.healthAddress } : {}),
     ...(config.leaderElect

@@ -3,12 +3,14 @@ import { parseArgs } from "node:util";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { CredentialStore } from "../adapters/k8s/credential-store.ts";
 import { loadKubeConfig } from "../adapters/k8s/kube-config.ts";
-import { createStores } from "../controllers/context.ts";
+import { createStores, portalInformers } from "../controllers/context.ts";
+import { startInformers } from "../runtime/informer.ts";
 import { signingSecretName } from "../controllers/identitycenter/sync.ts";
 import { createLogger } from "../observability/logger.ts";
 import { buildPortalApp } from "../portal/app.ts";
 import { certificateBase64 } from "../saml/signing-identity.ts";
 import { parseHostPort } from "./controller.ts";
+import { apiStatusCode } from "../adapters/k8s/api-errors.ts";
 
 export const PORTAL_HELP = `Usage: idc portal [flags]
 
@@ -24,9 +26,6 @@ Flags:
   --log-level LEVEL      trace, debug, info, warn, error (default info)
 `;
 
-const statusCode = (err: unknown) =>
-  typeof err === "object" && err !== null && "code" in err ? err.code : undefined;
-
 /** Reads a Secret's key, creating the Secret with `make()` when it does not exist yet. */
 async function secretValue(
   kubeConfig: KubeConfig,
@@ -41,7 +40,7 @@ async function secretValue(
       const value = secret.data?.[key];
       if (value) return Buffer.from(value, "base64").toString("utf8");
     } catch (err) {
-      if (statusCode(err) !== 404) throw err;
+      if (apiStatusCode(err) !== 404) throw err;
       if (make) {
         try {
           await core.createNamespacedSecret({
@@ -49,7 +48,7 @@ async function secretValue(
             body: { metadata: { name, namespace }, type: "Opaque", stringData: { [key]: make() } },
           });
         } catch (createErr) {
-          if (statusCode(createErr) !== 409) throw createErr; // another replica made it first
+          if (apiStatusCode(createErr) !== 409) throw createErr; // another replica made it first
         }
         continue;
       }
@@ -84,16 +83,8 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
   const log = createLogger(values["log-level"] as "info", "idc-portal");
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const stores = createStores(kubeConfig, log);
-  const informers = [
-    stores.identityCenters,
-    stores.users,
-    stores.groups,
-    stores.permissionSets,
-    stores.accounts,
-    stores.assignments,
-  ].map((x) => x.informer);
-  for (const informer of informers) informer.start();
-  await Promise.all(informers.map((i) => i.waitForSync()));
+  const informers = portalInformers(stores);
+  await startInformers(informers);
   const signingName = signingSecretName(values.instance);
   const [keyPem, certificatePem, sessionKey] = await Promise.all([
     secretValue(kubeConfig, { namespace: values.namespace, name: signingName, key: "tls.key" }),

@@ -108,3 +108,26 @@ export function currentInstance(
   const all = ctx.identityCenters.informer.list();
   return all.find((i) => i.metadata.name === "default") ?? (all.length === 1 ? all[0] : undefined);
 }
+
+type Stores = ReturnType<typeof createStores>;
+
+/** The caches the portal reads: everything that decides who may open what. */
+export function portalInformers(stores: Stores) {
+  return [
+    stores.identityCenters,
+    stores.users,
+    stores.groups,
+    stores.permissionSets,
+    stores.accounts,
+    stores.assignments,
+  ].map((s) => s.informer);
+}
+
+/** Every cache the controllers use. */
+export function operatorInformers(stores: Stores) {
+  return [
+    ...portalInformers(stores),
+    stores.applications.informer,
+    stores.applicationAssignments.informer,
+  ];
+}

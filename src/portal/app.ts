@@ -298,19 +298,22 @@ export function buildPortalApp(deps: PortalDeps) {
     return reply.redirect("/", 303);
   });
 
+  const setupLinkGone = (reply: FastifyReply) =>
+    reply
+      .code(410)
+      .type("text/html")
+      .send(
+        errorPage(
+          410,
+          "This setup link has expired or was already used. Ask an administrator for a new one.",
+        ),
+      );
+
   app.get("/setup", async (req, reply) => {
     const { user: userName = "", token = "" } = req.query as Form;
     const record = userName ? await deps.credentials.get(userName) : undefined;
     if (!record || !setupTokenValid(record, token, now().getTime())) {
-      return reply
-        .code(410)
-        .type("text/html")
-        .send(
-          errorPage(
-            410,
-            "This setup link has expired or was already used. Ask an administrator for a new one.",
-          ),
-        );
+      return setupLinkGone(reply);
     }
     const t = now().getTime();
     const session: Session = {
@@ -354,15 +357,7 @@ export function buildPortalApp(deps: PortalDeps) {
     const token = form.token ?? "";
     const record = userName ? await deps.credentials.get(userName) : undefined;
     if (!record || !setupTokenValid(record, token, now().getTime())) {
-      return reply
-        .code(410)
-        .type("text/html")
-        .send(
-          errorPage(
-            410,
-            "This setup link has expired or was already used. Ask an administrator for a new one.",
-          ),
-        );
+      return setupLinkGone(reply);
     }
     const password = form.password ?? "";
     const problem = passwordProblem(password);

@@ -165,3 +165,17 @@ export class Informer<T extends KubernetesObject> {
     return [...this.objects.values()];
   }
 }
+
+/** What the manager needs of any informer, whatever it caches. */
+export interface Cache {
+  start(): void;
+  stop(): Promise<void>;
+  hasSynced(): boolean;
+  waitForSync(): Promise<void>;
+}
+
+/** Starts caches and resolves once every one has listed. */
+export async function startInformers(informers: readonly Cache[]): Promise<void> {
+  for (const informer of informers) informer.start();
+  await Promise.all(informers.map((i) => i.waitForSync()));
+}

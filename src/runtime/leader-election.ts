@@ -1,6 +1,7 @@
 import { CoordinationV1Api, Watch, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { microTime } from "../adapters/k8s/micro-time.ts";
+import { apiStatusCode } from "../adapters/k8s/api-errors.ts";
 
 export interface LeaderElectionOptions {
   kubeConfig: KubeConfig;
@@ -14,11 +15,6 @@ export interface LeaderElectionOptions {
   onStartedLeading: () => void;
   onStoppedLeading: () => void;
 }
-
-const statusCode = (err: unknown): number | undefined =>
-  typeof err === "object" && err !== null && "code" in err && typeof err.code === "number"
-    ? err.code
-    : undefined;
 
 /**
  * Leader election on a coordination.k8s.io/v1 Lease, as client-go does it: the holder renews
@@ -106,7 +102,7 @@ export class LeaderElector {
       try {
         lease = await this.api.readNamespacedLease({ name, namespace });
       } catch (err) {
-        if (statusCode(err) !== 404) throw err;
+        if (apiStatusCode(err) !== 404) throw err;
       }
       const now = this.now();
       if (!lease) {

@@ -4,14 +4,14 @@ import type { Logger } from "pino";
 import type { OperatorMetrics } from "../observability/metrics.ts";
 import type { Controller } from "./controller.ts";
 import { startHealthServer } from "./health-server.ts";
-import type { Informer } from "./informer.ts";
+import { startInformers, type Cache } from "./informer.ts";
 import { LeaderElector } from "./leader-election.ts";
 
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
   log: Logger;
   metrics: OperatorMetrics;
-  informers: Informer<never>[] | Informer<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  informers: readonly Cache[];
   controllers: Controller[];
   healthAddress?: { host: string; port: number };
   leaderElection?: {
@@ -64,8 +64,7 @@ export class Manager {
         "serving /metrics, /healthz, /readyz",
       );
     }
-    for (const informer of this.options.informers) informer.start();
-    await Promise.all(this.options.informers.map((i) => i.waitForSync()));
+    await startInformers(this.options.informers);
     log.info("caches synced");
     if (!leaderElection) {
       this.startControllers();

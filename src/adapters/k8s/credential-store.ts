@@ -1,12 +1,10 @@
 import { createHash } from "node:crypto";
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import { newRecord, type CredentialRecord } from "../../portal/credentials.ts";
+import { apiStatusCode } from "./api-errors.ts";
 
 const KEY = "credentials.json";
 export const CREDENTIALS_LABEL = "identitycenter.dev/credentials";
-
-const statusCode = (err: unknown) =>
-  typeof err === "object" && err !== null && "code" in err ? err.code : undefined;
 
 /** Secret names must be DNS labels; userNames are not, so the name is a hash of the userName. */
 export function credentialSecretName(userName: string): string {
@@ -34,7 +32,7 @@ export class CredentialStore {
         namespace: this.namespace,
       });
     } catch (err) {
-      if (statusCode(err) === 404) return undefined;
+      if (apiStatusCode(err) === 404) return undefined;
       throw err;
     }
   }
@@ -84,7 +82,7 @@ export class CredentialStore {
         else await this.core.createNamespacedSecret({ namespace: this.namespace, body });
         return next;
       } catch (err) {
-        if (statusCode(err) !== 409) throw err;
+        if (apiStatusCode(err) !== 409) throw err;
       }
     }
     throw new Error(`credentials of ${userName} kept changing; try again`);

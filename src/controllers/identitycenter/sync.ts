@@ -9,15 +9,13 @@ import {
   createSigningIdentity,
 } from "../../saml/signing-identity.ts";
 import type { OperatorContext } from "../context.ts";
+import { apiStatusCode } from "../../adapters/k8s/api-errors.ts";
 
 export const signingSecretName = (instance: string) => `identitycenter-${instance}-signing`;
 
 export function portalUrl(ic: IdentityCenter): string {
   return ic.spec.portal.externalUrl ?? `https://${ic.spec.portal.hostname}`;
 }
-
-const statusCode = (err: unknown) =>
-  typeof err === "object" && err !== null && "code" in err ? err.code : undefined;
 
 /**
  * The instance's signing key and certificate, created once in a Secret of the operator's
@@ -31,7 +29,7 @@ async function ensureSigningSecret(ctx: OperatorContext, ic: IdentityCenter): Pr
   try {
     secret = await core.readNamespacedSecret({ name, namespace: ctx.namespace });
   } catch (err) {
-    if (statusCode(err) !== 404) throw err;
+    if (apiStatusCode(err) !== 404) throw err;
   }
   const existing = secret?.data?.["tls.crt"];
   if (existing) return Buffer.from(existing, "base64").toString("utf8");

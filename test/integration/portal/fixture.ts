@@ -1,7 +1,8 @@
 import { createPrivateKey, randomBytes } from "node:crypto";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
-import { createStores } from "../../../src/controllers/context.ts";
+import { createStores, portalInformers } from "../../../src/controllers/context.ts";
+import { startInformers } from "../../../src/runtime/informer.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { buildPortalApp } from "../../../src/portal/app.ts";
 import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
@@ -89,16 +90,8 @@ export async function startPortalFixture(
   const keyPem = Buffer.from(secret.data?.["tls.key"] ?? "", "base64").toString();
   const log = createLogger("silent");
   const stores = createStores(kc, log);
-  const informers = [
-    stores.identityCenters,
-    stores.users,
-    stores.groups,
-    stores.permissionSets,
-    stores.accounts,
-    stores.assignments,
-  ].map((x) => x.informer);
-  for (const i of informers) i.start();
-  await Promise.all(informers.map((i) => i.waitForSync()));
+  const informers = portalInformers(stores);
+  await startInformers(informers);
   const store = new CredentialStore(kc, NS);
   const deps = {
     stores,
