@@ -8,6 +8,7 @@ import { createApplicationControllers } from "./controllers/application/controll
 import { createStores, operatorInformers, type OperatorContext } from "./controllers/context.ts";
 import { createGroupController } from "./controllers/group/controller.ts";
 import { createIdentityCenterController } from "./controllers/identitycenter/controller.ts";
+import { PortalObjects } from "./controllers/identitycenter/portal-objects.ts";
 import { createPermissionSetController } from "./controllers/permissionset/controller.ts";
 import { createUserController } from "./controllers/user/controller.ts";
 import type { Logger } from "./observability/logger.ts";
@@ -27,6 +28,10 @@ export interface ControllerConfig {
   identity?: string;
   awsRegion: string;
   awsEndpoint: string | undefined;
+  /** Run each IdentityCenter's portal as a Deployment (off when the portal runs elsewhere). */
+  portalWorkload: boolean;
+  portalImage: string | undefined;
+  portalClusterRole: string;
 }
 
 /** Wires the operator's caches and controllers into a manager. */
@@ -61,6 +66,13 @@ export function createOperator(
       credentials: new AccountCredentials(awsClient),
       concurrencyPerAccount: config.awsConcurrencyPerAccount,
     },
+    portal: config.portalWorkload
+      ? {
+          objects: new PortalObjects(kubeConfig, config.namespace, log),
+          image: config.portalImage,
+          clusterRole: config.portalClusterRole,
+        }
+      : undefined,
     ...stores,
   };
   const controllers = [
@@ -76,7 +88,7 @@ export function createOperator(
     kubeConfig,
     log,
     metrics,
-    informers: operatorInformers(stores),
+    informers: [...operatorInformers(stores), ...(ctx.portal?.objects.caches() ?? [])],
     controllers,
     ...(config.healthAddress ? { healthAddress: config.healthAddress } : {}),
     ...(config.leaderElect

@@ -24,6 +24,13 @@ Flags:
                            (default $IDC_AWS_ENDPOINT)
   --log-level LEVEL        trace, debug, info, warn, error (default info)
   --identity NAME          leader election identity (default <hostname>_<pid>)
+  --portal-workload BOOL   run each IdentityCenter's portal as a Deployment, Service, Ingress
+                           (default true; false when the portal runs elsewhere)
+  --portal-image IMAGE     portal image when an IdentityCenter names none (default $IDC_IMAGE;
+                           the chart passes the controller's own image)
+  --portal-cluster-role NAME
+                           ClusterRole bound to each portal's ServiceAccount to read the
+                           custom resources (default identity-center-operator-portal)
 `;
 
 export function parseHostPort(value: string): { host: string; port: number } | undefined {
@@ -41,6 +48,12 @@ function positiveInt(flag: string, value: string): number {
   if (!Number.isInteger(n) || n < 1)
     throw new Error(`${flag} must be a positive integer, got "${value}"`);
   return n;
+}
+
+function bool(flag: string, value: string): boolean {
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new Error(`${flag} must be true or false, got "${value}"`);
 }
 
 /** "90s", "10m", "1h" -> milliseconds. */
@@ -71,6 +84,9 @@ export async function runController(argv: string[], out: (text: string) => void)
       "resync-period": { type: "string", default: "10m" },
       "aws-region": { type: "string", default: process.env.AWS_REGION ?? "us-east-1" },
       "aws-endpoint": { type: "string", default: process.env.IDC_AWS_ENDPOINT },
+      "portal-workload": { type: "string", default: "true" },
+      "portal-image": { type: "string", default: process.env.IDC_IMAGE },
+      "portal-cluster-role": { type: "string", default: "identity-center-operator-portal" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -99,10 +115,13 @@ export async function runController(argv: string[], out: (text: string) => void)
       resyncMs: parseDuration("--resync-period", values["resync-period"]),
       awsRegion: values["aws-region"],
       awsEndpoint: values["aws-endpoint"],
-      leaderElect: values["leader-elect"] !== "false",
+      leaderElect: bool("--leader-elect", values["leader-elect"]),
       leaseName: values["lease-name"],
       healthAddress: parseHostPort(values["health-addr"]),
       ...(values.identity ? { identity: values.identity } : {}),
+      portalWorkload: bool("--portal-workload", values["portal-workload"]),
+      portalImage: values["portal-image"],
+      portalClusterRole: values["portal-cluster-role"],
     },
     log,
     (reason) => {

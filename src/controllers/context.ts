@@ -20,6 +20,7 @@ import { DirectoryIndex } from "../identity/directory-index.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { OperatorMetrics } from "../observability/metrics.ts";
 import type { Informer } from "../runtime/informer.ts";
+import type { PortalObjects } from "./identitycenter/portal-objects.ts";
 
 export interface Store<T extends AnyResource> {
   informer: Informer<T>;
@@ -35,6 +36,14 @@ export interface AwsSettings {
   concurrencyPerAccount: number;
 }
 
+export interface PortalWorkloadSettings {
+  objects: PortalObjects;
+  /** The controller's own image, used when an IdentityCenter names none. */
+  image: string | undefined;
+  /** The ClusterRole (from the chart) that lets a portal read our custom resources. */
+  clusterRole: string;
+}
+
 /** What every controller of the operator shares: caches, clients, the index, the clock. */
 export interface OperatorContext {
   kubeConfig: KubeConfig;
@@ -46,6 +55,8 @@ export interface OperatorContext {
   resyncMs: number;
   aws: AwsSettings;
   directory: DirectoryIndex;
+  /** Set when the controller runs each instance's portal workload (off in the local stack). */
+  portal: PortalWorkloadSettings | undefined;
   identityCenters: Store<IdentityCenter>;
   users: Store<User>;
   groups: Store<Group>;

@@ -203,6 +203,11 @@ export function buildPortalApp(deps: PortalDeps) {
   }
 
   app.get("/healthz", () => "ok\n");
+  // Ready only while the IdentityCenter it serves is known: without it no page can be built.
+  app.get("/readyz", (_req, reply) => {
+    instance();
+    return reply.type("text/plain").send("ok\n");
+  });
   app.get("/saml/metadata", async (_req, reply) =>
     reply
       .type("application/samlmetadata+xml")

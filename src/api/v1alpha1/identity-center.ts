@@ -256,4 +256,12 @@ export const identityCenterDefinition: KindDefinition = {
     },
     ...readyColumns,
   ],
+  rootRules: [
+    {
+      // The name becomes part of the portal's Deployment, Service and label values.
+      rule: "self.metadata.name.matches('^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$')",
+      message:
+        "name must be at most 40 lowercase letters, digits and '-', starting with a letter (it names the portal's Service)",
+    },
+  ],
 };

@@ -14,5 +14,10 @@ export function createIdentityCenterController(ctx: OperatorContext): Controller
     if (type === "delete" || !meaningfulUpdate(old, object)) return;
     controller.enqueue(object.metadata.name);
   });
+  // A changed or deleted portal object (a hand edit, a Deployment's ready count) is put back
+  // in shape and reported on the instance.
+  ctx.portal?.objects.onChange((instance) => {
+    controller.enqueue(instance);
+  });
   return controller;
 }

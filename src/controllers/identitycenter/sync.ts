@@ -1,6 +1,6 @@
 import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
 import type { IdentityCenter, IdentityCenterStatus } from "../../api/v1alpha1/index.ts";
-import { setCondition } from "../../runtime/conditions.ts";
+import { setCondition, type ConditionInput } from "../../runtime/conditions.ts";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.ts";
 import { idpEndpoints } from "../../saml/metadata.ts";
 import {
@@ -9,7 +9,8 @@ import {
   createSigningIdentity,
 } from "../../saml/signing-identity.ts";
 import type { OperatorContext } from "../context.ts";
-import { apiStatusCode } from "../../adapters/k8s/api-errors.ts";
+import { apiErrorMessage, apiStatusCode } from "../../adapters/k8s/api-errors.ts";
+import { desiredPortalObjects, portalName } from "../../plan/portal-workload.ts";
 
 export const signingSecretName = (instance: string) => `identitycenter-${instance}-signing`;
 
@@ -58,6 +59,70 @@ async function ensureSigningSecret(ctx: OperatorContext, ic: IdentityCenter): Pr
   return identity.certificatePem;
 }
 
+/** The Ready condition and replica count, from the portal Deployment the cache holds. */
+async function syncPortal(
+  ctx: OperatorContext,
+  ic: IdentityCenter,
+  certificatePem: string,
+): Promise<{ ready: ConditionInput; readyReplicas?: number }> {
+  const portal = ctx.portal;
+  if (!portal) {
+    return {
+      ready: {
+        type: "Ready",
+        status: "True",
+        reason: "SigningKeyReady",
+        message: "the SAML signing identity is ready and published; the portal runs elsewhere",
+      },
+    };
+  }
+  const image = ic.spec.portal.image ?? portal.image;
+  if (!image) {
+    return {
+      ready: {
+        type: "Ready",
+        status: "False",
+        reason: "NoPortalImage",
+        message: "set spec.portal.image, or run the controller with --portal-image",
+      },
+    };
+  }
+  const desired = desiredPortalObjects(ic, {
+    namespace: ctx.namespace,
+    defaultImage: image,
+    clusterRole: portal.clusterRole,
+    signingFingerprint: certificateFingerprint(certificatePem),
+  });
+  try {
+    await portal.objects.reconcile(ic.metadata.name, desired);
+  } catch (err) {
+    // Reported on the object and retried with backoff; nothing already running is removed.
+    ctx.events.record(ic, {
+      type: "Warning",
+      reason: "PortalApplyFailed",
+      note: apiErrorMessage(err),
+      action: "ApplyPortal",
+    });
+    throw err;
+  }
+  const deployment = portal.objects.deployment(ic.metadata.name);
+  const readyReplicas = deployment?.status?.readyReplicas ?? 0;
+  const counts = `${String(readyReplicas)}/${String(ic.spec.portal.replicas)} portal replicas ready`;
+  const where = `Deployment ${ctx.namespace}/${portalName(ic.metadata.name)}`;
+  return {
+    readyReplicas,
+    ready:
+      readyReplicas > 0
+        ? { type: "Ready", status: "True", reason: "PortalAvailable", message: counts }
+        : {
+            type: "Ready",
+            status: "False",
+            reason: "PortalUnavailable",
+            message: `${counts}; see ${where}`,
+          },
+  };
+}
+
 export async function syncIdentityCenter(
   ctx: OperatorContext,
   { key, log }: ReconcileContext,
@@ -66,6 +131,7 @@ export async function syncIdentityCenter(
   if (!ic || ic.metadata.deletionTimestamp) return undefined;
   const certificatePem = await ensureSigningSecret(ctx, ic);
   const endpoints = idpEndpoints(portalUrl(ic));
+  const { ready, readyReplicas } = await syncPortal(ctx, ic, certificatePem);
   const status: IdentityCenterStatus = {
     ...ic.status,
     observedGeneration: ic.metadata.generation ?? 0,
@@ -75,19 +141,13 @@ export async function syncIdentityCenter(
     signingCertificate: certificatePem,
     signingCertificateFingerprint: certificateFingerprint(certificatePem),
     signingCertificateNotAfter: certificateNotAfter(certificatePem).toISOString(),
-    conditions: setCondition(
-      ic.status?.conditions,
-      {
-        type: "Ready",
-        status: "True",
-        reason: "SigningKeyReady",
-        message: "the SAML signing identity is ready and published",
-      },
-      ic.metadata.generation,
-      ctx.now(),
-    ),
+    ...(readyReplicas === undefined ? {} : { readyReplicas }),
+    conditions: setCondition(ic.status?.conditions, ready, ic.metadata.generation, ctx.now()),
   };
   if (await ctx.identityCenters.client.updateStatus(ic, status))
-    log.info({ entityId: endpoints.entityId }, "identity center status updated");
+    log.info(
+      { entityId: endpoints.entityId, readyReplicas, ready: ready.reason },
+      "identity center status updated",
+    );
   return undefined;
 }

@@ -65,7 +65,8 @@ describe("multi-account provisioning on moto", () => {
       workDir: env().workDir,
       identity,
       namespace: NS,
-      args: [`--resync-period=${RESYNC}`, "--leader-elect=false"],
+      // The portal workload has its own test (portal-workload.test.ts).
+      args: [`--resync-period=${RESYNC}`, "--leader-elect=false", "--portal-workload=false"],
       env: motoControllerEnv(moto.managementCredentials, moto.endpoint),
     });
     await waitFor("the controller to be ready", () => p.ready());

@@ -1,0 +1,292 @@
+import type {
+  KubernetesObject,
+  V1ClusterRoleBinding,
+  V1Deployment,
+  V1Ingress,
+  V1PodDisruptionBudget,
+  V1Role,
+  V1RoleBinding,
+  V1Service,
+  V1ServiceAccount,
+} from "@kubernetes/client-node";
+import type { IdentityCenter } from "../api/v1alpha1/index.ts";
+
+export const PORTAL_COMPONENT = "portal";
+export const MANAGED_BY = "identity-center-operator";
+const INSTANCE_LABEL = "identitycenter.dev/instance";
+const PORTAL_PORT = 8080;
+
+export interface PortalWorkloadOptions {
+  /** The operator's namespace: the portal runs next to its Secrets. */
+  namespace: string;
+  /** Image used when the IdentityCenter names none: the controller's own. */
+  defaultImage: string;
+  /** The chart's ClusterRole that reads our custom resources, bound to the portal's account. */
+  clusterRole: string;
+  /** SHA-256 of the signing certificate; a new certificate rolls the portal's pods. */
+  signingFingerprint: string;
+}
+
+/** Names of everything made for one instance; Services need a DNS-1035 label, hence the prefix. */
+export const portalName = (instance: string) => `identitycenter-${instance}-portal`;
+
+/** Labels that find the portal objects of one instance (and only ours). */
+export function portalLabels(instance: string): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": "identity-center-portal",
+    "app.kubernetes.io/instance": instance,
+    "app.kubernetes.io/component": PORTAL_COMPONENT,
+    "app.kubernetes.io/managed-by": MANAGED_BY,
+    [INSTANCE_LABEL]: instance,
+  };
+}
+
+export const portalSelector = (instance: string): Record<string, string> => ({
+  "app.kubernetes.io/name": "identity-center-portal",
+  [INSTANCE_LABEL]: instance,
+});
+
+/** The kinds the controller may create for a portal, in the order they are applied. */
+export const PORTAL_KINDS = [
+  { apiVersion: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", plural: "roles", namespaced: true },
+  {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    plural: "rolebindings",
+    namespaced: true,
+  },
+  {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    plural: "clusterrolebindings",
+    namespaced: false,
+  },
+  { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", namespaced: true },
+  { apiVersion: "v1", kind: "Service", plural: "services", namespaced: true },
+  { apiVersion: "networking.k8s.io/v1", kind: "Ingress", plural: "ingresses", namespaced: true },
+  {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    plural: "poddisruptionbudgets",
+    namespaced: true,
+  },
+] as const;
+
+export type PortalKind = (typeof PORTAL_KINDS)[number];
+
+/** Selects every portal object the operator made, whatever the instance. */
+export const OWNED_PORTAL_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY},app.kubernetes.io/component=${PORTAL_COMPONENT}`;
+
+function metadata(ic: IdentityCenter, namespace: string | undefined) {
+  const name = ic.metadata.name;
+  return {
+    name: portalName(name),
+    ...(namespace ? { namespace } : {}),
+    labels: portalLabels(name),
+    // A namespaced object may be owned by a cluster-scoped one; deleting the IdentityCenter
+    // lets the garbage collector remove the whole portal.
+    ownerReferences: [
+      {
+        apiVersion: "identitycenter.dev/v1alpha1",
+        kind: "IdentityCenter",
+        name,
+        uid: ic.metadata.uid ?? "",
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ],
+  };
+}
+
+function deployment(ic: IdentityCenter, options: PortalWorkloadOptions): V1Deployment {
+  const instance = ic.metadata.name;
+  const labels = portalLabels(instance);
+  const probe = (path: string, periodSeconds: number) => ({
+    httpGet: { path, port: "http" },
+    periodSeconds,
+    timeoutSeconds: 2,
+    failureThreshold: 3,
+  });
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: metadata(ic, options.namespace),
+    spec: {
+      replicas: ic.spec.portal.replicas,
+      selector: { matchLabels: portalSelector(instance) },
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: {
+          labels,
+          annotations: {
+            "identitycenter.dev/signing-certificate-sha256": options.signingFingerprint,
+          },
+        },
+        spec: {
+          serviceAccountName: portalName(instance),
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            runAsGroup: 65532,
+            fsGroup: 65532,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          // Replicas on different nodes where possible, so one node going away keeps sign-in up.
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: "kubernetes.io/hostname",
+              whenUnsatisfiable: "ScheduleAnyway",
+              labelSelector: { matchLabels: portalSelector(instance) },
+            },
+          ],
+          containers: [
+            {
+              name: "portal",
+              image: ic.spec.portal.image ?? options.defaultImage,
+              args: [
+                "portal",
+                `--listen=0.0.0.0:${String(PORTAL_PORT)}`,
+                `--instance=${instance}`,
+                `--namespace=${options.namespace}`,
+              ],
+              ports: [{ name: "http", containerPort: PORTAL_PORT, protocol: "TCP" }],
+              readinessProbe: probe("/readyz", 5),
+              livenessProbe: probe("/healthz", 10),
+              // scrypt needs 128 MiB per password check outside the JS heap; the limit leaves
+              // room for two checks at once next to the heap the image caps at 160 MiB.
+              resources: {
+                requests: { cpu: "100m", memory: "256Mi" },
+                limits: { memory: "512Mi" },
+              },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ["ALL"] },
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+function service(ic: IdentityCenter, namespace: string): V1Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: metadata(ic, namespace),
+    spec: {
+      type: "ClusterIP",
+      selector: portalSelector(ic.metadata.name),
+      ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+    },
+  };
+}
+
+function ingress(ic: IdentityCenter, namespace: string): V1Ingress {
+  const { hostname, ingress: settings } = ic.spec.portal;
+  const base = metadata(ic, namespace);
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    metadata: { ...base, ...(settings.annotations ? { annotations: settings.annotations } : {}) },
+    spec: {
+      ...(settings.className ? { ingressClassName: settings.className } : {}),
+      ...(settings.tlsSecretName
+        ? { tls: [{ hosts: [hostname], secretName: settings.tlsSecretName }] }
+        : {}),
+      rules: [
+        {
+          host: hostname,
+          http: {
+            paths: [
+              {
+                path: "/",
+                pathType: "Prefix",
+                backend: {
+                  service: { name: portalName(ic.metadata.name), port: { name: "http" } },
+                },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+function disruptionBudget(ic: IdentityCenter, namespace: string): V1PodDisruptionBudget {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: metadata(ic, namespace),
+    spec: { maxUnavailable: 1, selector: { matchLabels: portalSelector(ic.metadata.name) } },
+  };
+}
+
+function identity(
+  ic: IdentityCenter,
+  options: PortalWorkloadOptions,
+): [V1ServiceAccount, V1Role, V1RoleBinding, V1ClusterRoleBinding] {
+  const name = portalName(ic.metadata.name);
+  const subject = { kind: "ServiceAccount", name, namespace: options.namespace };
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: metadata(ic, options.namespace) },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: metadata(ic, options.namespace),
+      // Credential Secrets (one per user) and the session key Secret; their names are not
+      // known in advance, so resourceNames cannot narrow this further.
+      rules: [
+        {
+          apiGroups: [""],
+          resources: ["secrets"],
+          verbs: ["get", "list", "watch", "create", "update", "patch"],
+        },
+      ],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: metadata(ic, options.namespace),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [subject],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: metadata(ic, undefined),
+      roleRef: {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "ClusterRole",
+        name: options.clusterRole,
+      },
+      subjects: [subject],
+    },
+  ];
+}
+
+/**
+ * Every object the portal of one IdentityCenter needs, as the controller applies them. The
+ * Ingress exists only when enabled and the PodDisruptionBudget only with more than one replica
+ * (with one, a budget would block every node drain).
+ */
+export function desiredPortalObjects(
+  ic: IdentityCenter,
+  options: PortalWorkloadOptions,
+): KubernetesObject[] {
+  const { namespace } = options;
+  return [
+    ...identity(ic, options),
+    deployment(ic, options),
+    service(ic, namespace),
+    ...(ic.spec.portal.ingress.enabled ? [ingress(ic, namespace)] : []),
+    ...(ic.spec.portal.replicas > 1 ? [disruptionBudget(ic, namespace)] : []),
+  ];
+}

@@ -1,0 +1,227 @@
+import {
+  AppsV1Api,
+  CoreV1Api,
+  NetworkingV1Api,
+  PolicyV1Api,
+  RbacAuthorizationV1Api,
+  type V1Deployment,
+} from "@kubernetes/client-node";
+import { beforeAll, describe, expect, it } from "vitest";
+import { operatorCrdFiles } from "../../harness/crds.ts";
+import { customObjects, readyOf } from "../../harness/k8s.ts";
+import { OPERATOR_NAMESPACE, useControllerProcess } from "../../harness/use-controller.ts";
+import { useTestEnvironment } from "../../harness/use-environment.ts";
+
+const NS = OPERATOR_NAMESPACE;
+const NAME = "identitycenter-default-portal";
+const IMAGE = "registry.example.com/identity-center-operator:1.2.3";
+const poll = { timeout: 20_000, interval: 100 };
+
+const notFound = (err: unknown) =>
+  typeof err === "object" && err !== null && "code" in err && err.code === 404;
+
+describe("the IdentityCenter controller runs the portal", () => {
+  const env = useTestEnvironment({ crdFiles: operatorCrdFiles() });
+  let objects: ReturnType<typeof customObjects>;
+  let apps: AppsV1Api;
+  let core: CoreV1Api;
+  let net: NetworkingV1Api;
+  let policy: PolicyV1Api;
+  let rbac: RbacAuthorizationV1Api;
+
+  beforeAll(() => {
+    const kc = env().kubeConfig();
+    objects = customObjects(kc);
+    apps = kc.makeApiClient(AppsV1Api);
+    core = kc.makeApiClient(CoreV1Api);
+    net = kc.makeApiClient(NetworkingV1Api);
+    policy = kc.makeApiClient(PolicyV1Api);
+    rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  });
+  useControllerProcess(env, {
+    identity: "portal-workload",
+    args: ["--leader-elect=false", `--portal-image=${IMAGE}`],
+  });
+
+  const deployment = () => apps.readNamespacedDeployment({ name: NAME, namespace: NS });
+  /** Stands in for the Deployment controller, which this control plane does not run. */
+  const reportReady = async (readyReplicas: number) => {
+    const current = await deployment();
+    await apps.replaceNamespacedDeploymentStatus({
+      name: NAME,
+      namespace: NS,
+      body: {
+        ...current,
+        status: {
+          observedGeneration: current.metadata?.generation ?? 0,
+          replicas: readyReplicas,
+          readyReplicas,
+          availableReplicas: readyReplicas,
+        },
+      },
+    });
+  };
+
+  it("creates a hardened Deployment, Service, Ingress, PDB and a portal identity", async () => {
+    await objects.create("identitycenters", "IdentityCenter", "default", {
+      portal: {
+        hostname: "sso.example.com",
+        replicas: 2,
+        ingress: {
+          enabled: true,
+          className: "nginx",
+          tlsSecretName: "sso-tls",
+          annotations: { "cert-manager.io/cluster-issuer": "letsencrypt" },
+        },
+      },
+    });
+    await expect
+      .poll(async () => (await deployment().catch(() => undefined))?.spec, poll)
+      .toBeDefined();
+    const ic = await objects.get<{ metadata: { uid: string } }>("identitycenters", "default");
+    const d: V1Deployment = await deployment();
+    expect(d.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: "IdentityCenter", name: "default", uid: ic.metadata.uid }),
+    ]);
+    expect(d.spec?.replicas).toBe(2);
+    const pod = d.spec?.template.spec;
+    expect(pod?.serviceAccountName).toBe(NAME);
+    expect(pod?.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    const [container] = pod?.containers ?? [];
+    expect(container?.image).toBe(IMAGE);
+    expect(container?.args).toEqual([
+      "portal",
+      "--listen=0.0.0.0:8080",
+      "--instance=default",
+      `--namespace=${NS}`,
+    ]);
+    expect(container?.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(container?.readinessProbe?.httpGet?.path).toBe("/readyz");
+    expect(container?.livenessProbe?.httpGet?.path).toBe("/healthz");
+    expect(container?.resources?.limits?.memory).toBeDefined();
+    expect(container?.resources?.requests?.cpu).toBeDefined();
+    expect(
+      d.spec?.template.metadata?.annotations?.["identitycenter.dev/signing-certificate-sha256"],
+    ).toMatch(/^[0-9A-F:]+$/i);
+
+    const svc = await core.readNamespacedService({ name: NAME, namespace: NS });
+    expect(svc.spec?.ports).toEqual([
+      expect.objectContaining({ name: "http", port: 80, targetPort: "http" }),
+    ]);
+    expect(svc.spec?.selector).toEqual(d.spec?.selector.matchLabels);
+
+    const ing = await net.readNamespacedIngress({ name: NAME, namespace: NS });
+    expect(ing.spec?.ingressClassName).toBe("nginx");
+    expect(ing.spec?.tls).toEqual([{ hosts: ["sso.example.com"], secretName: "sso-tls" }]);
+    expect(ing.spec?.rules?.[0]?.host).toBe("sso.example.com");
+    expect(ing.metadata?.annotations).toMatchObject({
+      "cert-manager.io/cluster-issuer": "letsencrypt",
+    });
+
+    const pdb = await policy.readNamespacedPodDisruptionBudget({ name: NAME, namespace: NS });
+    expect(pdb.spec?.maxUnavailable).toBe(1);
+
+    await core.readNamespacedServiceAccount({ name: NAME, namespace: NS });
+    const role = await rbac.readNamespacedRole({ name: NAME, namespace: NS });
+    expect(role.rules).toEqual([
+      expect.objectContaining({
+        apiGroups: [""],
+        resources: ["secrets"],
+        verbs: ["get", "list", "watch", "create", "update", "patch"],
+      }),
+    ]);
+    const binding = await rbac.readNamespacedRoleBinding({ name: NAME, namespace: NS });
+    expect(binding.subjects).toEqual([
+      expect.objectContaining({ kind: "ServiceAccount", name: NAME, namespace: NS }),
+    ]);
+    const crb = await rbac.readClusterRoleBinding({ name: NAME });
+    expect(crb.roleRef.name).toBe("identity-center-operator-portal");
+    expect(crb.subjects).toEqual(binding.subjects);
+  });
+
+  it("reports ready replicas and becomes Ready once a replica is ready", async () => {
+    await expect
+      .poll(async () => readyOf(await objects.get("identitycenters", "default"))?.reason, poll)
+      .toBe("PortalUnavailable");
+    expect(readyOf(await objects.get("identitycenters", "default"))?.message).toContain(
+      `0/2 portal replicas ready; see Deployment ${NS}/${NAME}`,
+    );
+    await reportReady(2);
+    await expect
+      .poll(async () => readyOf(await objects.get("identitycenters", "default"))?.status, poll)
+      .toBe("True");
+    const ic = await objects.get("identitycenters", "default");
+    expect(ic.status?.readyReplicas).toBe(2);
+    expect(readyOf(ic)?.message).toBe("2/2 portal replicas ready");
+  });
+
+  it("puts back what is edited or deleted by hand", async () => {
+    const d = await deployment();
+    const [container] = d.spec?.template.spec?.containers ?? [];
+    if (!container || !d.spec) throw new Error("no container");
+    container.image = "evil.example.com/portal:latest";
+    d.spec.replicas = 5;
+    await apps.replaceNamespacedDeployment({ name: NAME, namespace: NS, body: d });
+    await core.deleteNamespacedService({ name: NAME, namespace: NS });
+    await expect
+      .poll(async () => {
+        const now = await deployment();
+        return [now.spec?.replicas, now.spec?.template.spec?.containers[0]?.image];
+      }, poll)
+      .toEqual([2, IMAGE]);
+    await expect
+      .poll(
+        () =>
+          core.readNamespacedService({ name: NAME, namespace: NS }).then(
+            () => true,
+            () => false,
+          ),
+        poll,
+      )
+      .toBe(true);
+  });
+
+  it("follows the spec: one replica drops the PDB, a disabled Ingress is removed, a named image is used", async () => {
+    await objects.patchSpec("identitycenters", "default", {
+      portal: {
+        hostname: "sso.example.com",
+        replicas: 1,
+        image: "registry.example.com/custom-portal:9",
+        ingress: { enabled: false },
+      },
+    });
+    await expect
+      .poll(
+        () =>
+          policy.readNamespacedPodDisruptionBudget({ name: NAME, namespace: NS }).then(
+            () => "present",
+            (err: unknown) => (notFound(err) ? "gone" : String(err)),
+          ),
+        poll,
+      )
+      .toBe("gone");
+    await expect
+      .poll(
+        () =>
+          net.readNamespacedIngress({ name: NAME, namespace: NS }).then(
+            () => "present",
+            (err: unknown) => (notFound(err) ? "gone" : String(err)),
+          ),
+        poll,
+      )
+      .toBe("gone");
+    const d = await deployment();
+    expect(d.spec?.replicas).toBe(1);
+    expect(d.spec?.template.spec?.containers[0]?.image).toBe(
+      "registry.example.com/custom-portal:9",
+    );
+  });
+});
