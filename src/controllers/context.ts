@@ -131,14 +131,12 @@ export function portalInformers(stores: Stores) {
     stores.permissionSets,
     stores.accounts,
     stores.assignments,
+    stores.applications,
+    stores.applicationAssignments,
   ].map((s) => s.informer);
 }
 
-/** Every cache the controllers use. */
+/** Every cache the controllers use: the same ones the portal reads. */
 export function operatorInformers(stores: Stores) {
-  return [
-    ...portalInformers(stores),
-    stores.applications.informer,
-    stores.applicationAssignments.informer,
-  ];
+  return portalInformers(stores);
 }

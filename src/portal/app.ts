@@ -3,16 +3,22 @@ import formbody from "@fastify/formbody";
 import { AssumeRoleWithSAMLCommand, STSClient } from "@aws-sdk/client-sts";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import type { IdentityCenter } from "../api/v1alpha1/index.ts";
+import type { IdentityCenter, User } from "../api/v1alpha1/index.ts";
 import type { createStores } from "../controllers/context.ts";
 import { portalUrl } from "../controllers/identitycenter/sync.ts";
 import { isValidUser } from "../identity/directory.ts";
 import { isoDurationSeconds } from "../plan/naming.ts";
 import { AWS_AUDIENCE, awsSignInAttributes } from "../saml/aws-sign-in.ts";
 import { idpEndpoints, idpMetadataXml } from "../saml/metadata.ts";
-import { buildResponse } from "../saml/response.ts";
+import { buildResponse, newId } from "../saml/response.ts";
 import { signElement } from "../saml/sign.ts";
 import { accessibleAccounts, findRole, type RoleAccess } from "./access.ts";
+import {
+  accessibleApplications,
+  ApplicationSignInError,
+  applicationResponseInput,
+  userValue,
+} from "./applications.ts";
 import {
   isLocked,
   recordFailure,
@@ -21,6 +27,7 @@ import {
   type CredentialRecord,
 } from "./credentials.ts";
 import {
+  applicationPage,
   autoPostPage,
   credentialsPage,
   errorPage,
@@ -74,10 +81,9 @@ export function buildPortalApp(deps: PortalDeps) {
   const cookieName = () => (secure() ? "__Host-idc_session" : "idc_session");
 
   app.addHook("onSend", async (req, reply) => {
-    const nonce = (req as FastifyRequest & { nonce?: string }).nonce ?? "";
-    const signIn = URL.canParse(instance().spec.aws.signInUrl)
-      ? new URL(instance().spec.aws.signInUrl).origin
-      : "";
+    const { nonce = "", postTo } = req as FastifyRequest & { nonce?: string; postTo?: string };
+    const target = postTo ?? instance().spec.aws.signInUrl;
+    const signIn = URL.canParse(target) ? new URL(target).origin : "";
     reply.header(
       "content-security-policy",
       `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'nonce-${nonce}'; form-action 'self' ${signIn}; frame-ancestors 'none'; base-uri 'none'`,
@@ -151,38 +157,27 @@ export function buildPortalApp(deps: PortalDeps) {
     writeSession(reply, refreshed);
     return { user, session: refreshed };
   }
-  function accessOf(user: NonNullable<Awaited<ReturnType<typeof currentUser>>>["user"]) {
-    const groups = [...s.directory.groupsWithMember(user.spec.userName)]
+  function groupsOf(user: User) {
+    return [...s.directory.groupsWithMember(user.spec.userName)]
       .map((g) => s.groups.informer.get(g))
       .filter((g) => g !== undefined);
+  }
+  function accessOf(user: User) {
     return accessibleAccounts({
       user,
-      groups,
+      groups: groupsOf(user),
       assignments: s.assignments.informer.list(),
       accounts: s.accounts.informer.list(),
       permissionSets: s.permissionSets.informer.list(),
     });
   }
-  function signedAwsResponse(
-    user: {
-      spec: {
-        userName: string;
-        attributes?: Record<string, string>;
-        email: string;
-        displayName?: string;
-      };
-    },
-    role: RoleAccess,
-    uid: string,
-  ) {
+  function signedAwsResponse(user: User, role: RoleAccess, uid: string) {
     const ic = instance();
     const endpoints = idpEndpoints(portalUrl(ic));
     const tags: Record<string, string> = {};
     for (const attr of ic.spec.accessControlAttributes ?? []) {
-      const value = attr.source.startsWith("attributes.")
-        ? user.spec.attributes?.[attr.source.slice(11)]
-        : (user.spec as Record<string, unknown>)[attr.source];
-      if (typeof value === "string" && value !== "") tags[attr.key] = value;
+      const value = userValue(user, attr.source);
+      if (value) tags[attr.key] = value;
     }
     const { xml } = buildResponse({
       issuer: endpoints.entityId,
@@ -413,7 +408,85 @@ export function buildPortalApp(deps: PortalDeps) {
     const name = current.user.spec.displayName ?? current.user.spec.userName;
     return reply
       .type("text/html")
-      .send(portalPage({ name, csrf: current.session.csrf }, accessOf(current.user), q));
+      .send(
+        portalPage(
+          { name, csrf: current.session.csrf },
+          { accounts: accessOf(current.user), applications: applicationsOf(current.user) },
+          q,
+        ),
+      );
+  });
+
+  function applicationsOf(user: User) {
+    return accessibleApplications({
+      user,
+      groups: groupsOf(user),
+      applications: s.applications.informer.list(),
+      assignments: s.applicationAssignments.informer.list(),
+    });
+  }
+
+  /** The application named in the URL, if the signed-in user is assigned to it. */
+  async function authorizedApplication(req: FastifyRequest, reply: FastifyReply) {
+    const current = await currentUser(req, reply);
+    if (!current) return undefined;
+    const { name } = req.params as { name: string };
+    const application = applicationsOf(current.user).find((a) => a.metadata.name === name);
+    if (!application)
+      throw Object.assign(new Error("You are not assigned that application."), {
+        statusCode: 403,
+      });
+    return { ...current, application };
+  }
+
+  // The application's sign-in URL (status.signInUrl): a page with one button, so that following
+  // a link never signs anyone in by itself.
+  app.get("/applications/:name", async (req, reply) => {
+    const found = await authorizedApplication(req, reply);
+    if (!found) return reply.redirect("/login", 303);
+    const { user, session, application } = found;
+    return reply
+      .type("text/html")
+      .send(
+        applicationPage(
+          { name: user.spec.displayName ?? user.spec.userName, csrf: session.csrf },
+          application,
+        ),
+      );
+  });
+
+  // IdP-initiated sign-in: a signed Response posted to the application's ACS URL.
+  app.post("/applications/:name", async (req, reply) => {
+    const found = await authorizedApplication(req, reply);
+    if (!found) throw Object.assign(new Error("Sign in first."), { statusCode: 401 });
+    const { user, session, application } = found;
+    checkCsrf(session, req.body as Form);
+    let input;
+    try {
+      input = applicationResponseInput(application, user, {
+        issuer: idpEndpoints(portalUrl(instance())).entityId,
+        now: now(),
+        transientId: newId(),
+      });
+    } catch (err) {
+      if (err instanceof ApplicationSignInError) throw Object.assign(err, { statusCode: 409 });
+      throw err;
+    }
+    let xml = buildResponse(input).xml;
+    if (application.spec.signing.assertion) xml = signElement(xml, deps.signing, "Assertion");
+    // Signed last, so the Response's signature also covers the Assertion's.
+    if (application.spec.signing.response) xml = signElement(xml, deps.signing, "Response");
+    const nonce = randomBytes(16).toString("base64");
+    Object.assign(req, { nonce, postTo: application.spec.acsUrl });
+    const fields: Record<string, string> = { SAMLResponse: Buffer.from(xml).toString("base64") };
+    if (application.spec.relayState) fields.RelayState = application.spec.relayState;
+    deps.log.info(
+      { user: user.spec.userName, application: application.metadata.name },
+      "application sign-in",
+    );
+    return reply
+      .type("text/html")
+      .send(autoPostPage(application.spec.acsUrl, fields, nonce, application.spec.displayName));
   });
 
   async function authorizedRole(req: FastifyRequest, reply: FastifyReply) {

@@ -1,3 +1,4 @@
+import type { Application } from "../api/v1alpha1/index.ts";
 import type { AccountAccess } from "./access.ts";
 
 /** Escapes text for HTML element content and double-quoted attributes. */
@@ -13,7 +14,7 @@ header{background:#232f3e;color:#fff;padding:12px 24px;display:flex;justify-cont
 main{max-width:880px;margin:24px auto;padding:0 16px}.card{background:#fff;border-radius:8px;padding:16px 20px;margin:12px 0;box-shadow:0 1px 2px #0002}
 input{padding:8px;font-size:15px;width:100%;box-sizing:border-box;margin:4px 0 12px}button{padding:8px 14px;font-size:14px;cursor:pointer}
 .error{color:#b0271b}.role{display:flex;justify-content:space-between;align-items:center;padding:6px 0;border-top:1px solid #eee}
-.muted{color:#5f6b7a;font-size:13px}pre{background:#f0f1f3;padding:10px;overflow:auto}form.inline{display:inline}`;
+.muted{color:#5f6b7a;font-size:13px}a.button{padding:8px 14px;font-size:14px;border:1px solid #767676;border-radius:3px;color:inherit;text-decoration:none;background:#efefef}pre{background:#f0f1f3;padding:10px;overflow:auto}form.inline{display:inline}`;
 
 export function page(title: string, body: string, user?: { name: string; csrf: string }): string {
   const who = user
@@ -65,18 +66,33 @@ ${mfa}<button type="submit">Save</button></form></div>`,
   );
 }
 
+function applicationTile(app: Application, csrf: string): string {
+  const about = app.spec.description
+    ? ` <span class="muted">${esc(app.spec.description)}</span>`
+    : "";
+  // An SP that needs SP-initiated sign-in is opened at its own start URL; every other one gets
+  // an IdP-initiated Response from this portal.
+  const open = app.spec.startUrl
+    ? `<a class="button" href="${esc(app.spec.startUrl)}" rel="noopener">Open</a>`
+    : `<form class="inline" method="post" action="/applications/${encodeURIComponent(app.metadata.name)}"><input type="hidden" name="csrf" value="${esc(csrf)}"><button>Open</button></form>`;
+  return `<div class="role application" data-application="${esc(app.metadata.name)}"><span>${esc(app.spec.displayName)}${about}</span><span>${open}</span></div>`;
+}
+
 export function portalPage(
   user: { name: string; csrf: string },
-  access: AccountAccess[],
+  access: { accounts: AccountAccess[]; applications: Application[] },
   query: string,
 ): string {
   const q = query.toLowerCase();
-  const shown = access.filter(
+  const shown = access.accounts.filter(
     (a) =>
       !q ||
       a.displayName.toLowerCase().includes(q) ||
       a.accountId.includes(q) ||
       a.roles.some((r) => r.name.toLowerCase().includes(q)),
+  );
+  const apps = access.applications.filter(
+    (app) => !q || app.spec.displayName.toLowerCase().includes(q),
   );
   const accounts = shown
     .map(
@@ -94,10 +110,24 @@ ${a.roles
   .join("")}</section>`,
     )
     .join("");
+  const applications =
+    apps.length > 0
+      ? `<h1>Applications (${String(apps.length)})</h1><section class="card">${apps.map((app) => applicationTile(app, user.csrf)).join("")}</section>`
+      : "";
   return page(
     "AWS access portal",
-    `<form method="get" action="/"><input name="q" value="${esc(query)}" placeholder="Search accounts and roles" aria-label="Search"></form>
-<h1>AWS accounts (${String(shown.length)})</h1>${accounts || '<p class="card">No AWS accounts are assigned to you.</p>'}`,
+    `<form method="get" action="/"><input name="q" value="${esc(query)}" placeholder="Search accounts, roles and applications" aria-label="Search"></form>
+<h1>AWS accounts (${String(shown.length)})</h1>${accounts || '<p class="card">No AWS accounts are assigned to you.</p>'}${applications}`,
+    user,
+  );
+}
+
+/** The page behind an application's sign-in URL: one button, so a link alone signs no one in. */
+export function applicationPage(user: { name: string; csrf: string }, app: Application): string {
+  return page(
+    app.spec.displayName,
+    `<div class="card"><h1>${esc(app.spec.displayName)}</h1>${app.spec.description ? `<p class="muted">${esc(app.spec.description)}</p>` : ""}
+<form method="post" action="/applications/${encodeURIComponent(app.metadata.name)}"><input type="hidden" name="csrf" value="${esc(user.csrf)}"><button>Sign in to ${esc(app.spec.displayName)}</button></form></div>`,
     user,
   );
 }
@@ -106,12 +136,13 @@ export function autoPostPage(
   action: string,
   fields: Record<string, string>,
   nonce: string,
+  target = "AWS",
 ): string {
   const inputs = Object.entries(fields)
     .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`)
     .join("");
   return page(
-    "Signing in to AWS",
+    `Signing in to ${target}`,
     `<form id="saml" method="post" action="${esc(action)}">${inputs}<noscript><button>Continue</button></noscript></form><p>Signing you in...</p>
 <script nonce="${esc(nonce)}">document.getElementById("saml").submit();</script>`,
   );

@@ -63,6 +63,43 @@ export async function startPortalFixture(
     accounts: ["staging"],
   });
   const controller = await startControllerProcess({
+  // SAML applications: the wiki through the group, payroll directly (Response signed, opaque
+  // NameID), the CRM assigned to no one she belongs to.
+  await objects.create("applications", "Application", "wiki", {
+    displayName: "Team wiki",
+    entityId: "https://wiki.example.com/saml",
+    acsUrl: "https://wiki.example.com/saml/acs",
+    relayState: "/home",
+    attributeMappings: [
+      { name: "department", source: "attributes.department" },
+      { name: "displayName", source: "displayName", nameFormat: "basic" },
+      { name: "role", value: "editor" },
+    ],
+  });
+  await objects.create("applications", "Application", "payroll", {
+    displayName: "Payroll",
+    entityId: "urn:example:payroll",
+    acsUrl: "https://payroll.example.com/acs",
+    nameId: { format: "persistent", source: "id" },
+    signing: { assertion: false, response: true },
+  });
+  await objects.create("applications", "Application", "crm", {
+    displayName: "CRM",
+    entityId: "https://crm.example.com",
+    acsUrl: "https://crm.example.com/acs",
+  });
+  await objects.create("applicationassignments", "ApplicationAssignment", "admins-wiki", {
+    principal: { kind: "Group", name: "admins" },
+    application: "wiki",
+  });
+  await objects.create("applicationassignments", "ApplicationAssignment", "alice-payroll", {
+    principal: { kind: "User", name: "alice" },
+    application: "payroll",
+  });
+  await objects.create("applicationassignments", "ApplicationAssignment", "bob-crm", {
+    principal: { kind: "User", name: "bob" },
+    application: "crm",
+  });
     kubeconfig: env.kubeconfigPath,
     workDir: env.workDir,
     identity: "portal-test",

@@ -234,6 +234,93 @@ describe("access portal", () => {
     expect(who.Account).toBe(A);
   });
 
+  it("signs in to assigned SAML applications, with the Application's NameID, attributes and signing", async () => {
+    const client = new Client(app);
+    await signIn(client);
+    const home = await client.request("GET", "/");
+    expect(home.body).toContain('data-application="wiki"');
+    expect(home.body).toContain('data-application="payroll"');
+    expect(home.body).not.toContain('data-application="crm"');
+    const ic = await objects.get("identitycenters", "default");
+    const cert = String(ic.status?.signingCertificate);
+    const idpIssuer = String(ic.status?.entityId);
+    const uid = (await objects.get<{ metadata: { uid: string } }>("users", "alice")).metadata.uid;
+
+    const page = await client.request("GET", "/applications/wiki");
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain("Sign in to Team wiki");
+    const wiki = await client.request("POST", "/applications/wiki", {
+      csrf: Client.csrf(page.body),
+    });
+    expect(wiki.statusCode).toBe(200);
+    expect(wiki.body).toContain('action="https://wiki.example.com/saml/acs"');
+    expect(wiki.body).toContain('name="RelayState" value="/home"');
+    expect(wiki.headers["content-security-policy"]).toContain(
+      "form-action 'self' https://wiki.example.com;",
+    );
+    const wikiResponse = /name="SAMLResponse" value="([^"]+)"/.exec(wiki.body)?.[1] ?? "";
+    const wikiXml = Buffer.from(wikiResponse, "base64").toString();
+    expect(await xmlsecVerifies(wikiXml, cert)).toBe(true);
+    const wikiSp = new SAML({
+      callbackUrl: "https://wiki.example.com/saml/acs",
+      idpCert: cert,
+      issuer: "https://wiki.example.com/saml",
+      audience: "https://wiki.example.com/saml",
+      idpIssuer,
+      wantAssertionsSigned: true,
+      wantAuthnResponseSigned: false,
+      acceptedClockSkewMs: 5 * 60_000,
+    });
+    const { profile } = await wikiSp.validatePostResponseAsync({ SAMLResponse: wikiResponse });
+    expect(profile).toMatchObject({
+      issuer: idpIssuer,
+      nameID: "alice@example.com",
+      nameIDFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+      department: `R&D "labs"`,
+      displayName: `<script>alert("x")</script> ]]>`,
+      role: "editor",
+    });
+    expect(wikiXml).toContain('Destination="https://wiki.example.com/saml/acs"');
+    expect(wikiXml).toContain(
+      'Name="displayName" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic"',
+    );
+
+    const payroll = await client.request("POST", "/applications/payroll", {
+      csrf: Client.csrf(home.body),
+    });
+    expect(payroll.statusCode).toBe(200);
+    const payrollResponse = /name="SAMLResponse" value="([^"]+)"/.exec(payroll.body)?.[1] ?? "";
+    const payrollXml = Buffer.from(payrollResponse, "base64").toString();
+    expect(await xmlsecVerifies(payrollXml, cert, "Response")).toBe(true);
+    // Only the Response is signed: an SP that wants a signed assertion must refuse it.
+    expect(await xmlsecVerifies(payrollXml, cert, "Assertion")).toBe(false);
+    const payrollSp = new SAML({
+      callbackUrl: "https://payroll.example.com/acs",
+      idpCert: cert,
+      issuer: "urn:example:payroll",
+      audience: "urn:example:payroll",
+      idpIssuer,
+      wantAssertionsSigned: false,
+      wantAuthnResponseSigned: true,
+      acceptedClockSkewMs: 5 * 60_000,
+    });
+    const payrollProfile = await payrollSp.validatePostResponseAsync({
+      SAMLResponse: payrollResponse,
+    });
+    expect(payrollProfile.profile).toMatchObject({
+      nameID: uid,
+      nameIDFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+    });
+
+    const crm = await client.request("POST", "/applications/crm", {
+      csrf: Client.csrf(home.body),
+    });
+    expect(crm.statusCode).toBe(403);
+    expect((await client.request("GET", "/applications/crm")).statusCode).toBe(403);
+    const noCsrf = await client.request("POST", "/applications/wiki", {});
+    expect(noCsrf.statusCode).toBe(403);
+  });
+
   it("keeps a session working on another replica", async () => {
     const client = new Client(app);
     await signIn(client);
