@@ -1,5 +1,6 @@
 import type { Application } from "../api/v1alpha1/index.ts";
 import type { AccountAccess } from "./access.ts";
+import { qrCodeSvg } from "./qr-code.ts";
 
 /** Escapes text for HTML element content and double-quoted attributes. */
 export function esc(value: string): string {
@@ -14,7 +15,7 @@ header{background:#232f3e;color:#fff;padding:12px 24px;display:flex;justify-cont
 main{max-width:880px;margin:24px auto;padding:0 16px}.card{background:#fff;border-radius:8px;padding:16px 20px;margin:12px 0;box-shadow:0 1px 2px #0002}
 input{padding:8px;font-size:15px;width:100%;box-sizing:border-box;margin:4px 0 12px}button{padding:8px 14px;font-size:14px;cursor:pointer}
 .error{color:#b0271b}.role{display:flex;justify-content:space-between;align-items:center;padding:6px 0;border-top:1px solid #eee}
-.muted{color:#5f6b7a;font-size:13px}a.button{padding:8px 14px;font-size:14px;border:1px solid #767676;border-radius:3px;color:inherit;text-decoration:none;background:#efefef}pre{background:#f0f1f3;padding:10px;overflow:auto}form.inline{display:inline}`;
+.muted{color:#5f6b7a;font-size:13px}a.button{padding:8px 14px;font-size:14px;border:1px solid #767676;border-radius:3px;color:inherit;text-decoration:none;background:#efefef}pre{background:#f0f1f3;padding:10px;overflow:auto}form.inline{display:inline}.qr svg{width:200px;height:200px}code{word-break:break-all}`;
 
 export function page(title: string, body: string, user?: { name: string; csrf: string }): string {
   const who = user
@@ -54,7 +55,8 @@ export function setupPage(options: {
 }): string {
   const mfa = options.otpauthUri
     ? `<p>Add this account to your authenticator app, then enter the code it shows.</p>
-<p class="muted">Secret: <code>${esc(options.totpSecret ?? "")}</code></p><p class="muted"><code id="otpauth">${esc(options.otpauthUri)}</code></p>
+<div id="qr" class="qr" role="img" aria-label="QR code of the authenticator setup link">${qrCodeSvg(options.otpauthUri)}</div>
+<p class="muted">Cannot scan? Enter the secret instead: <code>${esc(options.totpSecret ?? "")}</code></p><p class="muted"><code id="otpauth">${esc(options.otpauthUri)}</code></p>
 <label>Code<input name="otp" inputmode="numeric" pattern="[0-9]{6}" required></label>`
     : "";
   return page(

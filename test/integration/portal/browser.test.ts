@@ -3,7 +3,9 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { SAML } from "@node-saml/node-saml";
+import jsQRModule from "jsqr";
 import { chromium, type Browser } from "playwright-core";
+import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueSetupToken } from "../../../src/portal/credentials.ts";
 import { base32Decode, totp } from "../../../src/portal/totp.ts";
@@ -14,6 +16,15 @@ import { freePort } from "../../harness/ports.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { xmlsecVerifies } from "../../harness/xmlsec.ts";
 import { A, startPortalFixture } from "./fixture.ts";
+
+/** Decodes the QR code in a PNG screenshot, as a phone's authenticator would. */
+function readQrCode(png: Buffer): string {
+  const image = PNG.sync.read(png);
+  // A CommonJS module whose types describe `exports.default`.
+  const code = jsQRModule.default(new Uint8ClampedArray(image.data), image.width, image.height);
+  if (!code) throw new Error("no QR code found in the screenshot");
+  return code.data;
+}
 
 const CHROMIUM = process.env.IDC_CHROMIUM ?? "/usr/bin/chromium";
 // Screenshots for docs/ are written only when asked: IDC_SCREENSHOTS=1.
@@ -88,8 +99,12 @@ describe("the portal in Chromium: invite -> setup with MFA -> sign in -> console
     };
 
     await page.goto(`${portalUrl}/setup?user=alice&token=${token}`);
-    const secret = (await page.locator("code").first().textContent()) ?? "";
+    // The authenticator scans the QR code as Chromium draws it; its secret is the one used below.
+    const scanned = readQrCode(await page.locator("#qr svg").screenshot());
+    expect(scanned).toBe(await page.locator("#otpauth").textContent());
+    const secret = new URL(scanned).searchParams.get("secret") ?? "";
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    expect(await page.locator("code").first().textContent()).toBe(secret);
     await shot("setup");
     await page.fill('input[name="password"]', "correct horse battery staple");
     await page.fill('input[name="otp"]', totp(base32Decode(secret), portalNow()));
