@@ -35,16 +35,29 @@ export function customObjects(kc: KubeConfig) {
       plural: string,
       name: string,
     ) => (await api.getClusterCustomObject({ ...ref(plural), name })) as T,
-    patchSpec: (plural: string, name: string, spec: Record<string, unknown>) =>
-      api
-        .getClusterCustomObject({ ...ref(plural), name })
-        .then((obj: { spec: Record<string, unknown> }) =>
-          api.replaceClusterCustomObject({
+    /** Read-modify-write, retried when a controller's status write got in between (409). */
+    patchSpec: async (
+      plural: string,
+      name: string,
+      spec: Record<string, unknown>,
+    ): Promise<unknown> => {
+      for (let attempt = 0; ; attempt++) {
+        const obj = (await api.getClusterCustomObject({ ...ref(plural), name })) as {
+          spec: Record<string, unknown>;
+        };
+        try {
+          return (await api.replaceClusterCustomObject({
             ...ref(plural),
             name,
             body: { ...obj, spec: { ...obj.spec, ...spec } },
-          }),
-        ),
+          })) as unknown;
+        } catch (err) {
+          const conflict =
+            typeof err === "object" && err !== null && "code" in err && err.code === 409;
+          if (!conflict || attempt >= 5) throw err;
+        }
+      }
+    },
     setLabels: (plural: string, name: string, labels: Record<string, string>) =>
       api
         .getClusterCustomObject({ ...ref(plural), name })

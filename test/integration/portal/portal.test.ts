@@ -379,6 +379,33 @@ describe("access portal", () => {
     expect((await store.get("alice"))?.failures).toBe(0);
   });
 
+  it("names the cookie __Host- and marks it Secure when the portal is served over https", async () => {
+    const plain = await new Client(app).request("GET", "/login");
+    expect(String(plain.headers["set-cookie"])).toMatch(
+      /^idc_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/,
+    );
+    const ic = await objects.get("identitycenters", "default");
+    const portal = ic.spec.portal as Record<string, unknown>;
+    await objects.patchSpec("identitycenters", "default", {
+      portal: { ...portal, externalUrl: "https://sso.example.com" },
+    });
+    try {
+      await waitFor("the portal cache to see the https URL", () =>
+        Promise.resolve(
+          stores.identityCenters.informer.get("default")?.spec.portal.externalUrl ===
+            "https://sso.example.com",
+        ),
+      );
+      const secure = await new Client(app).request("GET", "/login");
+      // __Host- cookies must be Secure, have Path=/ and no Domain, so no subdomain can set them.
+      expect(String(secure.headers["set-cookie"])).toMatch(
+        /^__Host-idc_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure$/,
+      );
+    } finally {
+      await objects.patchSpec("identitycenters", "default", { portal });
+    }
+  });
+
   it("ends the sessions of a user made inactive", async () => {
     const client = new Client(app);
     expect((await signIn(client)).statusCode).toBe(303);
