@@ -1,4 +1,3 @@
-import { createServer, type Server } from "node:https";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
@@ -9,7 +8,7 @@ import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueSetupToken } from "../../../src/portal/credentials.ts";
 import { base32Decode, totp } from "../../../src/portal/totp.ts";
-import { createSigningIdentity } from "../../../src/saml/signing-identity.ts";
+import { startConsoleStandIn, type ConsoleStandIn } from "../../harness/console-stand-in.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import { repoRoot } from "../../harness/paths.ts";
 import { freePort } from "../../harness/ports.ts";
@@ -35,35 +34,20 @@ describe("the portal in Chromium: invite -> setup with MFA -> sign in -> console
   const env = useTestEnvironment({ crdFiles: operatorCrdFiles(), moto: true });
   let fixture: Awaited<ReturnType<typeof startPortalFixture>>;
   let browser: Browser;
-  let signInStandIn: Server;
+  let standIn: ConsoleStandIn;
   let portalUrl = "";
-  const received: string[] = [];
   let clockOffset = 0;
   const portalNow = () => new Date(Date.now() + clockOffset);
 
   beforeAll(async () => {
-    // A local stand-in for https://signin.aws.amazon.com/saml that records what it is posted.
-    const tls = createSigningIdentity("127.0.0.1", new Date());
-    const standInPort = await freePort();
-    signInStandIn = createServer(
-      { key: tls.privateKeyPem, cert: tls.certificatePem },
-      (req, res) => {
-        const chunks: Buffer[] = [];
-        req.on("data", (c: Buffer) => chunks.push(c));
-        req.on("end", () => {
-          received.push(Buffer.concat(chunks).toString());
-          res
-            .writeHead(200, { "content-type": "text/html" })
-            .end("<h1>Signed in to AWS (stand-in)</h1>");
-        });
-      },
-    );
-    await new Promise<void>((resolve) => signInStandIn.listen(standInPort, "127.0.0.1", resolve));
+    // A local stand-in for https://signin.aws.amazon.com/saml: it records what it is posted
+    // and trades the SAMLResponse for credentials at moto's STS, as AWS would.
+    standIn = await startConsoleStandIn({ stsEndpoint: env().moto.endpoint });
     const port = await freePort();
     portalUrl = `http://127.0.0.1:${String(port)}`;
     fixture = await startPortalFixture(env(), {
       externalUrl: portalUrl,
-      signInUrl: `https://127.0.0.1:${String(standInPort)}/saml`,
+      signInUrl: standIn.url,
       now: portalNow,
     });
     await fixture.app.listen({ host: "127.0.0.1", port });
@@ -82,7 +66,7 @@ describe("the portal in Chromium: invite -> setup with MFA -> sign in -> console
   afterAll(async () => {
     await browser.close();
     await fixture.stop();
-    await new Promise<void>((resolve) => signInStandIn.close(() => resolve()));
+    await standIn.close();
   });
 
   it("walks the whole flow as a person would", async () => {
@@ -133,8 +117,11 @@ describe("the portal in Chromium: invite -> setup with MFA -> sign in -> console
       })
       .click();
     await page.waitForSelector("text=Signed in to AWS (stand-in)");
+    expect(await page.locator("#arn").textContent()).toMatch(
+      new RegExp(`^arn:aws:sts::${A}:assumed-role/IdC_ReadOnlyAccess_[0-9a-f]{16}/alice$`),
+    );
     const posted = new URLSearchParams(
-      received.find((body) => body.startsWith("SAMLResponse=")) ?? "",
+      standIn.received.find((body) => body.startsWith("SAMLResponse=")) ?? "",
     );
     expect(posted.get("RelayState")).toBe("https://console.aws.amazon.com/s3/home");
     const sp = new SAML({
