@@ -24,20 +24,4 @@ export async function createObjects(
   return created;
 }
 
-/** The message of a failed API call: the Status the API server returned, or the error text. */
-export function apiErrorMessage(err: unknown): string {
-  if (typeof err === "object" && err !== null && "body" in err) {
-    const body = err.body;
-    if (typeof body === "string") {
-      try {
-        return (JSON.parse(body) as { message?: string }).message ?? body;
-      } catch {
-        return body;
-      }
-    }
-    if (typeof body === "object" && body !== null && "message" in body) {
-      return String(body.message);
-    }
-  }
-  return err instanceof Error ? err.message : "unknown error";
-}
+export { apiErrorMessage } from "../../src/adapters/k8s/api-errors.ts";

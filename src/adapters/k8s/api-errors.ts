@@ -7,13 +7,16 @@ export function apiStatusCode(err: unknown): number | undefined {
 
 /** The API server's own message for a failed call (its Status body), else the error's text. */
 export function apiErrorMessage(err: unknown): string {
-  if (typeof err === "object" && err !== null && "body" in err && typeof err.body === "string") {
-    try {
-      const status = JSON.parse(err.body) as { message?: unknown };
-      if (typeof status.message === "string") return status.message;
-    } catch {
-      // not a Status document; fall through to the error's own text
+  if (typeof err === "object" && err !== null && "body" in err) {
+    const body = err.body;
+    if (typeof body === "string") {
+      try {
+        return (JSON.parse(body) as { message?: string }).message ?? body;
+      } catch {
+        return body; // not a Status document
+      }
     }
+    if (typeof body === "object" && body !== null && "message" in body) return String(body.message);
   }
   return err instanceof Error ? err.message : String(err);
 }
