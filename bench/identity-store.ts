@@ -6,6 +6,7 @@
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
+import { chartControllerKubeconfig } from "../test/harness/chart.ts";
 import { startControllerProcess } from "../test/harness/controller-process.ts";
 import { repoRoot } from "../test/harness/paths.ts";
 import { createNamespace } from "../test/harness/k8s.ts";
@@ -31,7 +32,8 @@ try {
   const kc = env.kubeConfig();
   await createNamespace(kc, "identity-center-operator");
   const controller = await startControllerProcess({
-    kubeconfig: env.kubeconfigPath,
+    // As the Helm chart's ServiceAccount, with its RBAC.
+    kubeconfig: await chartControllerKubeconfig(env),
     workDir: env.workDir,
     identity: "bench",
     namespace: "identity-center-operator",
@@ -97,8 +99,7 @@ try {
   }
   const allReady = Date.now();
   const rss = await peakRssMiB(controller.child.pid ?? 0);
-  controller.kill("SIGTERM");
-  await controller.exited;
+  await controller.stop("SIGTERM");
   console.log(
     JSON.stringify({
       users: USERS,

@@ -21,6 +21,7 @@ import {
   type ControllerProcess,
 } from "../test/harness/controller-process.ts";
 import { createNamespace, customObjects } from "../test/harness/k8s.ts";
+import { chartControllerKubeconfig } from "../test/harness/chart.ts";
 import { repoRoot } from "../test/harness/paths.ts";
 import { mapLimit } from "../src/util/concurrency.ts";
 import { seconds, startBenchEnvironment } from "./support.ts";
@@ -145,7 +146,8 @@ try {
   const api = kc.makeApiClient(CustomObjectsApi);
   const started = Date.now();
   const controller = await startControllerProcess({
-    kubeconfig: env.kubeconfigPath,
+    // As the Helm chart's ServiceAccount, with its RBAC.
+    kubeconfig: await chartControllerKubeconfig(env),
     workDir: env.workDir,
     identity: "bench",
     namespace: "identity-center-operator",
@@ -183,8 +185,7 @@ try {
   const reconciles = await accountReconciles(controller);
   while ((await accountReconciles(controller)) < reconciles + ACCOUNTS) await sleep(500);
   const resyncWrites = (await writes(controller)) - firstWrites;
-  controller.kill("SIGTERM");
-  await controller.exited;
+  await controller.stop("SIGTERM");
   console.log(
     JSON.stringify({
       accounts: ACCOUNTS,

@@ -1,15 +1,28 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { freePort } from "./ports.ts";
 import { repoRoot } from "./paths.ts";
 
+export interface TimeRange {
+  from: number;
+  to: number;
+}
+
 export interface ControllerProcess {
   readonly identity: string;
   readonly healthUrl: string;
+  /** Its JSON log (stdout and stderr), complete once `exited` has resolved. */
+  readonly logFile: string;
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
   kill(signal: NodeJS.Signals): void;
+  /**
+   * Sends `signal` (SIGTERM by default), waits for the exit, then fails if the API server
+   * refused the controller anything (see forbiddenRequests), except while it was starting.
+   */
+  stop(signal?: NodeJS.Signals, apiServerStarting?: readonly TimeRange[]): Promise<void>;
   metric(name: string): Promise<number | undefined>;
   ready(): Promise<boolean>;
 }
@@ -29,9 +42,8 @@ export async function startControllerProcess(options: {
   env?: NodeJS.ProcessEnv;
 }): Promise<ControllerProcess> {
   const port = await freePort();
-  const log = createWriteStream(path.join(options.workDir, `controller-${options.identity}.log`), {
-    flags: "a",
-  });
+  const logFile = path.join(options.workDir, `controller-${options.identity}.log`);
+  const log = createWriteStream(logFile, { flags: "a" });
   const child = spawn(
     process.execPath,
     [
@@ -46,10 +58,12 @@ export async function startControllerProcess(options: {
     ],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } },
   );
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
+  // Both streams write to one file: neither may end it, or the other's last lines are lost.
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  // "close" comes after the exit and after both streams have ended; the log is then flushed.
   const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
+    child.once("close", (code) => log.end(() => resolve(code))),
   );
   // Never leave a controller behind, even when a test fails.
   process.once("exit", () => child.kill("SIGKILL"));
@@ -57,9 +71,15 @@ export async function startControllerProcess(options: {
   return {
     identity: options.identity,
     healthUrl,
+    logFile,
     child,
     exited,
     kill: (signal) => child.kill(signal),
+    async stop(signal = "SIGTERM", apiServerStarting = []) {
+      child.kill(signal);
+      await exited;
+      await assertNoForbiddenRequests(logFile, apiServerStarting);
+    },
     async metric(name) {
       const text = await fetch(`${healthUrl}/metrics`).then(
         (r) => r.text(),
@@ -90,4 +110,36 @@ export function motoControllerEnv(
     AWS_REGION: "us-east-1",
     IDC_AWS_ENDPOINT: endpoint,
   };
+}
+
+/**
+ * Lines of a controller log that show the Kubernetes API server refusing a request: a typed
+ * client's error ("HTTP-Code: 403", with RBAC's "... is forbidden: User ..." in its body) or a
+ * watch that ended with "Forbidden". AWS refusals (AccessDenied) do not match. Lines logged
+ * while the API server was starting (`ignore`, plus 2 s for the log to catch up) are left out:
+ * its authorizer refuses everyone until its caches have synced.
+ */
+export function forbiddenRequests(log: string, ignore: readonly TimeRange[] = []): string[] {
+  const starting = (line: string) => {
+    const time = Number(/"time":(\d+)/.exec(line)?.[1]);
+    return ignore.some((r) => time >= r.from && time <= r.to + 2000);
+  };
+  return log
+    .split("\n")
+    .filter((line) => /HTTP-Code: 403\b|is forbidden: User|"err":"Forbidden"/.test(line))
+    .filter((line) => !starting(line));
+}
+
+/** Throws with the offending lines when a controller's log shows a forbidden request. */
+export async function assertNoForbiddenRequests(
+  logFile: string,
+  apiServerStarting: readonly TimeRange[] = [],
+): Promise<void> {
+  const log = await readFile(logFile, "utf8").catch(() => "");
+  const lines = forbiddenRequests(log, apiServerStarting);
+  if (lines.length > 0) {
+    throw new Error(
+      `the API server refused the controller (RBAC) ${String(lines.length)} time(s), see ${logFile}:\n${lines.slice(0, 10).join("\n")}`,
+    );
+  }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import {
@@ -6,6 +7,11 @@ import {
   type V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
+import {
+  CONTROLLER_SERVICE_ACCOUNT,
+  PORTAL_SERVICE_ACCOUNT,
+  serviceAccountGroups,
+} from "./chart.ts";
 import { startEtcd, type Etcd } from "./etcd.ts";
 import { KubeApiServer, type TokenUser } from "./kube-apiserver.ts";
 import { MotoServer } from "./moto.ts";
@@ -24,7 +30,18 @@ export interface TestEnvironmentOptions {
   moto?: boolean;
   /** CRD YAML files to install and wait for. */
   crdFiles?: string[];
+  /** Token identities besides the admin and the chart's ServiceAccounts (always present). */
   extraUsers?: TokenUser[];
+}
+
+/** A static-token stand-in for the ServiceAccount token a pod of the chart would mount. */
+function serviceAccountTokenUser(user: string): TokenUser {
+  return {
+    token: randomBytes(24).toString("hex"),
+    user,
+    uid: user,
+    groups: serviceAccountGroups(user),
+  };
 }
 
 /**
@@ -38,6 +55,7 @@ interface EnvironmentParts {
   apiServer: KubeApiServer;
   kubeconfigPath: string;
   moto: MotoServer | undefined;
+  users: TokenUser[];
 }
 
 export class TestEnvironment {
@@ -46,6 +64,7 @@ export class TestEnvironment {
   readonly apiServer: KubeApiServer;
   readonly kubeconfigPath: string;
   private readonly motoServer: MotoServer | undefined;
+  private readonly users: TokenUser[];
 
   private constructor(parts: EnvironmentParts) {
     this.workDir = parts.workDir;
@@ -53,6 +72,7 @@ export class TestEnvironment {
     this.apiServer = parts.apiServer;
     this.kubeconfigPath = parts.kubeconfigPath;
     this.motoServer = parts.moto;
+    this.users = parts.users;
   }
 
   static async start(options: TestEnvironmentOptions): Promise<TestEnvironment> {
@@ -70,16 +90,21 @@ export class TestEnvironment {
     ];
     const failure = started.find((r) => r.status === "rejected");
     let apiServer: KubeApiServer | undefined;
+    const users = [
+      serviceAccountTokenUser(CONTROLLER_SERVICE_ACCOUNT),
+      serviceAccountTokenUser(PORTAL_SERVICE_ACCOUNT),
+      ...(options.extraUsers ?? []),
+    ];
     try {
       if (failure || !etcd) throw failure?.reason ?? new Error("etcd did not start");
       apiServer = await KubeApiServer.start({
         binary: binaries.kubeApiServer,
         etcdUrl: etcd.url,
         workDir,
-        ...(options.extraUsers ? { extraUsers: options.extraUsers } : {}),
+        extraUsers: users,
       });
       const kubeconfigPath = await apiServer.writeKubeconfig(path.join(workDir, "kubeconfig"));
-      const env = new TestEnvironment({ workDir, etcd, apiServer, kubeconfigPath, moto });
+      const env = new TestEnvironment({ workDir, etcd, apiServer, kubeconfigPath, moto, users });
       if (options.crdFiles) await env.installCrds(options.crdFiles);
       return env;
     } catch (err) {
@@ -99,6 +124,28 @@ export class TestEnvironment {
     const kc = new KubeConfig();
     kc.loadFromFile(this.kubeconfigPath);
     return kc;
+  }
+
+  /**
+   * A kubeconfig file authenticated as one of the environment's token identities, for example
+   * the chart's controller ServiceAccount (CONTROLLER_SERVICE_ACCOUNT in chart.ts).
+   */
+  async kubeconfigFor(user: string): Promise<string> {
+    const identity = this.users.find((u) => u.user === user);
+    if (!identity) {
+      throw new Error(
+        `no token identity ${user}; pass it in TestEnvironment.start({ extraUsers })`,
+      );
+    }
+    const file = path.join(this.workDir, `kubeconfig-${user.replaceAll(":", "_")}`);
+    return this.apiServer.writeKubeconfig(file, identity.token, user);
+  }
+
+  /** The token of one of the environment's identities, for raw requests as that identity. */
+  tokenOf(user: string): string {
+    const identity = this.users.find((u) => u.user === user);
+    if (!identity) throw new Error(`no token identity ${user}`);
+    return identity.token;
   }
 
   /** Creates the CRDs in the given YAML files and waits until the API server serves them. */

@@ -26,6 +26,16 @@ function quoteCsv(value: string): string {
   return `"${value.replaceAll('"', '""')}"`;
 }
 
+/** A response body: JSON as the API server sends it, or the text of a plain-text error. */
+function parseBody(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 /**
  * A real kube-apiserver on a free loopback port with RBAC, an admin token in system:masters,
  * and its own etcd prefix. It can be stopped and started again on the same port and
@@ -34,6 +44,11 @@ function quoteCsv(value: string): string {
 export class KubeApiServer {
   readonly adminToken = randomBytes(24).toString("hex");
   readonly port: number;
+  /**
+   * When the process was starting, from launch to ready. Its authorizer may refuse requests
+   * until its RBAC caches have synced, so a 403 then says nothing about a role's rules.
+   */
+  readonly startingPeriods: { from: number; to: number }[] = [];
   private server: ServerProcess | undefined;
   private readonly dir: string;
   private readonly options: KubeApiServerOptions;
@@ -77,6 +92,7 @@ export class KubeApiServer {
   }
 
   private async startProcess(): Promise<void> {
+    const from = Date.now();
     this.server = await startServer({
       name: "kube-apiserver",
       command: this.options.binary,
@@ -100,6 +116,7 @@ export class KubeApiServer {
       logDir: this.options.workDir,
     });
     await waitUntil(this.server, () => this.isReady(), 90_000);
+    this.startingPeriods.push({ from, to: Date.now() });
   }
 
   /** The serving certificate chain the API server generated for itself. */
@@ -127,14 +144,17 @@ export class KubeApiServer {
   }
 
   /**
-   * A raw JSON request as the admin. client-node's typed clients re-serialize known kinds
-   * through their models, which drops keys they spell differently (`default`,
-   * `x-kubernetes-validations` in CRD schemas); this sends documents exactly as written.
+   * A raw JSON request, as the admin unless `options.token` says otherwise. client-node's typed
+   * clients re-serialize known kinds through their models, which drops keys they spell
+   * differently (`default`, `x-kubernetes-validations` in CRD schemas); this sends documents
+   * exactly as written. `options.contentType` selects, for example, server-side apply
+   * (`application/apply-patch+yaml`, of which JSON is a subset) for a PATCH.
    */
   async request(
     method: string,
     path: string,
     body?: unknown,
+    options: { contentType?: string; token?: string } = {},
   ): Promise<{ status: number; body: unknown }> {
     const ca = await this.caCertificate();
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -145,9 +165,9 @@ export class KubeApiServer {
           method,
           ca,
           headers: {
-            authorization: `Bearer ${this.adminToken}`,
+            authorization: `Bearer ${options.token ?? this.adminToken}`,
             accept: "application/json",
-            ...(payload ? { "content-type": "application/json" } : {}),
+            ...(payload ? { "content-type": options.contentType ?? "application/json" } : {}),
           },
         },
         (res) => {
@@ -155,10 +175,7 @@ export class KubeApiServer {
           res.on("data", (c: Buffer) => chunks.push(c));
           res.on("end", () => {
             const text = Buffer.concat(chunks).toString("utf8");
-            resolve({
-              status: res.statusCode ?? 0,
-              body: text ? (JSON.parse(text) as unknown) : undefined,
-            });
+            resolve({ status: res.statusCode ?? 0, body: parseBody(text) });
           });
         },
       );

@@ -1,6 +1,7 @@
 import { ListAttachedRolePoliciesCommand } from "@aws-sdk/client-iam";
 import { EventsV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chartControllerKubeconfig } from "../../harness/chart.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import {
   motoControllerEnv,
@@ -64,7 +65,7 @@ describe("AWS throttling, 5xx, unreachable and refused accounts", () => {
       accounts: ["flaky", "slow", "denied"],
     });
     controller = await startControllerProcess({
-      kubeconfig: env().kubeconfigPath,
+      kubeconfig: await chartControllerKubeconfig(env()),
       workDir: env().workDir,
       identity: "faults",
       namespace: NS,
@@ -75,9 +76,11 @@ describe("AWS throttling, 5xx, unreachable and refused accounts", () => {
   });
   afterAll(async () => {
     // Not a shutdown test: a graceful stop would wait for the hanging account's reconcile.
-    controller.kill("SIGKILL");
-    await controller.exited;
-    await proxy.stop();
+    try {
+      await controller.stop("SIGKILL");
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("retries throttled and failed calls with backoff and provisions the role, while an unreachable account hangs", async () => {

@@ -1,5 +1,6 @@
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { chartControllerKubeconfig } from "../../harness/chart.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import {
   startControllerProcess,
@@ -16,15 +17,17 @@ const LEASE_DURATION_MS = 15_000;
 describe("leader election between two idc controller processes", () => {
   const env = useTestEnvironment({ crdFiles: operatorCrdFiles() });
   const running: ControllerProcess[] = [];
+  // Both processes run as the Helm chart's ServiceAccount, with the chart's RBAC.
+  let kubeconfig: string;
 
   beforeAll(async () => {
     await createNamespace(env().kubeConfig(), NS);
+    kubeconfig = await chartControllerKubeconfig(env());
   });
   afterEach(async () => {
-    for (const p of running.splice(0)) {
-      p.kill("SIGKILL");
-      await p.exited;
-    }
+    // stop() also fails the test if the API server refused either process anything.
+    const stopped = await Promise.allSettled(running.splice(0).map((p) => p.stop("SIGKILL")));
+    for (const result of stopped) if (result.status === "rejected") throw result.reason;
   });
 
   const holder = async () =>
@@ -38,7 +41,7 @@ describe("leader election between two idc controller processes", () => {
   async function startPair(prefix: string): Promise<[ControllerProcess, ControllerProcess]> {
     const start = (identity: string) =>
       startControllerProcess({
-        kubeconfig: env().kubeconfigPath,
+        kubeconfig,
         workDir: env().workDir,
         identity,
         namespace: NS,

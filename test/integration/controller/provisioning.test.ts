@@ -15,6 +15,7 @@ import {
 } from "@aws-sdk/client-iam";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chartControllerKubeconfig } from "../../harness/chart.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import {
   motoControllerEnv,
@@ -61,7 +62,8 @@ describe("multi-account provisioning on moto", () => {
   async function startController(identity: string): Promise<ControllerProcess> {
     const { moto } = env();
     const p = await startControllerProcess({
-      kubeconfig: env().kubeconfigPath,
+      // The Helm chart's ServiceAccount and RBAC, as in a cluster.
+      kubeconfig: await chartControllerKubeconfig(env()),
       workDir: env().workDir,
       identity,
       namespace: NS,
@@ -175,8 +177,8 @@ describe("multi-account provisioning on moto", () => {
     controller = await startController("provisioner");
   });
   afterAll(async () => {
-    controller.kill("SIGTERM");
-    await controller.exited;
+    // Fails the file if the API server refused either controller run anything.
+    await controller.stop("SIGTERM");
   });
 
   it("creates the signing identity and publishes it on the IdentityCenter", async () => {
@@ -462,8 +464,7 @@ describe("multi-account provisioning on moto", () => {
   });
 
   it("completes a role that was only partly created when the controller was killed", async () => {
-    controller.kill("SIGKILL");
-    await controller.exited;
+    await controller.stop("SIGKILL");
     const reportsA = (await roleRow("production", "reports"))?.roleName ?? "";
     // What a crash right after CreateRole leaves: the owned role without its policies.
     for (const arn of [

@@ -6,6 +6,7 @@ import { startInformers } from "../../../src/runtime/informer.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { buildPortalApp } from "../../../src/portal/app.ts";
 import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
+import { chartControllerKubeconfig } from "../../harness/chart.ts";
 import { motoControllerEnv, startControllerProcess } from "../../harness/controller-process.ts";
 import type { TestEnvironment } from "../../harness/environment.ts";
 import { createNamespace, customObjects } from "../../harness/k8s.ts";
@@ -62,7 +63,6 @@ export async function startPortalFixture(
     permissionSet: "read-only",
     accounts: ["staging"],
   });
-  const controller = await startControllerProcess({
   // SAML applications: the wiki through the group, payroll directly (Response signed, opaque
   // NameID), the CRM assigned to no one she belongs to.
   await objects.create("applications", "Application", "wiki", {
@@ -100,7 +100,8 @@ export async function startPortalFixture(
     principal: { kind: "User", name: "bob" },
     application: "crm",
   });
-    kubeconfig: env.kubeconfigPath,
+  const controller = await startControllerProcess({
+    kubeconfig: await chartControllerKubeconfig(env),
     workDir: env.workDir,
     identity: "portal-test",
     namespace: NS,
@@ -163,8 +164,7 @@ export async function startPortalFixture(
       for (const r of replicas) await r.close();
       await app.close();
       for (const i of informers) await i.stop();
-      controller.kill("SIGTERM");
-      await controller.exited;
+      await controller.stop("SIGTERM");
     },
   };
 }

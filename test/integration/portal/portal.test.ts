@@ -403,6 +403,12 @@ describe("access portal", () => {
       );
     } finally {
       await objects.patchSpec("identitycenters", "default", { portal });
+      await waitFor("the portal cache to see the http URL again", () =>
+        Promise.resolve(
+          stores.identityCenters.informer.get("default")?.spec.portal.externalUrl ===
+            portal.externalUrl,
+        ),
+      );
     }
   });
 

@@ -1,0 +1,641 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  CHART_DIR,
+  CHART_NAMESPACE,
+  CONTROLLER_SERVICE_ACCOUNT,
+  applyAll,
+  helm,
+  helmLint,
+  helmTemplate,
+  objectPath,
+  parseManifests,
+  renderedChart,
+  serverSideApply,
+  type KubeObject,
+} from "../../harness/chart.ts";
+import { forbiddenRequests, startControllerProcess } from "../../harness/controller-process.ts";
+import { repoRoot } from "../../harness/paths.ts";
+import { useTestEnvironment } from "../../harness/use-environment.ts";
+import { waitFor } from "../../harness/wait.ts";
+
+const IMAGE = "ghcr.io/identity-center-operator/identity-center-operator";
+const KINDS = [
+  "identitycenters",
+  "users",
+  "groups",
+  "permissionsets",
+  "accounts",
+  "accountassignments",
+  "applications",
+  "applicationassignments",
+];
+const ALL_WRITE = ["get", "list", "watch", "create", "update", "patch", "delete"];
+
+/** Every optional feature of the chart turned on. */
+const allFeatures = {
+  replicaCount: 3,
+  image: { tag: "1.2.3", pullPolicy: "Always" },
+  imagePullSecrets: [{ name: "regcred" }],
+  controller: {
+    logLevel: "debug",
+    workers: 6,
+    resyncPeriod: "5m",
+    extraArgs: ["--lease-name=idc-leader"],
+    extraEnv: [{ name: "AWS_STS_REGIONAL_ENDPOINTS", value: "regional" }],
+  },
+  aws: {
+    serviceAccountAnnotations: {
+      "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/identity-center-operator",
+    },
+    existingSecret: "aws-credentials",
+    region: "eu-west-1",
+    endpoint: "https://iam.example.internal",
+  },
+  metrics: { serviceMonitor: { enabled: true, labels: { release: "prometheus" } } },
+  networkPolicy: {
+    enabled: true,
+    metricsNamespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
+    apiServer: { cidrs: ["10.0.0.1/32"] },
+  },
+  identityCenter: {
+    create: true,
+    name: "corp",
+    spec: {
+      portal: { hostname: "sso.corp.example.com", replicas: 3 },
+      signIn: { mfa: "required", duration: "PT8H", idleTimeout: "PT30M" },
+      accessControlAttributes: [{ key: "Department", source: "attributes.department" }],
+    },
+  },
+  priorityClassName: "system-cluster-critical",
+  nodeSelector: { "kubernetes.io/os": "linux" },
+  tolerations: [{ key: "dedicated", operator: "Equal", value: "ops", effect: "NoSchedule" }],
+  podAnnotations: { "example.com/scrape": "true" },
+  podLabels: { team: "identity" },
+};
+
+interface Container {
+  name: string;
+  image: string;
+  args: string[];
+  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  envFrom?: { secretRef?: { name: string } }[];
+  ports: { name: string; containerPort: number }[];
+  livenessProbe: { httpGet: { path: string; port: string } };
+  readinessProbe: { httpGet: { path: string; port: string } };
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  securityContext: Record<string, unknown>;
+}
+
+interface PodSpec {
+  serviceAccountName: string;
+  securityContext: Record<string, unknown>;
+  containers: Container[];
+  affinity?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+interface Deployment extends KubeObject {
+  spec: { replicas: number; template: { metadata: Record<string, unknown>; spec: PodSpec } };
+}
+
+interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+const find = (objects: KubeObject[], kind: string, name?: string) => {
+  const found = objects.filter((o) => o.kind === kind && (!name || o.metadata.name === name));
+  if (found.length !== 1)
+    throw new Error(`expected one ${kind} ${name ?? ""}, found ${found.length}`);
+  return found[0] as KubeObject;
+};
+const deploymentOf = (objects: KubeObject[]) => find(objects, "Deployment") as Deployment;
+const containerOf = (objects: KubeObject[]) => {
+  const container = deploymentOf(objects).spec.template.spec.containers[0];
+  if (!container) throw new Error("the Deployment has no container");
+  return container;
+};
+const rulesOf = (objects: KubeObject[], kind: string, name: string) =>
+  find(objects, kind, name).rules as Rule[];
+
+describe("the Helm chart", () => {
+  let defaults: KubeObject[];
+  let featured: KubeObject[];
+
+  beforeAll(async () => {
+    defaults = await renderedChart();
+    featured = parseManifests(await helmTemplate({ values: allFeatures }));
+  });
+
+  it("passes helm lint --strict, with default values and with every feature on", async () => {
+    for (const values of [undefined, allFeatures]) {
+      const lint = await helmLint(values);
+      expect(lint.code, lint.stdout + lint.stderr).toBe(0);
+      expect(lint.stdout).toContain("1 chart(s) linted, 0 chart(s) failed");
+      expect(lint.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
+    }
+  });
+
+  it("renders the controller, its RBAC, a metrics Service and a PDB by default; nothing optional", () => {
+    expect(defaults.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      "ClusterRole/identity-center-operator",
+      "ClusterRole/identity-center-operator-portal",
+      "ClusterRoleBinding/identity-center-operator",
+      "Deployment/identity-center-operator",
+      "PodDisruptionBudget/identity-center-operator",
+      "Role/identity-center-operator",
+      "Role/identity-center-operator-events",
+      "RoleBinding/identity-center-operator",
+      "RoleBinding/identity-center-operator-events",
+      "Service/identity-center-operator-metrics",
+      "ServiceAccount/identity-center-operator",
+    ]);
+    for (const obj of defaults) {
+      const expected = obj.metadata.name.endsWith("-events") ? "default" : CHART_NAMESPACE;
+      if (!obj.kind.startsWith("Cluster")) expect(obj.metadata.namespace).toBe(expected);
+    }
+    expect(find(defaults, "PodDisruptionBudget").spec).toMatchObject({ maxUnavailable: 1 });
+    expect(find(defaults, "Service").spec).toMatchObject({
+      type: "ClusterIP",
+      ports: [{ name: "metrics", port: 8080, targetPort: "metrics" }],
+    });
+  });
+
+  it("runs two replicas of the controller with the chart's image, flags and a hardened pod", () => {
+    const deployment = deploymentOf(defaults);
+    expect(deployment.spec.replicas).toBe(2);
+    const pod = deployment.spec.template.spec;
+    expect(pod.serviceAccountName).toBe("identity-center-operator");
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(pod.affinity).toMatchObject({
+      podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100 }] },
+    });
+    const container = containerOf(defaults);
+    expect(container.image).toBe(`${IMAGE}:0.1.0`);
+    expect(container.args).toEqual([
+      "controller",
+      "--namespace=$(POD_NAMESPACE)",
+      "--health-addr=0.0.0.0:8080",
+      `--portal-image=${IMAGE}:0.1.0`,
+      "--portal-cluster-role=identity-center-operator-portal",
+      "--log-level=info",
+      "--workers=4",
+      "--account-workers=8",
+      "--aws-concurrency=4",
+      "--resync-period=10m",
+    ]);
+    expect(container.env).toEqual([
+      { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+    ]);
+    expect(container.envFrom).toBeUndefined();
+    expect(container.ports).toEqual([{ name: "metrics", containerPort: 8080, protocol: "TCP" }]);
+    expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "metrics" });
+    expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "metrics" });
+    expect(container.resources).toEqual({
+      requests: { cpu: "100m", memory: "192Mi" },
+      limits: { memory: "256Mi" },
+    });
+    expect(container.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+  });
+
+  it("grants the controller exactly the decided rules, and no wildcard, escalate, bind or impersonate", () => {
+    expect(rulesOf(defaults, "ClusterRole", "identity-center-operator")).toEqual([
+      { apiGroups: ["identitycenter.dev"], resources: KINDS, verbs: ["get", "list", "watch"] },
+      {
+        apiGroups: ["identitycenter.dev"],
+        resources: ["identitycenters", "accounts"],
+        verbs: ["update", "patch"],
+      },
+      {
+        apiGroups: ["identitycenter.dev"],
+        resources: KINDS.map((k) => `${k}/status`),
+        verbs: ["get", "update", "patch"],
+      },
+      {
+        apiGroups: ["identitycenter.dev"],
+        resources: ["identitycenters/finalizers", "accounts/finalizers"],
+        verbs: ["update"],
+      },
+      {
+        apiGroups: ["rbac.authorization.k8s.io"],
+        resources: ["clusterrolebindings"],
+        verbs: ALL_WRITE,
+      },
+    ]);
+    expect(rulesOf(defaults, "ClusterRole", "identity-center-operator-portal")).toEqual([
+      { apiGroups: ["identitycenter.dev"], resources: KINDS, verbs: ["get", "list", "watch"] },
+    ]);
+    expect(rulesOf(defaults, "Role", "identity-center-operator")).toEqual([
+      { apiGroups: [""], resources: ["secrets"], verbs: ALL_WRITE },
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        verbs: ["get", "list", "watch", "create", "update", "patch"],
+      },
+      { apiGroups: [""], resources: ["services", "serviceaccounts"], verbs: ALL_WRITE },
+      { apiGroups: ["apps"], resources: ["deployments"], verbs: ALL_WRITE },
+      { apiGroups: ["networking.k8s.io"], resources: ["ingresses"], verbs: ALL_WRITE },
+      { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ALL_WRITE },
+      {
+        apiGroups: ["rbac.authorization.k8s.io"],
+        resources: ["roles", "rolebindings"],
+        verbs: ALL_WRITE,
+      },
+    ]);
+    expect(rulesOf(defaults, "Role", "identity-center-operator-events")).toEqual([
+      { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+    ]);
+
+    for (const rendered of [defaults, featured]) {
+      const rules = rendered
+        .filter((o) => o.kind === "ClusterRole" || o.kind === "Role")
+        .flatMap((o) => o.rules as Rule[]);
+      for (const rule of rules) {
+        expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain("*");
+        for (const verb of ["escalate", "bind", "impersonate"])
+          expect(rule.verbs).not.toContain(verb);
+      }
+    }
+    // The chart binds the controller's roles to its ServiceAccount, and the portal's to no one.
+    const bindings = defaults.filter((o) => o.kind.endsWith("Binding"));
+    expect(bindings.map((b) => (b.roleRef as { name: string }).name).sort()).toEqual([
+      "identity-center-operator",
+      "identity-center-operator",
+      "identity-center-operator-events",
+    ]);
+    for (const binding of bindings) {
+      expect(binding.subjects).toEqual([
+        { kind: "ServiceAccount", name: "identity-center-operator", namespace: CHART_NAMESPACE },
+      ]);
+    }
+  });
+
+  it("renders every optional feature: ServiceMonitor, NetworkPolicy, IdentityCenter, AWS identity", () => {
+    const account = find(featured, "ServiceAccount");
+    expect(account.metadata.annotations).toEqual({
+      "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/identity-center-operator",
+    });
+    const container = containerOf(featured);
+    expect(container.image).toBe(`${IMAGE}:1.2.3`);
+    expect(container.envFrom).toEqual([{ secretRef: { name: "aws-credentials" } }]);
+    expect(container.env).toContainEqual({ name: "AWS_STS_REGIONAL_ENDPOINTS", value: "regional" });
+    expect(container.args).toEqual(
+      expect.arrayContaining([
+        `--portal-image=${IMAGE}:1.2.3`,
+        "--log-level=debug",
+        "--workers=6",
+        "--resync-period=5m",
+        "--aws-region=eu-west-1",
+        "--aws-endpoint=https://iam.example.internal",
+        "--lease-name=idc-leader",
+      ]),
+    );
+    const deployment = deploymentOf(featured);
+    expect(deployment.spec.replicas).toBe(3);
+    expect(deployment.spec.template.spec).toMatchObject({
+      imagePullSecrets: [{ name: "regcred" }],
+      priorityClassName: "system-cluster-critical",
+      nodeSelector: { "kubernetes.io/os": "linux" },
+    });
+    expect(deployment.spec.template.metadata).toMatchObject({
+      labels: { team: "identity", "app.kubernetes.io/component": "controller" },
+      annotations: { "example.com/scrape": "true" },
+    });
+
+    expect(find(featured, "ServiceMonitor")).toMatchObject({
+      apiVersion: "monitoring.coreos.com/v1",
+      metadata: { labels: { release: "prometheus" } },
+      spec: { endpoints: [{ port: "metrics", path: "/metrics" }] },
+    });
+    const policy = find(featured, "NetworkPolicy").spec as {
+      ingress: { from: unknown[]; ports: unknown[] }[];
+      egress: { to?: unknown[]; ports: { port: number; protocol: string }[] }[];
+    };
+    expect(policy.ingress).toEqual([
+      {
+        from: [
+          {
+            namespaceSelector: {
+              matchLabels: { "kubernetes.io/metadata.name": "monitoring" },
+            },
+            podSelector: {},
+          },
+        ],
+        ports: [{ port: "metrics", protocol: "TCP" }],
+      },
+    ]);
+    expect(policy.egress.map((rule) => rule.ports.map((p) => p.port))).toEqual([
+      [53, 53],
+      [443, 6443],
+      [443],
+    ]);
+    expect(policy.egress[1]?.to).toEqual([{ ipBlock: { cidr: "10.0.0.1/32" } }]);
+
+    expect(find(featured, "IdentityCenter")).toMatchObject({
+      apiVersion: "identitycenter.dev/v1alpha1",
+      metadata: { name: "corp" },
+      spec: allFeatures.identityCenter.spec,
+    });
+    expect(find(featured, "IdentityCenter").metadata.namespace).toBeUndefined();
+  });
+
+  it("pins the image by digest, and drops the PDB for a single replica", async () => {
+    const digest = `sha256:${"ab".repeat(32)}`;
+    const objects = parseManifests(
+      await helmTemplate({ values: { replicaCount: 1, image: { digest } } }),
+    );
+    expect(containerOf(objects).image).toBe(`${IMAGE}@${digest}`);
+    expect(containerOf(objects).args).toContain(`--portal-image=${IMAGE}@${digest}`);
+    expect(objects.some((o) => o.kind === "PodDisruptionBudget")).toBe(false);
+  });
+
+  it("rejects values the schema does not allow, naming the key", async () => {
+    const reject = async (values: Record<string, unknown>) => {
+      const failure = await helmTemplate({ values }).then(
+        () => undefined,
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      );
+      expect(failure).toContain("values don't meet the specifications of the schema");
+      return failure ?? "";
+    };
+    expect(await reject({ replicas: 3 })).toMatch(/additional propert(y|ies) 'replicas'/);
+    expect(await reject({ controller: { logLevel: "loud" } })).toContain("/controller/logLevel");
+    expect(await reject({ controller: { resyncPeriod: "ten minutes" } })).toContain(
+      "/controller/resyncPeriod",
+    );
+    expect(await reject({ identityCenter: { create: true, name: "Corp.Example" } })).toContain(
+      "/identityCenter/name",
+    );
+    expect(
+      await reject({ identityCenter: { create: true, spec: { portal: { replicas: 2 } } } }),
+    ).toContain("hostname");
+    expect(await reject({ image: { pullPolicy: "Sometimes" } })).toContain("/image/pullPolicy");
+    // What a schema cannot say, the templates check.
+    await expect(helmTemplate({ values: { serviceAccount: { create: false } } })).rejects.toThrow(
+      "serviceAccount.name is required when serviceAccount.create is false",
+    );
+  });
+
+  it("finds the API server's refusals in a controller log, and not AWS's", () => {
+    const log = [
+      // A typed client's error, as pino logs it.
+      String.raw`{"level":40,"time":1000,"err":"HTTP-Code: 403\nMessage: Unknown API Status Code!\nBody: \"{\\\"message\\\":\\\"users.identitycenter.dev is forbidden: User ...\"","msg":"reconcile failed; will retry"}`,
+      // A watch refused.
+      `{"level":40,"time":10000,"path":"/apis/apps/v1/namespaces/x/deployments","err":"Forbidden","msg":"watch failed; restarting"}`,
+      // AWS refusing an AssumeRole is an account's problem, reported on the Account.
+      `{"level":50,"time":3000,"err":"AccessDenied: User: arn:aws:iam::1:user/x is not authorized to perform: sts:AssumeRole","msg":"reconcile failed"}`,
+      `{"level":30,"time":4000,"reason":"FieldValueForbidden","msg":"user invalid"}`,
+    ].join("\n");
+    expect(forbiddenRequests(log)).toHaveLength(2);
+    // While the API server starts, its authorizer refuses everyone until its caches sync.
+    expect(forbiddenRequests(log, [{ from: 500, to: 1500 }])).toHaveLength(1);
+  });
+
+  it("manifests/install.yaml is the chart with default values, its CRDs and the namespace", async () => {
+    const install = parseManifests(
+      await readFile(path.join(repoRoot, "manifests/install.yaml"), "utf8"),
+    );
+    expect(install[0]).toMatchObject({ kind: "Namespace", metadata: { name: CHART_NAMESPACE } });
+    const crds = install.filter((o) => o.kind === "CustomResourceDefinition");
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual(
+      KINDS.map((k) => `${k}.identitycenter.dev`).sort(),
+    );
+    const rest = install.filter(
+      (o) => o.kind !== "Namespace" && o.kind !== "CustomResourceDefinition",
+    );
+    expect(rest).toEqual(defaults);
+  });
+});
+
+// The tests below run in order: the first installs what the later ones use.
+describe("installing manifests/install.yaml on a real API server", () => {
+  const env = useTestEnvironment();
+  let install: KubeObject[];
+  let featured: KubeObject[];
+
+  beforeAll(async () => {
+    install = parseManifests(await readFile(path.join(repoRoot, "manifests/install.yaml"), "utf8"));
+    featured = parseManifests(await helmTemplate({ values: allFeatures }));
+  });
+
+  it("passes a server-side apply dry run, then applies; every CRD becomes Established", async () => {
+    const [namespace, ...rest] = install;
+    if (!namespace) throw new Error("install.yaml is empty");
+    // A dry run cannot create the namespace the other objects go into.
+    await applyAll(env(), [namespace], { fieldManager: "install-test" });
+    await applyAll(env(), rest, { dryRun: true, fieldManager: "install-test" });
+    for (const obj of rest) {
+      const res = await env().apiServer.request("GET", await objectPath(env(), obj));
+      expect(res.status, `${obj.kind} ${obj.metadata.name} stored by a dry run`).toBe(404);
+    }
+
+    await applyAll(env(), rest, { fieldManager: "install-test" });
+    const crds = install.filter((o) => o.kind === "CustomResourceDefinition");
+    for (const crd of crds) {
+      const established = async () => {
+        const res = await env().apiServer.request("GET", await objectPath(env(), crd));
+        const conditions =
+          (res.body as { status?: { conditions?: { type: string; status: string }[] } }).status
+            ?.conditions ?? [];
+        return conditions.some((c) => c.type === "Established" && c.status === "True");
+      };
+      await expect.poll(established, { timeout: 30_000 }).toBe(true);
+    }
+    for (const obj of install) {
+      const res = await env().apiServer.request("GET", await objectPath(env(), obj));
+      expect(res.status, `${obj.kind} ${obj.metadata.name}`).toBe(200);
+    }
+    // Applying again changes nothing and conflicts with nothing.
+    await applyAll(env(), install, { fieldManager: "install-test" });
+  });
+
+  it("admits every optional object of the chart (but the ServiceMonitor) with a dry run", async () => {
+    const objects = featured.filter((o) => o.kind !== "ServiceMonitor");
+    await applyAll(env(), objects, { dryRun: true, fieldManager: "install-test" });
+    // The IdentityCenter from the values passes the CRD's schema and CEL rules.
+    expect(objects.some((o) => o.kind === "IdentityCenter")).toBe(true);
+  });
+
+  it("runs a controller pod that meets the restricted Pod Security Standard", async () => {
+    const ns = "restricted";
+    await applyAll(env(), [
+      {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: ns, labels: { "pod-security.kubernetes.io/enforce": "restricted" } },
+      },
+    ]);
+    const pod = (spec: PodSpec): KubeObject => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "controller", namespace: ns },
+      spec,
+    });
+    const template = deploymentOf(install).spec.template.spec;
+    const admitted = await serverSideApply(env(), pod(template), { dryRun: true });
+    expect(admitted.status, JSON.stringify(admitted.body)).toBe(201);
+    // The check is real: the same pod without its security contexts is refused.
+    const loose: PodSpec = {
+      ...template,
+      securityContext: {},
+      containers: template.containers.map((c) => ({ ...c, securityContext: {} })),
+    };
+    const refused = await serverSideApply(env(), pod(loose), { dryRun: true });
+    expect(refused.status).toBe(403);
+    expect(JSON.stringify(refused.body)).toContain("violates PodSecurity");
+  });
+
+  it("installs as a second release with helm install, prints the next steps, and uninstalls", async () => {
+    const kubeconfig = `--kubeconfig=${env().kubeconfigPath}`;
+    const installed = await helm([
+      "install",
+      "second",
+      CHART_DIR,
+      "--namespace=second",
+      "--create-namespace",
+      kubeconfig,
+      "--set=identityCenter.create=true",
+      "--set=identityCenter.spec.portal.hostname=sso.second.example.com",
+    ]);
+    expect(installed.code, installed.stderr).toBe(0);
+    const notes = installed.stdout.slice(installed.stdout.indexOf("NOTES:"));
+    expect(notes).toContain("kubectl get identitycenters");
+    expect(notes).toContain(
+      "kubectl -n second exec deploy/second-identity-center-operator -- idc invite <user>",
+    );
+    expect(notes).toContain('IdentityCenter "default"');
+    expect(notes).toContain("AWS credentials: none are configured");
+    const deployment =
+      "/apis/apps/v1/namespaces/second/deployments/second-identity-center-operator";
+    const instance = "/apis/identitycenter.dev/v1alpha1/identitycenters/default";
+    const portalRole =
+      "/apis/rbac.authorization.k8s.io/v1/clusterroles/second-identity-center-operator-portal";
+    for (const url of [deployment, instance, portalRole]) {
+      expect((await env().apiServer.request("GET", url)).status, url).toBe(200);
+    }
+
+    const uninstalled = await helm(["uninstall", "second", "--namespace=second", kubeconfig]);
+    expect(uninstalled.code, uninstalled.stderr).toBe(0);
+    for (const url of [deployment, portalRole]) {
+      expect((await env().apiServer.request("GET", url)).status, url).toBe(404);
+    }
+    // Helm never deletes CRDs (and with them every custom resource).
+    const crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/users.identitycenter.dev";
+    expect((await env().apiServer.request("GET", crd)).status).toBe(200);
+  });
+
+  it("runs idc controller with the Deployment's flags under install.yaml's RBAC: the portal comes up", async () => {
+    // The flags of the chart's container, but the namespace and health address of this process.
+    const flags = containerOf(install).args.filter(
+      (a) => a !== "controller" && !/^--(namespace|health-addr)=/.test(a),
+    );
+    const controller = await startControllerProcess({
+      kubeconfig: await env().kubeconfigFor(CONTROLLER_SERVICE_ACCOUNT),
+      workDir: env().workDir,
+      identity: "chart",
+      namespace: CHART_NAMESPACE,
+      args: flags,
+    });
+    try {
+      await waitFor("the controller to be ready", () => controller.ready());
+      await applyAll(env(), [
+        {
+          apiVersion: "identitycenter.dev/v1alpha1",
+          kind: "IdentityCenter",
+          metadata: { name: "default" },
+          spec: { portal: { hostname: "sso.example.com" } },
+        },
+      ]);
+      const portal = `/apis/apps/v1/namespaces/${CHART_NAMESPACE}/deployments/identitycenter-default-portal`;
+      await expect
+        .poll(async () => (await env().apiServer.request("GET", portal)).body, { timeout: 20_000 })
+        .toMatchObject({
+          spec: {
+            template: {
+              spec: {
+                serviceAccountName: "identitycenter-default-portal",
+                containers: [{ image: `${IMAGE}:0.1.0` }],
+              },
+            },
+          },
+        });
+      const binding =
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/identitycenter-default-portal";
+      expect((await env().apiServer.request("GET", binding)).body).toMatchObject({
+        roleRef: { kind: "ClusterRole", name: "identity-center-operator-portal" },
+      });
+      const instance = "/apis/identitycenter.dev/v1alpha1/identitycenters/default";
+      // No kubelet runs here, so no portal replica becomes ready.
+      await expect
+        .poll(async () => (await env().apiServer.request("GET", instance)).body, {
+          timeout: 20_000,
+        })
+        .toMatchObject({
+          status: {
+            portalUrl: "https://sso.example.com",
+            conditions: [{ type: "Ready", status: "False", reason: "PortalUnavailable" }],
+          },
+        });
+    } finally {
+      // Fails the test if the API server refused the controller anything.
+      await controller.stop("SIGTERM", env().apiServer.startingPeriods);
+    }
+  });
+
+  it("gives the controller's ServiceAccount what the chart grants and nothing more", async () => {
+    const token = env().tokenOf(CONTROLLER_SERVICE_ACCOUNT);
+    const as = (method: string, url: string, body?: unknown) =>
+      env().apiServer.request(method, url, body, { token });
+    const status = async (method: string, url: string, body?: unknown) =>
+      (await as(method, url, body)).status;
+    // The authorizer's cache follows the bindings just created; wait for it once.
+    await expect
+      .poll(() => status("GET", "/apis/identitycenter.dev/v1alpha1/users"), { timeout: 10_000 })
+      .toBe(200);
+
+    expect(await status("GET", `/api/v1/namespaces/${CHART_NAMESPACE}/secrets`)).toBe(200);
+    expect(await status("GET", "/api/v1/namespaces/default/secrets")).toBe(403);
+    expect(await status("GET", "/api/v1/secrets")).toBe(403);
+    expect(await status("GET", "/api/v1/namespaces/default/pods")).toBe(403);
+    expect(await status("DELETE", "/apis/identitycenter.dev/v1alpha1/users/anyone")).toBe(403);
+    expect(
+      await status("POST", "/apis/identitycenter.dev/v1alpha1/users", {
+        apiVersion: "identitycenter.dev/v1alpha1",
+        kind: "User",
+        metadata: { name: "mallory" },
+        spec: { userName: "mallory", email: "mallory@example.com" },
+      }),
+    ).toBe(403);
+
+    const binding = (role: string) => ({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: `test-${role}` },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role },
+      subjects: [{ kind: "ServiceAccount", name: "someone", namespace: CHART_NAMESPACE }],
+    });
+    const dryRun = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings?dryRun=All";
+    // It may bind the portal's read-only role: it holds every permission in it...
+    expect(await status("POST", dryRun, binding("identity-center-operator-portal"))).toBe(201);
+    // ...but not escalate to a role it does not hold.
+    const escalation = await as("POST", dryRun, binding("cluster-admin"));
+    expect(escalation.status).toBe(403);
+    expect(JSON.stringify(escalation.body)).toContain(
+      "is attempting to grant RBAC permissions not currently held",
+    );
+  });
+});
