@@ -10,7 +10,7 @@ import { isValidUser } from "../identity/directory.ts";
 import { isoDurationSeconds } from "../plan/naming.ts";
 import { AWS_AUDIENCE, awsSignInAttributes } from "../saml/aws-sign-in.ts";
 import { idpEndpoints, idpMetadataXml } from "../saml/metadata.ts";
-import { buildResponse, newId } from "../saml/response.ts";
+import { buildResponse, buildSignedResponse, newId } from "../saml/response.ts";
 import { signElement } from "../saml/sign.ts";
 import { accessibleAccounts, findRole, type RoleAccess } from "./access.ts";
 import {
@@ -179,22 +179,25 @@ export function buildPortalApp(deps: PortalDeps) {
       const value = userValue(user, attr.source);
       if (value) tags[attr.key] = value;
     }
-    const { xml } = buildResponse({
-      issuer: endpoints.entityId,
-      destination: ic.spec.aws.signInUrl,
-      audience: AWS_AUDIENCE,
-      nameId: uid,
-      nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
-      now: now(),
-      attributes: awsSignInAttributes({
-        roleArn: role.roleArn,
-        samlProviderArn: role.samlProviderArn,
-        roleSessionName: user.spec.userName,
-        sessionDurationSeconds: isoDurationSeconds(role.sessionDuration),
-        principalTags: tags,
-      }),
-    });
-    return Buffer.from(signElement(xml, deps.signing, "Assertion")).toString("base64");
+    const { xml } = buildSignedResponse(
+      {
+        issuer: endpoints.entityId,
+        destination: ic.spec.aws.signInUrl,
+        audience: AWS_AUDIENCE,
+        nameId: uid,
+        nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        now: now(),
+        attributes: awsSignInAttributes({
+          roleArn: role.roleArn,
+          samlProviderArn: role.samlProviderArn,
+          roleSessionName: user.spec.userName,
+          sessionDurationSeconds: isoDurationSeconds(role.sessionDuration),
+          principalTags: tags,
+        }),
+      },
+      deps.signing,
+    );
+    return Buffer.from(xml).toString("base64");
   }
 
   app.get("/healthz", () => "ok\n");

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { el, NS, toXml, type XmlNode } from "./xml-builder.ts";
+import { signInDocument, type SigningKey } from "./sign.ts";
+import { el, NS, serialize, toDocument, type XmlNode } from "./xml-builder.ts";
 
 export interface SamlAttribute {
   name: string;
@@ -29,12 +30,35 @@ export function newId(): string {
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
 
+export interface BuiltResponse {
+  xml: string;
+  responseId: string;
+  assertionId: string;
+}
+
 /**
  * An unsigned SAML 2.0 Response with one Assertion: one bearer SubjectConfirmation whose
  * Recipient is the destination, an audience restriction, and the attributes. IDs are random.
  */
-export function buildResponse(input: ResponseInput): {
-  xml: string;
+export function buildResponse(input: ResponseInput): BuiltResponse {
+  const { doc, responseId, assertionId } = buildResponseDocument(input);
+  return { xml: serialize(doc), responseId, assertionId };
+}
+
+/**
+ * The same Response with its Assertion signed (see `signInDocument`). The Assertion is signed
+ * on the DOM as built and the document serialized once; signing `buildResponse`'s XML with
+ * `signElement` gives the same result but parses it again first.
+ */
+export function buildSignedResponse(input: ResponseInput, key: SigningKey): BuiltResponse {
+  const { doc, responseId, assertionId } = buildResponseDocument(input);
+  signInDocument(doc, key, "Assertion");
+  return { xml: serialize(doc), responseId, assertionId };
+}
+
+/** The unsigned Response as a DOM, for signing before it is serialized. */
+export function buildResponseDocument(input: ResponseInput): {
+  doc: Document;
   responseId: string;
   assertionId: string;
 } {
@@ -112,7 +136,7 @@ export function buildResponse(input: ResponseInput): {
     ),
     assertion,
   );
-  return { xml: toXml(response, ["samlp", "saml", "xs", "xsi"]), responseId, assertionId };
+  return { doc: toDocument(response, ["samlp", "saml", "xs", "xsi"]), responseId, assertionId };
 }
 
 export { NS };

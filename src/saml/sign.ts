@@ -1,8 +1,12 @@
-import type { KeyObject } from "node:crypto";
-import { SignedXml } from "xml-crypto";
+import { createHash, sign, type KeyObject } from "node:crypto";
+import { DOMParser } from "@xmldom/xmldom";
+import { ExclusiveCanonicalization } from "xml-crypto";
+import { buildElement, el, NS, serialize } from "./xml-builder.ts";
 
-const EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#";
+export const EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+const SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256";
 
 export interface SigningKey {
   privateKey: KeyObject;
@@ -10,31 +14,110 @@ export interface SigningKey {
   certificateBase64: string;
 }
 
+export type SignedElement = "Assertion" | "Response";
+
+const NAMESPACE_OF: Record<SignedElement, string> = { Assertion: NS.saml, Response: NS.samlp };
+
+// xml-crypto's own exclusive C14N, the same code its verifier (and node-saml's) runs: sharing
+// it means the bytes we digest and the bytes an xml-crypto based SP digests cannot drift apart.
+// It keeps no state between calls.
+const exclusiveC14n = new ExclusiveCanonicalization();
+
 /**
- * Signs an element (the Assertion or the Response) in place with RSA-SHA256, SHA-256 digest and
- * exclusive C14N, enveloped, the Signature right after the element's Issuer as SAML requires.
+ * Exclusive C14N without comments and without an InclusiveNamespaces prefix list: only the
+ * namespaces an element or attribute of the subtree visibly uses are rendered (on the first
+ * element that uses them), attributes in C14N order, xmlns attributes of the DOM ignored. So the
+ * result depends only on the subtree, not on where it sits or which ancestor declares what.
  */
-export function signElement(
-  xml: string,
-  key: SigningKey,
-  element: "Assertion" | "Response",
-): string {
-  const sig = new SignedXml({
-    privateKey: key.privateKey,
-    signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    canonicalizationAlgorithm: EXC_C14N,
-    getKeyInfoContent: () =>
-      `<ds:X509Data><ds:X509Certificate>${key.certificateBase64}</ds:X509Certificate></ds:X509Data>`,
-  });
-  const xpath = `//*[local-name(.)='${element}' and namespace-uri(.)='urn:oasis:names:tc:SAML:2.0:${element === "Assertion" ? "assertion" : "protocol"}']`;
-  sig.addReference({
-    xpath,
-    transforms: [ENVELOPED, EXC_C14N],
-    digestAlgorithm: "http://www.w3.org/2001/04/xmlenc#sha256",
-  });
-  sig.computeSignature(xml, {
-    prefix: "ds",
-    location: { reference: `${xpath}/*[local-name(.)='Issuer']`, action: "after" },
-  });
-  return sig.getSignedXml();
+export function canonicalize(element: Element): string {
+  return exclusiveC14n.process(element, { inclusiveNamespacesPrefixList: [] });
+}
+
+/**
+ * Signs the one Assertion or Response of a document in place, on the DOM we built: an enveloped
+ * signature with exclusive C14N, a SHA-256 digest and RSA-SHA256, the certificate in KeyInfo,
+ * placed right after the element's Issuer as the SAML schema requires.
+ *
+ * xml-crypto's SignedXml takes the document as a string: it parses it again, finds the element
+ * by XPath, clones it for the transforms, parses its own Signature template and serializes the
+ * result twice, which cost more than twice as much as the RSA signature itself. Here the
+ * digest is taken from the element as built, before the Signature is inserted: exactly what the
+ * enveloped-signature transform gives a verifier once it has removed the Signature again. The
+ * canonicalizer is still xml-crypto's (see `canonicalize`); docs/adr/0006 has the trade-off.
+ */
+export function signInDocument(doc: Document, key: SigningKey, element: SignedElement): void {
+  const targets = doc.getElementsByTagNameNS(NAMESPACE_OF[element], element);
+  const target = targets.item(0);
+  // Exactly one: with two, a verifier could be shown the signed one and read the other.
+  if (targets.length !== 1 || !target) throw new Error(`expected exactly one ${element}`);
+  const id = target.getAttribute("ID");
+  if (!id) throw new Error(`${element} has no ID to reference`);
+  let issuer: Element | undefined;
+  for (let n = target.firstChild; n; n = n.nextSibling) {
+    if (n.nodeType !== 1) continue;
+    const child = n as Element;
+    if (child.namespaceURI === NS.ds && child.localName === "Signature")
+      throw new Error(`${element} is already signed`);
+    if (!issuer && child.namespaceURI === NS.saml && child.localName === "Issuer") issuer = child;
+  }
+  if (!issuer) throw new Error(`${element} has no Issuer to place the Signature after`);
+
+  const digest = createHash("sha256").update(canonicalize(target), "utf8").digest("base64");
+  const algorithm = (name: `ds:${string}`, uri: string) => el(name, { Algorithm: uri });
+  const signedInfo = buildElement(
+    doc,
+    el(
+      "ds:SignedInfo",
+      {},
+      algorithm("ds:CanonicalizationMethod", EXC_C14N),
+      algorithm("ds:SignatureMethod", RSA_SHA256),
+      el(
+        "ds:Reference",
+        { URI: `#${id}` },
+        el(
+          "ds:Transforms",
+          {},
+          algorithm("ds:Transform", ENVELOPED),
+          algorithm("ds:Transform", EXC_C14N),
+        ),
+        algorithm("ds:DigestMethod", SHA256),
+        el("ds:DigestValue", {}, digest),
+      ),
+    ),
+  );
+  // SignedInfo is canonicalized on its own, before it is attached: exclusive C14N renders only
+  // xmlns:ds on it wherever it ends up, which is what a verifier computes inside the document.
+  // RSA PKCS#1 v1.5 with SHA-256 is what rsa-sha256 means, and what crypto.sign does with an
+  // RSA KeyObject.
+  const signatureValue = sign(
+    "sha256",
+    Buffer.from(canonicalize(signedInfo), "utf8"),
+    key.privateKey,
+  ).toString("base64");
+  const signature = buildElement(
+    doc,
+    el(
+      "ds:Signature",
+      { "xmlns:ds": NS.ds },
+      el("ds:SignatureValue", {}, signatureValue),
+      el(
+        "ds:KeyInfo",
+        {},
+        el("ds:X509Data", {}, el("ds:X509Certificate", {}, key.certificateBase64)),
+      ),
+    ),
+  );
+  signature.insertBefore(signedInfo, signature.firstChild);
+  target.insertBefore(signature, issuer.nextSibling);
+}
+
+/**
+ * Signs the Assertion or Response of a serialized document: parses it once, signs it with
+ * `signInDocument` and serializes it again. Callers that built the document themselves should
+ * sign it before serializing (`buildSignedResponse`) and save the parse.
+ */
+export function signElement(xml: string, key: SigningKey, element: SignedElement): string {
+  const doc = new DOMParser().parseFromString(xml, "text/xml");
+  signInDocument(doc, key, element);
+  return serialize(doc);
 }

@@ -6,7 +6,13 @@ import {
   RbacAuthorizationV1Api,
   type V1Deployment,
 } from "@kubernetes/client-node";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadKubeConfig } from "../../../src/adapters/k8s/kube-config.ts";
+import { PORTAL_SERVICE_ACCOUNT } from "../../harness/chart.ts";
+import { startPortalProcess } from "../../harness/portal-process.ts";
+import { freePort } from "../../harness/ports.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import { customObjects, readyOf } from "../../harness/k8s.ts";
 import { OPERATOR_NAMESPACE, useControllerProcess } from "../../harness/use-controller.ts";
@@ -161,6 +167,37 @@ describe("the IdentityCenter controller runs the portal", () => {
     const ic = await objects.get("identitycenters", "default");
     expect(ic.status?.readyReplicas).toBe(2);
     expect(readyOf(ic)?.message).toBe("2/2 portal replicas ready");
+  });
+
+  it("gives the portal an identity that is enough to serve, and no more", async () => {
+    const portal = startPortalProcess({
+      kubeconfig: await env().kubeconfigFor(PORTAL_SERVICE_ACCOUNT),
+      workDir: env().workDir,
+      namespace: NS,
+      port: await freePort(),
+    });
+    try {
+      await expect.poll(() => portal.ready(), { timeout: 60_000, interval: 200 }).toBe(true);
+      const metadata = await fetch(`${portal.url}/saml/metadata`);
+      expect(metadata.status).toBe(200);
+      expect(await metadata.text()).toContain('entityID="https://sso.example.com/saml/metadata"');
+      // It made the session-key Secret every replica shares.
+      await core.readNamespacedSecret({ name: "identitycenter-default-session", namespace: NS });
+      // It may not touch what it does not need: our resources are read-only to it.
+      const asPortal = loadKubeConfig(await env().kubeconfigFor(PORTAL_SERVICE_ACCOUNT));
+      const denied = await customObjects(asPortal)
+        .delete("identitycenters", "default")
+        .then(
+          () => 200,
+          (err: unknown) => (err as { code?: number }).code,
+        );
+      expect(denied).toBe(403);
+    } finally {
+      portal.kill("SIGTERM");
+      await portal.exited;
+    }
+    const log = await readFile(path.join(env().workDir, "portal-default.log"), "utf8");
+    expect(log).not.toMatch(/forbidden|"statusCode":403/i);
   });
 
   it("puts back what is edited or deleted by hand", async () => {

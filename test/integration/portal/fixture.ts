@@ -1,12 +1,13 @@
 import { createPrivateKey, randomBytes } from "node:crypto";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
 import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
+import { loadKubeConfig } from "../../../src/adapters/k8s/kube-config.ts";
 import { createStores, portalInformers } from "../../../src/controllers/context.ts";
 import { startInformers } from "../../../src/runtime/informer.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { buildPortalApp } from "../../../src/portal/app.ts";
 import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
-import { chartControllerKubeconfig } from "../../harness/chart.ts";
+import { chartControllerKubeconfig, PORTAL_SERVICE_ACCOUNT } from "../../harness/chart.ts";
 import { motoControllerEnv, startControllerProcess } from "../../harness/controller-process.ts";
 import type { TestEnvironment } from "../../harness/environment.ts";
 import { createNamespace, customObjects } from "../../harness/k8s.ts";
@@ -105,7 +106,9 @@ export async function startPortalFixture(
     workDir: env.workDir,
     identity: "portal-test",
     namespace: NS,
-    args: ["--leader-elect=false"],
+    // An image makes the controller create the portal's ServiceAccount, Role and bindings;
+    // the in-process portal below signs in as that ServiceAccount.
+    args: ["--leader-elect=false", "--portal-image=identity-center-operator:test"],
     env: motoControllerEnv(moto.managementCredentials, moto.endpoint),
   });
   await waitFor(
@@ -121,16 +124,25 @@ export async function startPortalFixture(
     },
     60_000,
   );
-  const secret = await kc
-    .makeApiClient(CoreV1Api)
-    .readNamespacedSecret({ name: "identitycenter-default-signing", namespace: NS });
-  const certificatePem = Buffer.from(secret.data?.["tls.crt"] ?? "", "base64").toString();
-  const keyPem = Buffer.from(secret.data?.["tls.key"] ?? "", "base64").toString();
+  // The portal runs with exactly the RBAC the controller gave its ServiceAccount (the chart's
+  // read-only ClusterRole and a Role for Secrets): a forbidden call fails the tests.
+  const portalKc = loadKubeConfig(await env.kubeconfigFor(PORTAL_SERVICE_ACCOUNT));
+  const portalCore = portalKc.makeApiClient(CoreV1Api);
+  let secret: V1Secret | undefined;
+  await waitFor("the portal's ServiceAccount to read the signing Secret", async () => {
+    secret = await portalCore.readNamespacedSecret({
+      name: "identitycenter-default-signing",
+      namespace: NS,
+    });
+    return true;
+  });
+  const certificatePem = Buffer.from(secret?.data?.["tls.crt"] ?? "", "base64").toString();
+  const keyPem = Buffer.from(secret?.data?.["tls.key"] ?? "", "base64").toString();
   const log = createLogger("silent");
-  const stores = createStores(kc, log);
+  const stores = createStores(portalKc, log);
   const informers = portalInformers(stores);
   await startInformers(informers);
-  const store = new CredentialStore(kc, NS);
+  const store = new CredentialStore(portalKc, NS);
   const deps = {
     stores,
     instanceName: "default",
