@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -538,8 +538,9 @@ describe("installing manifests/install.yaml on a real API server", () => {
     expect((await env().apiServer.request("GET", crd)).status).toBe(200);
   });
 
-  it("runs idc controller with the Deployment's flags under install.yaml's RBAC: the portal comes up", async () => {
+  it("runs idc controller with the Deployment's flags under install.yaml's RBAC: the samples bring up the portal", async () => {
     // The flags of the chart's container, but the namespace and health address of this process.
+    // AWS is pointed at a closed loopback port: this test is about the Kubernetes side only.
     const flags = containerOf(install).args.filter(
       (a) => a !== "controller" && !/^--(namespace|health-addr)=/.test(a),
     );
@@ -548,23 +549,25 @@ describe("installing manifests/install.yaml on a real API server", () => {
       workDir: env().workDir,
       identity: "chart",
       namespace: CHART_NAMESPACE,
-      args: flags,
+      args: [...flags, "--aws-endpoint=http://127.0.0.1:9"],
+      env: {
+        AWS_ACCESS_KEY_ID: "unused",
+        AWS_SECRET_ACCESS_KEY: "unused",
+        AWS_EC2_METADATA_DISABLED: "true",
+      },
     });
     try {
       await waitFor("the controller to be ready", () => controller.ready());
-      await applyAll(env(), [
-        {
-          apiVersion: "identitycenter.dev/v1alpha1",
-          kind: "IdentityCenter",
-          metadata: { name: "default" },
-          spec: { portal: { hostname: "sso.example.com" } },
-        },
-      ]);
-      const portal = `/apis/apps/v1/namespaces/${CHART_NAMESPACE}/deployments/identitycenter-default-portal`;
+      const samples = path.join(repoRoot, "manifests/samples");
+      for (const file of (await readdir(samples)).filter((f) => f.endsWith(".yaml")).sort())
+        await applyAll(env(), parseManifests(await readFile(path.join(samples, file), "utf8")));
+      const ns = `/namespaces/${CHART_NAMESPACE}`;
+      const portal = `/apis/apps/v1${ns}/deployments/identitycenter-default-portal`;
       await expect
         .poll(async () => (await env().apiServer.request("GET", portal)).body, { timeout: 20_000 })
         .toMatchObject({
           spec: {
+            replicas: 2,
             template: {
               spec: {
                 serviceAccountName: "identitycenter-default-portal",
@@ -573,13 +576,24 @@ describe("installing manifests/install.yaml on a real API server", () => {
             },
           },
         });
+      const ingress = `/apis/networking.k8s.io/v1${ns}/ingresses/identitycenter-default-portal`;
+      expect((await env().apiServer.request("GET", ingress)).body).toMatchObject({
+        metadata: { annotations: { "cert-manager.io/cluster-issuer": "letsencrypt" } },
+        spec: {
+          ingressClassName: "nginx",
+          tls: [{ hosts: ["sso.example.com"], secretName: "sso-example-com-tls" }],
+          rules: [{ host: "sso.example.com" }],
+        },
+      });
+      const service = `/api/v1${ns}/services/identitycenter-default-portal`;
+      expect((await env().apiServer.request("GET", service)).status).toBe(200);
       const binding =
         "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/identitycenter-default-portal";
       expect((await env().apiServer.request("GET", binding)).body).toMatchObject({
         roleRef: { kind: "ClusterRole", name: "identity-center-operator-portal" },
       });
       const instance = "/apis/identitycenter.dev/v1alpha1/identitycenters/default";
-      // No kubelet runs here, so no portal replica becomes ready.
+      // No kubelet runs here, so no portal replica becomes ready...
       await expect
         .poll(async () => (await env().apiServer.request("GET", instance)).body, {
           timeout: 20_000,
@@ -588,6 +602,23 @@ describe("installing manifests/install.yaml on a real API server", () => {
           status: {
             portalUrl: "https://sso.example.com",
             conditions: [{ type: "Ready", status: "False", reason: "PortalUnavailable" }],
+          },
+        });
+      // ...until the Deployment reports ready replicas, as its controller would.
+      const current = (await env().apiServer.request("GET", portal)).body as KubeObject;
+      const status = await env().apiServer.request("PUT", `${portal}/status`, {
+        ...current,
+        status: { replicas: 2, readyReplicas: 2, availableReplicas: 2 },
+      });
+      expect(status.status).toBe(200);
+      await expect
+        .poll(async () => (await env().apiServer.request("GET", instance)).body, {
+          timeout: 20_000,
+        })
+        .toMatchObject({
+          status: {
+            readyReplicas: 2,
+            conditions: [{ type: "Ready", status: "True", reason: "PortalAvailable" }],
           },
         });
     } finally {
