@@ -34,6 +34,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { cacheDir, repoRoot } from "../test/harness/paths.ts";
+import { isAlive } from "../test/harness/process.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Parsing
@@ -300,15 +301,6 @@ async function assertNoPackagesAbove(dir: string): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 // The layer cache
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const COPY_TREE = { recursive: true, verbatimSymlinks: true, force: true } as const;
 

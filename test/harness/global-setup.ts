@@ -4,15 +4,7 @@ import type { TestProject } from "vitest/node";
 import { resolveBinary } from "./binaries.ts";
 import type { HarnessBinaries } from "./environment.ts";
 import { cacheDir } from "./paths.ts";
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { isAlive } from "./process.ts";
 
 /** Removes work folders left by test processes that are gone (kept ones, crashed runs). */
 async function removeStaleWorkDirs(): Promise<void> {

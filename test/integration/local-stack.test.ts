@@ -1,14 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import jsQRModule from "jsqr";
-import { chromium, type Browser } from "playwright-core";
-import { PNG } from "pngjs";
+import type { Browser } from "playwright-core";
+import { launchChromium, readQrCode } from "../harness/browser.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { base32Decode, totp } from "../../src/portal/totp.ts";
 import { repoRoot } from "../harness/paths.ts";
 import { freePort } from "../harness/ports.ts";
 
-const CHROMIUM = process.env.IDC_CHROMIUM ?? "/usr/bin/chromium";
 const PASSWORD = "correct horse battery staple";
 
 /** Reads `label:  value` lines the start command prints once everything is up. */
@@ -32,13 +30,6 @@ function readBanner(child: ChildProcess, output: string[]): Promise<Record<strin
       reject(new Error(`npm start exited with ${String(code)}:\n${output.join("")}`));
     });
   });
-}
-
-function readQrCode(png: Buffer): string {
-  const image = PNG.sync.read(png);
-  const code = jsQRModule.default(new Uint8ClampedArray(image.data), image.width, image.height);
-  if (!code) throw new Error("no QR code found in the screenshot");
-  return code.data;
 }
 
 /** Resolves once the TOTP step after `step` has begun: each code can be used only once. */
@@ -65,7 +56,7 @@ describe("npm start: the local stack, driven from a browser", () => {
     exited = new Promise((resolve) => stack.once("exit", (code) => resolve(code)));
     process.once("exit", () => stack.kill("SIGKILL"));
     banner = await readBanner(stack, output);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--disable-gpu"] });
+    browser = await launchChromium();
   }, 180_000);
   afterAll(async () => {
     await browser.close();

@@ -2,9 +2,8 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { SAML } from "@node-saml/node-saml";
-import jsQRModule from "jsqr";
-import { chromium, type Browser } from "playwright-core";
-import { PNG } from "pngjs";
+import type { Browser } from "playwright-core";
+import { launchChromium, readQrCode } from "../../harness/browser.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueSetupToken } from "../../../src/portal/credentials.ts";
 import { base32Decode, totp } from "../../../src/portal/totp.ts";
@@ -16,16 +15,6 @@ import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { xmlsecVerifies } from "../../harness/xmlsec.ts";
 import { A, startPortalFixture } from "./fixture.ts";
 
-/** Decodes the QR code in a PNG screenshot, as a phone's authenticator would. */
-function readQrCode(png: Buffer): string {
-  const image = PNG.sync.read(png);
-  // A CommonJS module whose types describe `exports.default`.
-  const code = jsQRModule.default(new Uint8ClampedArray(image.data), image.width, image.height);
-  if (!code) throw new Error("no QR code found in the screenshot");
-  return code.data;
-}
-
-const CHROMIUM = process.env.IDC_CHROMIUM ?? "/usr/bin/chromium";
 // Screenshots for docs/ are written only when asked: IDC_SCREENSHOTS=1.
 const SCREENSHOTS =
   process.env.IDC_SCREENSHOTS === "1" ? path.join(repoRoot, "docs/screenshots") : undefined;
@@ -51,16 +40,7 @@ describe("the portal in Chromium: invite -> setup with MFA -> sign in -> console
       now: portalNow,
     });
     await fixture.app.listen({ host: "127.0.0.1", port });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium();
     if (SCREENSHOTS) await mkdir(SCREENSHOTS, { recursive: true });
   });
   afterAll(async () => {
