@@ -10,8 +10,9 @@ import { isValidUser } from "../identity/directory.ts";
 import { isoDurationSeconds } from "../plan/naming.ts";
 import { AWS_AUDIENCE, awsSignInAttributes } from "../saml/aws-sign-in.ts";
 import { idpEndpoints, idpMetadataXml } from "../saml/metadata.ts";
-import { buildResponse, buildSignedResponse, newId } from "../saml/response.ts";
-import { signElement } from "../saml/sign.ts";
+import { buildResponseDocument, buildSignedResponse, newId } from "../saml/response.ts";
+import { signInDocument } from "../saml/sign.ts";
+import { serialize } from "../saml/xml-builder.ts";
 import { accessibleAccounts, findRole, type RoleAccess } from "./access.ts";
 import {
   accessibleApplications,
@@ -475,10 +476,11 @@ export function buildPortalApp(deps: PortalDeps) {
       if (err instanceof ApplicationSignInError) throw Object.assign(err, { statusCode: 409 });
       throw err;
     }
-    let xml = buildResponse(input).xml;
-    if (application.spec.signing.assertion) xml = signElement(xml, deps.signing, "Assertion");
+    const { doc } = buildResponseDocument(input);
+    if (application.spec.signing.assertion) signInDocument(doc, deps.signing, "Assertion");
     // Signed last, so the Response's signature also covers the Assertion's.
-    if (application.spec.signing.response) xml = signElement(xml, deps.signing, "Response");
+    if (application.spec.signing.response) signInDocument(doc, deps.signing, "Response");
+    const xml = serialize(doc);
     const nonce = randomBytes(16).toString("base64");
     Object.assign(req, { nonce, postTo: application.spec.acsUrl });
     const fields: Record<string, string> = { SAMLResponse: Buffer.from(xml).toString("base64") };
