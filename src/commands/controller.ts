@@ -33,12 +33,15 @@ Flags:
                            custom resources (default identity-center-operator-portal)
 `;
 
-export function parseHostPort(value: string): { host: string; port: number } | undefined {
+export function parseHostPort(
+  value: string,
+  flag = "--health-addr",
+): { host: string; port: number } | undefined {
   if (value === "off") return undefined;
   const i = value.lastIndexOf(":");
   const port = Number(value.slice(i + 1));
   if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`--health-addr must be HOST:PORT or "off", got "${value}"`);
+    throw new Error(`${flag} must be HOST:PORT or "off", got "${value}"`);
   }
   return { host: value.slice(0, i) || "0.0.0.0", port };
 }

@@ -7,6 +7,8 @@ import { createStores, portalInformers } from "../controllers/context.ts";
 import { startInformers } from "../runtime/informer.ts";
 import { signingSecretName } from "../controllers/identitycenter/sync.ts";
 import { createLogger } from "../observability/logger.ts";
+import { PortalMetrics } from "../observability/metrics.ts";
+import { startHealthServer } from "../runtime/health-server.ts";
 import { buildPortalApp } from "../portal/app.ts";
 import { certificateBase64 } from "../saml/signing-identity.ts";
 import { parseHostPort } from "./controller.ts";
@@ -22,6 +24,9 @@ Flags:
   --namespace NAME       operator namespace with the signing, session and credential Secrets
   --instance NAME        the IdentityCenter to serve (default "default")
   --listen HOST:PORT     where to listen (default 0.0.0.0:8080)
+  --metrics-addr HOST:PORT
+                         /metrics, /healthz and /readyz for Prometheus and probes, apart from
+                         the user-facing port ("off" to disable; default 0.0.0.0:9090)
   --sts-endpoint URL     STS endpoint for CLI credentials (default: the IdentityCenter's, or AWS)
   --log-level LEVEL      trace, debug, info, warn, error (default info)
 `;
@@ -69,6 +74,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       },
       instance: { type: "string", default: "default" },
       listen: { type: "string", default: "0.0.0.0:8080" },
+      "metrics-addr": { type: "string", default: "0.0.0.0:9090" },
       "sts-endpoint": { type: "string", default: process.env.IDC_STS_ENDPOINT },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h" },
@@ -78,8 +84,9 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     out(PORTAL_HELP);
     return 0;
   }
-  const listen = parseHostPort(values.listen);
+  const listen = parseHostPort(values.listen, "--listen");
   if (!listen) throw new Error("--listen must be HOST:PORT");
+  const metricsAddress = parseHostPort(values["metrics-addr"], "--metrics-addr");
   const log = createLogger(values["log-level"] as "info", "idc-portal");
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const stores = createStores(kubeConfig, log);
@@ -99,7 +106,9 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       () => randomBytes(32).toString("base64"),
     ),
   ]);
+  const metrics = new PortalMetrics();
   const app = buildPortalApp({
+    metrics,
     stores,
     instanceName: values.instance,
     credentials: new CredentialStore(kubeConfig, values.namespace),
@@ -114,8 +123,16 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     log,
   });
   await app.listen({ host: listen.host, port: listen.port });
+  const metricsServer = metricsAddress
+    ? await startHealthServer({
+        ...metricsAddress,
+        registry: metrics.registry,
+        isReady: () => stores.identityCenters.informer.get(values.instance) !== undefined,
+      })
+    : undefined;
   return new Promise<number>((resolve) => {
     const stop = () => {
+      metricsServer?.close();
       void app.close().then(async () => {
         await Promise.all(informers.map((i) => i.stop()));
         resolve(0);

@@ -57,3 +57,31 @@ export class OperatorMetrics {
       collectDefaultMetrics({ register: this.registry, prefix: "idc_" });
   }
 }
+
+/** The portal's Prometheus metrics, served on its own port (never through the Ingress). */
+export class PortalMetrics {
+  readonly registry = new Registry();
+  readonly signIns = new Counter({
+    name: "idc_portal_sign_ins_total",
+    help: "Sign-in steps by step (password, otp, setup) and result.",
+    labelNames: ["step", "result"],
+    registers: [this.registry],
+  });
+  readonly samlResponses = new Counter({
+    name: "idc_portal_saml_responses_total",
+    help: "Signed SAML responses by target (aws_console, aws_credentials, application).",
+    labelNames: ["target"],
+    registers: [this.registry],
+  });
+  readonly requests = new Histogram({
+    name: "idc_portal_http_request_duration_seconds",
+    help: "HTTP requests by route pattern, method and status code.",
+    labelNames: ["route", "method", "status"],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -15,6 +15,7 @@ export const PORTAL_COMPONENT = "portal";
 export const MANAGED_BY = "identity-center-operator";
 const INSTANCE_LABEL = "identitycenter.dev/instance";
 const PORTAL_PORT = 8080;
+const METRICS_PORT = 9090;
 
 export interface PortalWorkloadOptions {
   /** The operator's namespace: the portal runs next to its Secrets. */
@@ -150,8 +151,12 @@ function deployment(ic: IdentityCenter, options: PortalWorkloadOptions): V1Deplo
                 `--listen=0.0.0.0:${String(PORTAL_PORT)}`,
                 `--instance=${instance}`,
                 `--namespace=${options.namespace}`,
+                `--metrics-addr=0.0.0.0:${String(METRICS_PORT)}`,
               ],
-              ports: [{ name: "http", containerPort: PORTAL_PORT, protocol: "TCP" }],
+              ports: [
+                { name: "http", containerPort: PORTAL_PORT, protocol: "TCP" },
+                { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
+              ],
               readinessProbe: probe("/readyz", 5),
               livenessProbe: probe("/healthz", 10),
               // scrypt needs 128 MiB per password check outside the JS heap; the limit leaves
@@ -183,7 +188,11 @@ function service(ic: IdentityCenter, namespace: string): V1Service {
     spec: {
       type: "ClusterIP",
       selector: portalSelector(ic.metadata.name),
-      ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+      // The Ingress routes to `http` only; `metrics` is for in-cluster scrapers.
+      ports: [
+        { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+        { name: "metrics", port: METRICS_PORT, targetPort: "metrics", protocol: "TCP" },
+      ],
     },
   };
 }

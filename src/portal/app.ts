@@ -7,6 +7,7 @@ import type { IdentityCenter, User } from "../api/v1alpha1/index.ts";
 import type { createStores } from "../controllers/context.ts";
 import { portalUrl } from "../controllers/identitycenter/sync.ts";
 import { isValidUser } from "../identity/directory.ts";
+import { PortalMetrics } from "../observability/metrics.ts";
 import { isoDurationSeconds } from "../plan/naming.ts";
 import { AWS_AUDIENCE, awsSignInAttributes } from "../saml/aws-sign-in.ts";
 import { idpEndpoints, idpMetadataXml } from "../saml/metadata.ts";
@@ -58,6 +59,7 @@ export interface PortalDeps {
   /** STS endpoint for CLI credentials when the IdentityCenter does not set one. */
   stsEndpoint: string | undefined;
   region: string;
+  metrics?: PortalMetrics;
   log: Logger;
   now?: () => Date;
 }
@@ -71,6 +73,22 @@ export function buildPortalApp(deps: PortalDeps) {
   const app = Fastify({ loggerInstance: deps.log, trustProxy: true, bodyLimit: 64 * 1024 });
   void app.register(formbody);
   const s = deps.stores;
+  const metrics = deps.metrics ?? new PortalMetrics();
+  /** One audit line and one count per sign-in step, never with the password or the code. */
+  const audit = (req: FastifyRequest, step: string, result: string, userName: string) => {
+    metrics.signIns.inc({ step, result });
+    deps.log.info({ audit: true, step, result, user: userName, ip: req.ip }, "sign-in");
+  };
+  app.addHook("onResponse", async (req, reply) => {
+    metrics.requests.observe(
+      {
+        route: req.routeOptions.url ?? "unmatched",
+        method: req.method,
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
 
   const instance = (): IdentityCenter => {
     const ic = s.identityCenters.informer.get(deps.instanceName);
@@ -229,7 +247,10 @@ export function buildPortalApp(deps: PortalDeps) {
     const user = userObject === undefined ? undefined : s.users.informer.get(userObject);
     const record = user ? await deps.credentials.get(userName) : undefined;
     const t = now().getTime();
-    if (record && isLocked(record, t)) return fail("Too many failed sign-ins. Try again later.");
+    if (record && isLocked(record, t)) {
+      audit(req, "password", "locked", userName);
+      return fail("Too many failed sign-ins. Try again later.");
+    }
     // Unknown, duplicate and inactive users get the same answer as a wrong password.
     const ok =
       !!user &&
@@ -238,6 +259,7 @@ export function buildPortalApp(deps: PortalDeps) {
       !!record?.passwordHash &&
       (await verifyPassword(password, record.passwordHash));
     if (!ok) {
+      audit(req, "password", "rejected", userName);
       if (user && record)
         await deps.credentials.update(userName, (r) =>
           recordFailure(r, t, instance().spec.signIn.lockoutThreshold),
@@ -245,9 +267,12 @@ export function buildPortalApp(deps: PortalDeps) {
       return fail();
     }
     const mfa = instance().spec.signIn.mfa;
-    if (mfa === "required" && !record.totpSecret)
+    if (mfa === "required" && !record.totpSecret) {
+      audit(req, "password", "no_authenticator", userName);
       return fail("Your account needs an authenticator. Ask an administrator for a setup link.");
+    }
     const pendingMfa = mfa !== "disabled" && !!record.totpSecret;
+    audit(req, "password", pendingMfa ? "accepted" : "signed_in", userName);
     if (!pendingMfa) await deps.credentials.update(userName, recordSuccess);
     writeSession(reply, {
       userName,
@@ -273,13 +298,16 @@ export function buildPortalApp(deps: PortalDeps) {
     if (!session?.pendingMfa) return reply.redirect("/login", 303);
     const t = now().getTime();
     const record = await deps.credentials.get(session.userName);
-    if (!record?.totpSecret || isLocked(record, t))
+    if (!record?.totpSecret || isLocked(record, t)) {
+      audit(req, "otp", "locked", session.userName);
       return reply
         .code(401)
         .type("text/html")
         .send(otpPage(session.csrf, "Too many failed sign-ins. Try again later."));
+    }
     const step = verifyTotp(record.totpSecret, form.otp ?? "", now(), record.totpLastStep);
     if (step === undefined) {
+      audit(req, "otp", "rejected", session.userName);
       await deps.credentials.update(session.userName, (r) =>
         recordFailure(r, t, instance().spec.signIn.lockoutThreshold),
       );
@@ -292,6 +320,7 @@ export function buildPortalApp(deps: PortalDeps) {
       ...recordSuccess(r),
       totpLastStep: step,
     }));
+    audit(req, "otp", "signed_in", session.userName);
     writeSession(reply, {
       userName: session.userName,
       epoch: record.sessionEpoch,
@@ -401,6 +430,7 @@ export function buildPortalApp(deps: PortalDeps) {
       }
       return next;
     });
+    audit(req, "setup", pendingTotp ? "password_and_authenticator" : "password", userName);
     writeSession(reply, undefined);
     return reply.redirect("/login", 303);
   });
@@ -481,6 +511,7 @@ export function buildPortalApp(deps: PortalDeps) {
     // Signed last, so the Response's signature also covers the Assertion's.
     if (application.spec.signing.response) signInDocument(doc, deps.signing, "Response");
     const xml = serialize(doc);
+    metrics.samlResponses.inc({ target: "application" });
     const nonce = randomBytes(16).toString("base64");
     Object.assign(req, { nonce, postTo: application.spec.acsUrl });
     const fields: Record<string, string> = { SAMLResponse: Buffer.from(xml).toString("base64") };
@@ -514,6 +545,7 @@ export function buildPortalApp(deps: PortalDeps) {
     const fields: Record<string, string> = {
       SAMLResponse: signedAwsResponse(user, role, user.metadata.uid ?? user.metadata.name),
     };
+    metrics.samlResponses.inc({ target: "aws_console" });
     if (role.relayState) fields.RelayState = role.relayState;
     return reply.type("text/html").send(autoPostPage(instance().spec.aws.signInUrl, fields, nonce));
   });
@@ -533,6 +565,7 @@ export function buildPortalApp(deps: PortalDeps) {
         SAMLAssertion: signedAwsResponse(user, role, user.metadata.uid ?? user.metadata.name),
       }),
     );
+    metrics.samlResponses.inc({ target: "aws_credentials" });
     const c = out.Credentials;
     const creds = {
       accessKeyId: c?.AccessKeyId ?? "",

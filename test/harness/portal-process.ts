@@ -22,6 +22,8 @@ export function startPortalProcess(options: {
   port: number;
   instance?: string;
   stsEndpoint?: string;
+  /** Serve /metrics on this port (off when unset). */
+  metricsPort?: number;
 }): PortalProcess {
   const instance = options.instance ?? "default";
   const log = createWriteStream(path.join(options.workDir, `portal-${instance}.log`), {
@@ -36,6 +38,7 @@ export function startPortalProcess(options: {
       `--namespace=${options.namespace}`,
       `--instance=${instance}`,
       `--listen=127.0.0.1:${String(options.port)}`,
+      `--metrics-addr=${options.metricsPort ? `127.0.0.1:${String(options.metricsPort)}` : "off"}`,
       ...(options.stsEndpoint ? [`--sts-endpoint=${options.stsEndpoint}`] : []),
     ],
     { stdio: ["ignore", "pipe", "pipe"] },

@@ -104,6 +104,7 @@ describe("the IdentityCenter controller runs the portal", () => {
       "--listen=0.0.0.0:8080",
       "--instance=default",
       `--namespace=${NS}`,
+      "--metrics-addr=0.0.0.0:9090",
     ]);
     expect(container?.securityContext).toMatchObject({
       allowPrivilegeEscalation: false,
@@ -121,6 +122,7 @@ describe("the IdentityCenter controller runs the portal", () => {
     const svc = await core.readNamespacedService({ name: NAME, namespace: NS });
     expect(svc.spec?.ports).toEqual([
       expect.objectContaining({ name: "http", port: 80, targetPort: "http" }),
+      expect.objectContaining({ name: "metrics", port: 9090, targetPort: "metrics" }),
     ]);
     expect(svc.spec?.selector).toEqual(d.spec?.selector.matchLabels);
 
@@ -170,17 +172,25 @@ describe("the IdentityCenter controller runs the portal", () => {
   });
 
   it("gives the portal an identity that is enough to serve, and no more", async () => {
+    const metricsPort = await freePort();
     const portal = startPortalProcess({
       kubeconfig: await env().kubeconfigFor(PORTAL_SERVICE_ACCOUNT),
       workDir: env().workDir,
       namespace: NS,
       port: await freePort(),
+      metricsPort,
     });
     try {
       await expect.poll(() => portal.ready(), { timeout: 60_000, interval: 200 }).toBe(true);
       const metadata = await fetch(`${portal.url}/saml/metadata`);
       expect(metadata.status).toBe(200);
       expect(await metadata.text()).toContain('entityID="https://sso.example.com/saml/metadata"');
+      // Metrics are on their own port, which the Ingress never routes to.
+      const scraped = await (await fetch(`http://127.0.0.1:${String(metricsPort)}/metrics`)).text();
+      expect(scraped).toContain(
+        'idc_portal_http_request_duration_seconds_count{route="/saml/metadata",method="GET",status="200"} 1',
+      );
+      expect((await fetch(`${portal.url}/metrics`)).status).toBe(404);
       // It made the session-key Secret every replica shares.
       await core.readNamespacedSecret({ name: "identitycenter-default-session", namespace: NS });
       // It may not touch what it does not need: our resources are read-only to it.

@@ -5,6 +5,7 @@ import { loadKubeConfig } from "../../../src/adapters/k8s/kube-config.ts";
 import { createStores, portalInformers } from "../../../src/controllers/context.ts";
 import { startInformers } from "../../../src/runtime/informer.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
+import { PortalMetrics } from "../../../src/observability/metrics.ts";
 import { buildPortalApp } from "../../../src/portal/app.ts";
 import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
 import { chartControllerKubeconfig, PORTAL_SERVICE_ACCOUNT } from "../../harness/chart.ts";
@@ -157,6 +158,7 @@ export async function startPortalFixture(
     region: "us-east-1",
     log,
     now: options.now,
+    metrics: new PortalMetrics(),
   };
   const app = buildPortalApp(deps);
   const replicas: ReturnType<typeof buildPortalApp>[] = [];
@@ -166,6 +168,7 @@ export async function startPortalFixture(
     stores,
     app,
     certificatePem,
+    metrics: deps.metrics,
     /** Another portal replica: same Secrets (session key, signing key), own process state. */
     replica() {
       const replica = buildPortalApp(deps);

@@ -377,6 +377,12 @@ describe("access portal", () => {
     clockOffset = lockedUntil - Date.now() + 1000; // the portal's clock passes the lock
     expect((await signIn(client)).statusCode).toBe(303);
     expect((await store.get("alice"))?.failures).toBe(0);
+    const counts = await fixture.metrics.signIns.get();
+    const count = (step: string, result: string) =>
+      counts.values.find((v) => v.labels.step === step && v.labels.result === result)?.value ?? 0;
+    expect(count("password", "rejected")).toBeGreaterThanOrEqual(5);
+    expect(count("password", "locked")).toBeGreaterThanOrEqual(1);
+    expect(count("otp", "signed_in")).toBeGreaterThanOrEqual(1);
   });
 
   it("names the cookie __Host- and marks it Secure when the portal is served over https", async () => {
