@@ -3,7 +3,7 @@ import formbody from "@fastify/formbody";
 import { AssumeRoleWithSAMLCommand, STSClient } from "@aws-sdk/client-sts";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import type { IdentityCenter, User } from "../api/v1alpha1/index.ts";
+import type { Application, IdentityCenter, User } from "../api/v1alpha1/index.ts";
 import type { createStores } from "../controllers/context.ts";
 import { portalUrl } from "../controllers/identitycenter/sync.ts";
 import { isValidUser } from "../identity/directory.ts";
@@ -12,6 +12,13 @@ import { isoDurationSeconds } from "../plan/naming.ts";
 import { AWS_AUDIENCE, awsSignInAttributes } from "../saml/aws-sign-in.ts";
 import { idpEndpoints, idpMetadataXml } from "../saml/metadata.ts";
 import { buildResponseDocument, buildSignedResponse, newId } from "../saml/response.ts";
+import {
+  AuthnRequestError,
+  decodeSamlRequest,
+  encodeRedirectSamlRequest,
+  parseAuthnRequest,
+  type AuthnRequest,
+} from "../saml/authn-request.ts";
 import { signInDocument } from "../saml/sign.ts";
 import { serialize } from "../saml/xml-builder.ts";
 import { accessibleAccounts, findRole, type RoleAccess } from "./access.ts";
@@ -66,6 +73,11 @@ export interface PortalDeps {
 
 type Form = Record<string, string | undefined>;
 const BAD_LOGIN = "The user name or password is incorrect.";
+
+/** Where to go after signing in: only a pending SP-initiated sign-in, never another site. */
+function safeReturnTo(value: string | undefined): string | undefined {
+  return value?.startsWith("/saml/sso?") ? value : undefined;
+}
 
 /** The access portal and SAML IdP as a Fastify app; `idc portal` makes it listen. */
 export function buildPortalApp(deps: PortalDeps) {
@@ -135,17 +147,21 @@ export function buildPortalApp(deps: PortalDeps) {
         : `${cookieName()}=; Max-Age=0; ${attrs}`,
     );
   }
-  function anonymous(reply: FastifyReply, existing: Session | undefined): Session {
+  /** A session for someone not signed in yet: it carries the CSRF token of the login form. */
+  function anonymousSession(existing: Session | undefined): Session {
     if (existing && existing.userName === "") return existing;
     const t = now().getTime();
-    const session: Session = {
+    return {
       userName: "",
       epoch: 0,
       issuedAt: t,
       lastSeen: t,
       csrf: randomBytes(18).toString("base64url"),
     };
-    writeSession(reply, session);
+  }
+  function anonymous(reply: FastifyReply, existing: Session | undefined): Session {
+    const session = anonymousSession(existing);
+    if (session !== existing) writeSession(reply, session);
     return session;
   }
   function checkCsrf(session: Session | undefined, form: Form): void {
@@ -274,15 +290,16 @@ export function buildPortalApp(deps: PortalDeps) {
     const pendingMfa = mfa !== "disabled" && !!record.totpSecret;
     audit(req, "password", pendingMfa ? "accepted" : "signed_in", userName);
     if (!pendingMfa) await deps.credentials.update(userName, recordSuccess);
+    const returnTo = safeReturnTo(session?.returnTo);
     writeSession(reply, {
       userName,
       epoch: record.sessionEpoch,
       issuedAt: t,
       lastSeen: t,
       csrf: randomBytes(18).toString("base64url"),
-      ...(pendingMfa ? { pendingMfa: true } : {}),
+      ...(pendingMfa ? { pendingMfa: true, ...(returnTo ? { returnTo } : {}) } : {}),
     });
-    return reply.redirect(pendingMfa ? "/login/otp" : "/", 303);
+    return reply.redirect(pendingMfa ? "/login/otp" : (returnTo ?? "/"), 303);
   });
 
   app.get("/login/otp", async (req, reply) => {
@@ -328,7 +345,7 @@ export function buildPortalApp(deps: PortalDeps) {
       lastSeen: t,
       csrf: randomBytes(18).toString("base64url"),
     });
-    return reply.redirect("/", 303);
+    return reply.redirect(safeReturnTo(session.returnTo) ?? "/", 303);
   });
 
   const setupLinkGone = (reply: FastifyReply) =>
@@ -495,6 +512,16 @@ export function buildPortalApp(deps: PortalDeps) {
     if (!found) throw Object.assign(new Error("Sign in first."), { statusCode: 401 });
     const { user, session, application } = found;
     checkCsrf(session, req.body as Form);
+    return postToApplication(req, reply, { user, application });
+  });
+
+  /** An auto-posting page with a signed Response for the application's ACS URL. */
+  function postToApplication(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    target: { user: User; application: Application; inResponseTo?: string; relayState?: string },
+  ) {
+    const { user, application } = target;
     let input;
     try {
       input = applicationResponseInput(application, user, {
@@ -506,7 +533,10 @@ export function buildPortalApp(deps: PortalDeps) {
       if (err instanceof ApplicationSignInError) throw Object.assign(err, { statusCode: 409 });
       throw err;
     }
-    const { doc } = buildResponseDocument(input);
+    const { doc } = buildResponseDocument({
+      ...input,
+      ...(target.inResponseTo ? { inResponseTo: target.inResponseTo } : {}),
+    });
     if (application.spec.signing.assertion) signInDocument(doc, deps.signing, "Assertion");
     // Signed last, so the Response's signature also covers the Assertion's.
     if (application.spec.signing.response) signInDocument(doc, deps.signing, "Response");
@@ -515,14 +545,82 @@ export function buildPortalApp(deps: PortalDeps) {
     const nonce = randomBytes(16).toString("base64");
     Object.assign(req, { nonce, postTo: application.spec.acsUrl });
     const fields: Record<string, string> = { SAMLResponse: Buffer.from(xml).toString("base64") };
-    if (application.spec.relayState) fields.RelayState = application.spec.relayState;
+    const relayState = target.relayState ?? application.spec.relayState;
+    if (relayState) fields.RelayState = relayState;
     deps.log.info(
-      { user: user.spec.userName, application: application.metadata.name },
+      {
+        user: user.spec.userName,
+        application: application.metadata.name,
+        spInitiated: !!target.inResponseTo,
+      },
       "application sign-in",
     );
     return reply
       .type("text/html")
       .send(autoPostPage(application.spec.acsUrl, fields, nonce, application.spec.displayName));
+  }
+
+  const badRequest = (message: string) => Object.assign(new Error(message), { statusCode: 400 });
+
+  /** The AuthnRequest and the Application it comes from; anything else is a 400 page. */
+  function applicationRequest(samlRequest: string) {
+    let request: AuthnRequest;
+    try {
+      request = parseAuthnRequest(decodeSamlRequest(samlRequest, "redirect"));
+    } catch (err) {
+      if (err instanceof AuthnRequestError) throw badRequest(`Bad SAML request: ${err.message}.`);
+      throw err;
+    }
+    const application = s.applications.informer
+      .list()
+      .find((a) => a.spec.entityId === request.issuer && !a.metadata.deletionTimestamp);
+    if (!application)
+      throw badRequest(`The service provider ${request.issuer} is not an application here.`);
+    // The Response goes only to the ACS URL the Application registers, whatever the request says.
+    if (request.acsUrl && request.acsUrl !== application.spec.acsUrl)
+      throw badRequest(
+        `The service provider asked for the response at ${request.acsUrl}, which is not the ACS URL registered for ${application.spec.displayName}.`,
+      );
+    return { request, application };
+  }
+
+  // SP-initiated sign-in, HTTP-Redirect binding. Someone not signed in comes back here after
+  // signing in (the request's URL waits in the encrypted session cookie).
+  app.get("/saml/sso", async (req, reply) => {
+    const query = req.query as Form;
+    const { request, application } = applicationRequest(query.SAMLRequest ?? "");
+    const current = await currentUser(req, reply);
+    if (!current) {
+      writeSession(reply, { ...anonymousSession(readSession(req)), returnTo: req.url });
+      return reply.redirect("/login", 303);
+    }
+    if (!applicationsOf(current.user).some((a) => a.metadata.name === application.metadata.name))
+      throw Object.assign(new Error(`You are not assigned ${application.spec.displayName}.`), {
+        statusCode: 403,
+      });
+    return postToApplication(req, reply, {
+      user: current.user,
+      application,
+      inResponseTo: request.id,
+      ...(query.RelayState ? { relayState: query.RelayState } : {}),
+    });
+  });
+
+  // HTTP-POST binding: a cross-site POST carries no SameSite=Lax session cookie, so the request
+  // is turned into the Redirect binding's GET, which does.
+  app.post("/saml/sso", async (req, reply) => {
+    const form = req.body as Form;
+    let xml: string;
+    try {
+      xml = decodeSamlRequest(form.SAMLRequest ?? "", "post");
+      parseAuthnRequest(xml);
+    } catch (err) {
+      if (err instanceof AuthnRequestError) throw badRequest(`Bad SAML request: ${err.message}.`);
+      throw err;
+    }
+    const query = new URLSearchParams({ SAMLRequest: encodeRedirectSamlRequest(xml) });
+    if (form.RelayState) query.set("RelayState", form.RelayState);
+    return reply.redirect(`/saml/sso?${query.toString()}`, 303);
   });
 
   async function authorizedRole(req: FastifyRequest, reply: FastifyReply) {

@@ -14,6 +14,8 @@ export interface Session {
   pendingMfa?: boolean;
   /** During setup: the TOTP secret being enrolled, until the user confirms a code. */
   pendingTotp?: string;
+  /** Before sign-in: the SP-initiated sign-in (a /saml/sso URL) to resume afterwards. */
+  returnTo?: string;
 }
 
 const IV_BYTES = 12;

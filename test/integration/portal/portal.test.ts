@@ -1,5 +1,6 @@
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
-import { SAML } from "@node-saml/node-saml";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { SAML, ValidateInResponseTo } from "@node-saml/node-saml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
 import type { createStores } from "../../../src/controllers/context.ts";
@@ -50,6 +51,10 @@ class Client {
     return /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
   }
 }
+
+/** The AuthnRequest XML in an HTTP-Redirect URL. */
+const inflate = (url: URL) =>
+  inflateRawSync(Buffer.from(url.searchParams.get("SAMLRequest") ?? "", "base64")).toString();
 
 describe("access portal", () => {
   const env = useTestEnvironment({ crdFiles: operatorCrdFiles(), moto: true });
@@ -319,6 +324,81 @@ describe("access portal", () => {
     expect((await client.request("GET", "/applications/crm")).statusCode).toBe(403);
     const noCsrf = await client.request("POST", "/applications/wiki", {});
     expect(noCsrf.statusCode).toBe(403);
+  });
+
+  it("answers an SP-initiated sign-in: sign in first, then a Response to the request", async () => {
+    const ic = await objects.get("identitycenters", "default");
+    const cert = String(ic.status?.signingCertificate);
+    const sp = new SAML({
+      entryPoint: "http://127.0.0.1:8080/saml/sso",
+      callbackUrl: "https://wiki.example.com/saml/acs",
+      issuer: "https://wiki.example.com/saml",
+      audience: "https://wiki.example.com/saml",
+      idpCert: cert,
+      idpIssuer: String(ic.status?.entityId),
+      wantAssertionsSigned: true,
+      wantAuthnResponseSigned: false,
+      validateInResponseTo: ValidateInResponseTo.always,
+      acceptedClockSkewMs: 5 * 60_000,
+    });
+    const start = new URL(await sp.getAuthorizeUrlAsync("/wiki/page-42", undefined, {}));
+    const client = new Client(app);
+    // Not signed in yet: to the login page, and back to the request once signed in.
+    const first = await client.request("GET", `${start.pathname}${start.search}`);
+    expect([first.statusCode, first.headers.location]).toEqual([303, "/login"]);
+    const signedIn = await signIn(client);
+    expect(signedIn.headers.location).toBe(`${start.pathname}${start.search}`);
+    const res = await client.request("GET", String(signedIn.headers.location));
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('action="https://wiki.example.com/saml/acs"');
+    expect(res.body).toContain('name="RelayState" value="/wiki/page-42"');
+    const samlResponse = /name="SAMLResponse" value="([^"]+)"/.exec(res.body)?.[1] ?? "";
+    expect(await xmlsecVerifies(Buffer.from(samlResponse, "base64").toString(), cert)).toBe(true);
+    // node-saml remembers the request's ID and accepts only a Response to it.
+    const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: samlResponse });
+    expect(profile?.nameID).toBe("alice@example.com");
+    expect(profile?.inResponseTo).toBe(/ID="([^"]+)"/.exec(inflate(start))?.[1]);
+
+    // The HTTP-POST binding becomes the Redirect binding's GET (which carries the cookie).
+    const posted = await client.request("POST", "/saml/sso", {
+      SAMLRequest: Buffer.from(inflate(start)).toString("base64"),
+      RelayState: "/elsewhere",
+    });
+    expect(posted.statusCode).toBe(303);
+    expect(String(posted.headers.location)).toMatch(
+      /^\/saml\/sso\?SAMLRequest=.+&RelayState=%2Felsewhere$/,
+    );
+
+    // Unknown SPs, foreign ACS URLs and applications not assigned to the user are refused.
+    const request = (issuer: string, acs: string) =>
+      `/saml/sso?${new URLSearchParams({
+        SAMLRequest: deflateRawSync(
+          `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="${new Date().toISOString()}" AssertionConsumerServiceURL="${acs}"><saml:Issuer>${issuer}</saml:Issuer></samlp:AuthnRequest>`,
+        ).toString("base64"),
+      }).toString()}`;
+    const unknown = await client.request(
+      "GET",
+      request("https://evil.example.com", "https://evil.example.com/acs"),
+    );
+    expect([unknown.statusCode, unknown.body]).toEqual([
+      400,
+      expect.stringContaining("is not an application here"),
+    ]);
+    const foreignAcs = await client.request(
+      "GET",
+      request("https://wiki.example.com/saml", "https://evil.example.com/acs"),
+    );
+    expect([foreignAcs.statusCode, foreignAcs.body]).toEqual([
+      400,
+      expect.stringContaining("not the ACS URL registered"),
+    ]);
+    const crm = await client.request(
+      "GET",
+      request("https://crm.example.com", "https://crm.example.com/acs"),
+    );
+    expect(crm.statusCode).toBe(403);
+    const garbage = await client.request("GET", "/saml/sso?SAMLRequest=bm90IGRlZmxhdGU%3D");
+    expect(garbage.statusCode).toBe(400);
   });
 
   it("keeps a session working on another replica", async () => {
