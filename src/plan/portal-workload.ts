@@ -10,9 +10,9 @@ import type {
   V1ServiceAccount,
 } from "@kubernetes/client-node";
 import type { IdentityCenter } from "../api/v1alpha1/index.ts";
+import { MANAGED_BY } from "./naming.ts";
 
-export const PORTAL_COMPONENT = "portal";
-export const MANAGED_BY = "identity-center-operator";
+const PORTAL_COMPONENT = "portal";
 const INSTANCE_LABEL = "identitycenter.dev/instance";
 const PORTAL_PORT = 8080;
 const METRICS_PORT = 9090;

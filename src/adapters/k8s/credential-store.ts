@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import { newRecord, type CredentialRecord } from "../../portal/credentials.ts";
 import { apiStatusCode } from "./api-errors.ts";
+import { MANAGED_BY } from "../../plan/naming.ts";
 
 const KEY = "credentials.json";
 export const CREDENTIALS_LABEL = "identitycenter.dev/credentials";
@@ -62,7 +63,7 @@ export class CredentialStore {
           namespace: this.namespace,
           labels: {
             [CREDENTIALS_LABEL]: "true",
-            "app.kubernetes.io/managed-by": "identity-center-operator",
+            "app.kubernetes.io/managed-by": MANAGED_BY,
           },
           annotations: { "identitycenter.dev/user-name": userName },
           ...(secret?.metadata?.resourceVersion

@@ -8,6 +8,7 @@ import {
 import type { Logger } from "../../observability/logger.ts";
 import { Informer } from "../../runtime/informer.ts";
 import { apiStatusCode } from "../../adapters/k8s/api-errors.ts";
+import { MANAGED_BY } from "../../plan/naming.ts";
 import {
   OWNED_PORTAL_SELECTOR,
   PORTAL_KINDS,
@@ -15,7 +16,7 @@ import {
   type PortalKind,
 } from "../../plan/portal-workload.ts";
 
-export const FIELD_MANAGER = "identity-center-operator";
+const FIELD_MANAGER = MANAGED_BY;
 const INSTANCE_LABEL = "identitycenter.dev/instance";
 
 function collectionPath(kind: PortalKind, namespace: string): string {

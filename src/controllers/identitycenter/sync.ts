@@ -11,6 +11,7 @@ import {
 import type { OperatorContext } from "../context.ts";
 import { apiErrorMessage, apiStatusCode } from "../../adapters/k8s/api-errors.ts";
 import { desiredPortalObjects, portalName } from "../../plan/portal-workload.ts";
+import { MANAGED_BY } from "../../plan/naming.ts";
 
 export const signingSecretName = (instance: string) => `identitycenter-${instance}-signing`;
 
@@ -42,7 +43,7 @@ async function ensureSigningSecret(ctx: OperatorContext, ic: IdentityCenter): Pr
         name,
         namespace: ctx.namespace,
         labels: {
-          "app.kubernetes.io/managed-by": "identity-center-operator",
+          "app.kubernetes.io/managed-by": MANAGED_BY,
           "identitycenter.dev/instance": ic.metadata.name,
         },
       },
