@@ -577,14 +577,17 @@ describe("installing manifests/install.yaml on a real API server", () => {
           },
         });
       const ingress = `/apis/networking.k8s.io/v1${ns}/ingresses/identitycenter-default-portal`;
-      expect((await env().apiServer.request("GET", ingress)).body).toMatchObject({
-        metadata: { annotations: { "cert-manager.io/cluster-issuer": "letsencrypt" } },
-        spec: {
-          ingressClassName: "nginx",
-          tls: [{ hosts: ["sso.example.com"], secretName: "sso-example-com-tls" }],
-          rules: [{ host: "sso.example.com" }],
-        },
-      });
+      // Applied one after the other: the Ingress comes a moment after the Deployment.
+      await expect
+        .poll(async () => (await env().apiServer.request("GET", ingress)).body, { timeout: 20_000 })
+        .toMatchObject({
+          metadata: { annotations: { "cert-manager.io/cluster-issuer": "letsencrypt" } },
+          spec: {
+            ingressClassName: "nginx",
+            tls: [{ hosts: ["sso.example.com"], secretName: "sso-example-com-tls" }],
+            rules: [{ host: "sso.example.com" }],
+          },
+        });
       const service = `/api/v1${ns}/services/identitycenter-default-portal`;
       expect((await env().apiServer.request("GET", service)).status).toBe(200);
       const binding =

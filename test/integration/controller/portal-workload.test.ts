@@ -81,9 +81,17 @@ describe("the IdentityCenter controller runs the portal", () => {
         },
       },
     });
+    // The objects are applied in order and the PodDisruptionBudget comes last.
     await expect
-      .poll(async () => (await deployment().catch(() => undefined))?.spec, poll)
-      .toBeDefined();
+      .poll(
+        () =>
+          policy.readNamespacedPodDisruptionBudget({ name: NAME, namespace: NS }).then(
+            () => true,
+            () => false,
+          ),
+        poll,
+      )
+      .toBe(true);
     const ic = await objects.get<{ metadata: { uid: string } }>("identitycenters", "default");
     const d: V1Deployment = await deployment();
     expect(d.metadata?.ownerReferences).toEqual([
