@@ -316,10 +316,23 @@ describe("the Helm chart", () => {
       annotations: { "example.com/scrape": "true" },
     });
 
-    expect(find(featured, "ServiceMonitor")).toMatchObject({
+    expect(find(featured, "ServiceMonitor", "identity-center-operator")).toMatchObject({
       apiVersion: "monitoring.coreos.com/v1",
       metadata: { labels: { release: "prometheus" } },
       spec: { endpoints: [{ port: "metrics", path: "/metrics" }] },
+    });
+    // The portals' Services, as the controller labels them (src/plan/portal-workload.ts).
+    expect(find(featured, "ServiceMonitor", "identity-center-operator-portals")).toMatchObject({
+      metadata: { labels: { release: "prometheus" } },
+      spec: {
+        selector: {
+          matchLabels: {
+            "app.kubernetes.io/name": "identity-center-portal",
+            "app.kubernetes.io/managed-by": "identity-center-operator",
+          },
+        },
+        endpoints: [{ port: "metrics", path: "/metrics" }],
+      },
     });
     const policy = find(featured, "NetworkPolicy").spec as {
       ingress: { from: unknown[]; ports: unknown[] }[];

@@ -133,6 +133,11 @@ describe("the IdentityCenter controller runs the portal", () => {
       expect.objectContaining({ name: "metrics", port: 9090, targetPort: "metrics" }),
     ]);
     expect(svc.spec?.selector).toEqual(d.spec?.selector.matchLabels);
+    // What the chart's portal ServiceMonitor selects.
+    expect(svc.metadata?.labels).toMatchObject({
+      "app.kubernetes.io/name": "identity-center-portal",
+      "app.kubernetes.io/managed-by": "identity-center-operator",
+    });
 
     const ing = await net.readNamespacedIngress({ name: NAME, namespace: NS });
     expect(ing.spec?.ingressClassName).toBe("nginx");
