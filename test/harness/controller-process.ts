@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { spawnCli } from "./cli-process.ts";
 import { freePort } from "./ports.ts";
-import { repoRoot } from "./paths.ts";
 
 export interface TimeRange {
   from: number;
@@ -43,11 +42,8 @@ export async function startControllerProcess(options: {
 }): Promise<ControllerProcess> {
   const port = await freePort();
   const logFile = path.join(options.workDir, `controller-${options.identity}.log`);
-  const log = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(
-    process.execPath,
+  const { child, exited } = spawnCli(
     [
-      options.entry ?? path.join(repoRoot, "src/cli.ts"),
       "controller",
       `--kubeconfig=${options.kubeconfig}`,
       `--namespace=${options.namespace}`,
@@ -56,17 +52,8 @@ export async function startControllerProcess(options: {
       "--log-level=debug",
       ...(options.args ?? []),
     ],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } },
+    { logFile, ...(options.entry ? { entry: options.entry } : {}), env: options.env },
   );
-  // Both streams write to one file: neither may end it, or the other's last lines are lost.
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  // "close" comes after the exit and after both streams have ended; the log is then flushed.
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("close", (code) => log.end(() => resolve(code))),
-  );
-  // Never leave a controller behind, even when a test fails.
-  process.once("exit", () => child.kill("SIGKILL"));
   const healthUrl = `http://127.0.0.1:${String(port)}`;
   return {
     identity: options.identity,
@@ -130,7 +117,7 @@ export function forbiddenRequests(log: string, ignore: readonly TimeRange[] = []
     .filter((line) => !starting(line));
 }
 
-/** Throws with the offending lines when a controller's log shows a forbidden request. */
+/** Throws with the offending lines when a process's log shows a forbidden request. */
 export async function assertNoForbiddenRequests(
   logFile: string,
   apiServerStarting: readonly TimeRange[] = [],
@@ -139,7 +126,7 @@ export async function assertNoForbiddenRequests(
   const lines = forbiddenRequests(log, apiServerStarting);
   if (lines.length > 0) {
     throw new Error(
-      `the API server refused the controller (RBAC) ${String(lines.length)} time(s), see ${logFile}:\n${lines.slice(0, 10).join("\n")}`,
+      `the API server refused ${path.basename(logFile, ".log")} (RBAC) ${String(lines.length)} time(s), see ${logFile}:\n${lines.slice(0, 10).join("\n")}`,
     );
   }
 }

@@ -1,13 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import path from "node:path";
-import { repoRoot } from "./paths.ts";
+import { spawnCli } from "./cli-process.ts";
+import { assertNoForbiddenRequests } from "./controller-process.ts";
 
 export interface PortalProcess {
   readonly url: string;
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
   kill(signal: NodeJS.Signals): void;
+  /** SIGTERM, wait for the exit, then fail if the API server refused the portal anything. */
+  stop(): Promise<void>;
   ready(): Promise<boolean>;
 }
 
@@ -26,35 +28,31 @@ export function startPortalProcess(options: {
   metricsPort?: number;
 }): PortalProcess {
   const instance = options.instance ?? "default";
-  const log = createWriteStream(path.join(options.workDir, `portal-${instance}.log`), {
-    flags: "a",
-  });
-  const child = spawn(
-    process.execPath,
+  const logFile = path.join(options.workDir, `portal-${instance}.log`);
+  const metrics = options.metricsPort ? `127.0.0.1:${String(options.metricsPort)}` : "off";
+  const { child, exited } = spawnCli(
     [
-      path.join(repoRoot, "src/cli.ts"),
       "portal",
       `--kubeconfig=${options.kubeconfig}`,
       `--namespace=${options.namespace}`,
       `--instance=${instance}`,
       `--listen=127.0.0.1:${String(options.port)}`,
-      `--metrics-addr=${options.metricsPort ? `127.0.0.1:${String(options.metricsPort)}` : "off"}`,
+      `--metrics-addr=${metrics}`,
       ...(options.stsEndpoint ? [`--sts-endpoint=${options.stsEndpoint}`] : []),
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { logFile },
   );
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
-  );
-  process.once("exit", () => child.kill("SIGKILL"));
   const url = `http://127.0.0.1:${String(options.port)}`;
   return {
     url,
     child,
     exited,
     kill: (signal) => child.kill(signal),
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+      await assertNoForbiddenRequests(logFile);
+    },
     ready: () =>
       fetch(`${url}/readyz`).then(
         (r) => r.ok,
