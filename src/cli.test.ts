@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "./cli.ts";
-import { parseHostPort } from "./commands/controller.ts";
+import { parseHostPort } from "./commands/flags.ts";
 
 async function capture(argv: string[]): Promise<{ code: number; text: string }> {
   let text = "";
@@ -30,10 +30,10 @@ describe("parseHostPort", () => {
     { value: "127.0.0.1:0", expected: { host: "127.0.0.1", port: 0 } },
     { value: "off", expected: undefined },
   ])("$value", ({ value, expected }) => {
-    expect(parseHostPort(value)).toEqual(expected);
+    expect(parseHostPort("--health-addr", value)).toEqual(expected);
   });
 
   it.each(["8080", "host:port", "h:70000"])("refuses %s", (value) => {
-    expect(() => parseHostPort(value)).toThrow(/HOST:PORT/);
+    expect(() => parseHostPort("--health-addr", value)).toThrow(/HOST:PORT/);
   });
 });

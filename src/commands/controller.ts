@@ -2,6 +2,14 @@ import { parseArgs } from "node:util";
 import { loadKubeConfig } from "../adapters/k8s/kube-config.ts";
 import { createLogger } from "../observability/logger.ts";
 import { createOperator } from "../operator.ts";
+import {
+  bool,
+  logLevel,
+  namespaceOption,
+  parseDuration,
+  parseHostPort,
+  positiveInt,
+} from "./flags.ts";
 
 export const CONTROLLER_HELP = `Usage: idc controller [flags]
 
@@ -33,49 +41,12 @@ Flags:
                            custom resources (default identity-center-operator-portal)
 `;
 
-export function parseHostPort(
-  value: string,
-  flag = "--health-addr",
-): { host: string; port: number } | undefined {
-  if (value === "off") return undefined;
-  const i = value.lastIndexOf(":");
-  const port = Number(value.slice(i + 1));
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`${flag} must be HOST:PORT or "off", got "${value}"`);
-  }
-  return { host: value.slice(0, i) || "0.0.0.0", port };
-}
-
-function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new Error(`${flag} must be a positive integer, got "${value}"`);
-  return n;
-}
-
-function bool(flag: string, value: string): boolean {
-  if (value === "true") return true;
-  if (value === "false") return false;
-  throw new Error(`${flag} must be true or false, got "${value}"`);
-}
-
-/** "90s", "10m", "1h" -> milliseconds. */
-export function parseDuration(flag: string, value: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
-  if (!m) throw new Error(`${flag} must be a duration such as 30s, 10m or 1h, got "${value}"`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
-  return Number(m[1]) * unit;
-}
-
 export async function runController(argv: string[], out: (text: string) => void): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       kubeconfig: { type: "string" },
-      namespace: {
-        type: "string",
-        default: process.env.POD_NAMESPACE ?? "identity-center-operator",
-      },
+      namespace: namespaceOption,
       "health-addr": { type: "string", default: "0.0.0.0:8080" },
       "leader-elect": { type: "string", default: "true" },
       "lease-name": { type: "string", default: "identity-center-operator" },
@@ -97,14 +68,8 @@ export async function runController(argv: string[], out: (text: string) => void)
     out(CONTROLLER_HELP);
     return 0;
   }
-  const workers = Number(values.workers);
-  if (!Number.isInteger(workers) || workers < 1)
-    throw new Error("--workers must be a positive integer");
-  const level = values["log-level"];
-  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(level)) {
-    throw new Error(`--log-level must be one of trace, debug, info, warn, error; got "${level}"`);
-  }
-  const log = createLogger(level as "info");
+  const workers = positiveInt("--workers", values.workers);
+  const log = createLogger(logLevel(values["log-level"]));
   const kubeConfig = loadKubeConfig(values.kubeconfig);
 
   let stopping = false;
@@ -120,7 +85,7 @@ export async function runController(argv: string[], out: (text: string) => void)
       awsEndpoint: values["aws-endpoint"],
       leaderElect: bool("--leader-elect", values["leader-elect"]),
       leaseName: values["lease-name"],
-      healthAddress: parseHostPort(values["health-addr"]),
+      healthAddress: parseHostPort("--health-addr", values["health-addr"]),
       ...(values.identity ? { identity: values.identity } : {}),
       portalWorkload: bool("--portal-workload", values["portal-workload"]),
       portalImage: values["portal-image"],

@@ -5,6 +5,7 @@ import { CustomResourceClient } from "../adapters/k8s/custom-resources.ts";
 import { loadKubeConfig } from "../adapters/k8s/kube-config.ts";
 import { portalUrl } from "../controllers/identitycenter/sync.ts";
 import { issueSetupToken, resetRecord } from "../portal/credentials.ts";
+import { namespaceOption } from "./flags.ts";
 
 export const INVITE_HELP = `Usage: idc invite <userName> [--kubeconfig PATH] [--namespace NAME]
        idc reset <userName>  [--kubeconfig PATH] [--namespace NAME]
@@ -25,10 +26,7 @@ export async function runInvite(
     allowPositionals: true,
     options: {
       kubeconfig: { type: "string" },
-      namespace: {
-        type: "string",
-        default: process.env.POD_NAMESPACE ?? "identity-center-operator",
-      },
+      namespace: namespaceOption,
       help: { type: "boolean", short: "h" },
     },
   });

@@ -11,7 +11,7 @@ import { PortalMetrics } from "../observability/metrics.ts";
 import { startHealthServer } from "../runtime/health-server.ts";
 import { buildPortalApp } from "../portal/app.ts";
 import { certificateBase64 } from "../saml/signing-identity.ts";
-import { parseHostPort } from "./controller.ts";
+import { logLevel, namespaceOption, parseHostPort } from "./flags.ts";
 import { apiStatusCode } from "../adapters/k8s/api-errors.ts";
 
 export const PORTAL_HELP = `Usage: idc portal [flags]
@@ -68,10 +68,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     args: argv,
     options: {
       kubeconfig: { type: "string" },
-      namespace: {
-        type: "string",
-        default: process.env.POD_NAMESPACE ?? "identity-center-operator",
-      },
+      namespace: namespaceOption,
       instance: { type: "string", default: "default" },
       listen: { type: "string", default: "0.0.0.0:8080" },
       "metrics-addr": { type: "string", default: "0.0.0.0:9090" },
@@ -84,10 +81,10 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     out(PORTAL_HELP);
     return 0;
   }
-  const listen = parseHostPort(values.listen, "--listen");
+  const listen = parseHostPort("--listen", values.listen);
   if (!listen) throw new Error("--listen must be HOST:PORT");
-  const metricsAddress = parseHostPort(values["metrics-addr"], "--metrics-addr");
-  const log = createLogger(values["log-level"] as "info", "idc-portal");
+  const metricsAddress = parseHostPort("--metrics-addr", values["metrics-addr"]);
+  const log = createLogger(logLevel(values["log-level"]), "idc-portal");
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const stores = createStores(kubeConfig, log);
   const informers = portalInformers(stores);

@@ -1,0 +1,52 @@
+import type { LevelWithSilent } from "pino";
+
+/** Checked values of command-line flags; every error names the flag and what it got. */
+
+/** `--namespace`, shared by every command: the operator's namespace. */
+export const namespaceOption = {
+  type: "string",
+  default: process.env.POD_NAMESPACE ?? "identity-center-operator",
+} as const;
+
+/** HOST:PORT, or undefined for "off". */
+export function parseHostPort(
+  flag: string,
+  value: string,
+): { host: string; port: number } | undefined {
+  if (value === "off") return undefined;
+  const i = value.lastIndexOf(":");
+  const port = Number(value.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${flag} must be HOST:PORT or "off", got "${value}"`);
+  }
+  return { host: value.slice(0, i) || "0.0.0.0", port };
+}
+
+export function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+export function bool(flag: string, value: string): boolean {
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new Error(`${flag} must be true or false, got "${value}"`);
+}
+
+/** "90s", "10m", "1h" -> milliseconds. */
+export function parseDuration(flag: string, value: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
+  if (!m) throw new Error(`${flag} must be a duration such as 30s, 10m or 1h, got "${value}"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  return Number(m[1]) * unit;
+}
+
+const LEVELS: readonly string[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+export function logLevel(value: string): LevelWithSilent {
+  if (!LEVELS.includes(value))
+    throw new Error(`--log-level must be one of trace, debug, info, warn, error; got "${value}"`);
+  return value as LevelWithSilent;
+}
