@@ -24,6 +24,21 @@ export interface AccountAccess {
   roles: RoleAccess[];
 }
 
+/**
+ * Whether an assignment (of accounts or of an application) names the user or one of their
+ * groups; one being deleted no longer counts.
+ */
+export function assignedTo(user: User, groups: readonly Group[]) {
+  const groupNames = new Set(groups.map((g) => g.metadata.name));
+  return (a: {
+    metadata: { deletionTimestamp?: Date };
+    spec: { principal: { kind: "User" | "Group"; name: string } };
+  }): boolean =>
+    !a.metadata.deletionTimestamp &&
+    ((a.spec.principal.kind === "User" && a.spec.principal.name === user.spec.userName) ||
+      (a.spec.principal.kind === "Group" && groupNames.has(a.spec.principal.name)));
+}
+
 export interface AccessInput {
   user: User;
   /** Groups the user is a member of (already resolved, valid user only). */
@@ -40,13 +55,7 @@ export interface AccessInput {
  * follows membership changes at once.
  */
 export function accessibleAccounts(input: AccessInput): AccountAccess[] {
-  const groupNames = new Set(input.groups.map((g) => g.metadata.name));
-  const mine = input.assignments.filter(
-    (a) =>
-      !a.metadata.deletionTimestamp &&
-      ((a.spec.principal.kind === "User" && a.spec.principal.name === input.user.spec.userName) ||
-        (a.spec.principal.kind === "Group" && groupNames.has(a.spec.principal.name))),
-  );
+  const mine = input.assignments.filter(assignedTo(input.user, input.groups));
   const permissionSets = new Map(input.permissionSets.map((p) => [p.metadata.name, p]));
   const result: AccountAccess[] = [];
   for (const account of input.accounts) {

@@ -1,5 +1,6 @@
 import type { Application, ApplicationAssignment, Group, User } from "../api/v1alpha1/index.ts";
 import type { ResponseInput, SamlAttribute } from "../saml/response.ts";
+import { assignedTo } from "./access.ts";
 import { isoDurationSeconds } from "../plan/naming.ts";
 
 /** A user field or `attributes.<name>`, as the CRDs' `source` fields name them. */
@@ -21,17 +22,8 @@ export function accessibleApplications(input: {
   applications: readonly Application[];
   assignments: readonly ApplicationAssignment[];
 }): Application[] {
-  const groupNames = new Set(input.groups.map((g) => g.metadata.name));
   const assigned = new Set(
-    input.assignments
-      .filter(
-        (a) =>
-          !a.metadata.deletionTimestamp &&
-          ((a.spec.principal.kind === "User" &&
-            a.spec.principal.name === input.user.spec.userName) ||
-            (a.spec.principal.kind === "Group" && groupNames.has(a.spec.principal.name))),
-      )
-      .map((a) => a.spec.application),
+    input.assignments.filter(assignedTo(input.user, input.groups)).map((a) => a.spec.application),
   );
   return input.applications
     .filter((app) => assigned.has(app.metadata.name) && !app.metadata.deletionTimestamp)

@@ -5,6 +5,7 @@ import {
   objectName,
   Principal,
   readyColumns,
+  principalColumns,
   rules,
   statusOf,
   stringMap,
@@ -114,19 +115,7 @@ export const accountAssignmentDefinition: KindDefinition = {
   spec: AccountAssignmentSpec,
   status: AccountAssignmentStatus,
   columns: [
-    {
-      name: "Principal",
-      type: "string",
-      jsonPath: ".spec.principal.name",
-      description: "User or group.",
-    },
-    {
-      name: "Kind",
-      type: "string",
-      jsonPath: ".spec.principal.kind",
-      description: "User or Group.",
-      priority: 1,
-    },
+    ...principalColumns,
     {
       name: "PermissionSet",
       type: "string",

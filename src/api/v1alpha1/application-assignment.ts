@@ -1,5 +1,12 @@
 import Type, { type Static } from "typebox";
-import { objectName, Principal, readyColumns, statusOf, type KindDefinition } from "./schema.ts";
+import {
+  objectName,
+  Principal,
+  readyColumns,
+  principalColumns,
+  statusOf,
+  type KindDefinition,
+} from "./schema.ts";
 
 export const ApplicationAssignmentSpec = Type.Object(
   {
@@ -23,19 +30,7 @@ export const applicationAssignmentDefinition: KindDefinition = {
   spec: ApplicationAssignmentSpec,
   status: ApplicationAssignmentStatus,
   columns: [
-    {
-      name: "Principal",
-      type: "string",
-      jsonPath: ".spec.principal.name",
-      description: "User or group.",
-    },
-    {
-      name: "Kind",
-      type: "string",
-      jsonPath: ".spec.principal.kind",
-      description: "User or Group.",
-      priority: 1,
-    },
+    ...principalColumns,
     {
       name: "Application",
       type: "string",

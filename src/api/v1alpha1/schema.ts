@@ -167,6 +167,23 @@ export const readyColumns: PrinterColumn[] = [
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ];
 
+/** The principal of an assignment kind, as kubectl columns. */
+export const principalColumns: PrinterColumn[] = [
+  {
+    name: "Principal",
+    type: "string",
+    jsonPath: ".spec.principal.name",
+    description: "User or group.",
+  },
+  {
+    name: "Kind",
+    type: "string",
+    jsonPath: ".spec.principal.kind",
+    description: "User or Group.",
+    priority: 1,
+  },
+];
+
 /** Everything the CRD generator needs to know about one kind. */
 export interface KindDefinition {
   kind: string;
