@@ -10,7 +10,7 @@
 // so both see the same machine.
 import { createPrivateKey, randomBytes } from "node:crypto";
 import { CredentialStore } from "../src/adapters/k8s/credential-store.ts";
-import { createStores, portalInformers } from "../src/controllers/context.ts";
+import { createStores, portalInformers } from "../src/adapters/k8s/stores.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { buildPortalApp } from "../src/portal/app.ts";
 import { hashPassword, verifyPassword } from "../src/portal/password.ts";

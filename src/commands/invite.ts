@@ -3,8 +3,8 @@ import type { IdentityCenter, User } from "../api/v1alpha1/index.ts";
 import { CredentialStore } from "../adapters/k8s/credential-store.ts";
 import { CustomResourceClient } from "../adapters/k8s/custom-resources.ts";
 import { loadKubeConfig } from "../adapters/k8s/kube-config.ts";
-import { portalUrl } from "../controllers/identitycenter/sync.ts";
-import { issueSetupToken, resetRecord } from "../portal/credentials.ts";
+import { portalUrl } from "../plan/naming.ts";
+import { issueSetupToken, resetRecord } from "../identity/credentials.ts";
 import { namespaceOption } from "./flags.ts";
 
 export const INVITE_HELP = `Usage: idc invite <userName> [--kubeconfig PATH] [--namespace NAME]

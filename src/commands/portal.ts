@@ -3,16 +3,16 @@ import { parseArgs } from "node:util";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { CredentialStore } from "../adapters/k8s/credential-store.ts";
 import { loadKubeConfig } from "../adapters/k8s/kube-config.ts";
-import { createStores, portalInformers } from "../controllers/context.ts";
+import { createStores, portalInformers } from "../adapters/k8s/stores.ts";
 import { startInformers } from "../runtime/informer.ts";
-import { signingSecretName } from "../controllers/identitycenter/sync.ts";
+import { signingSecretName } from "../plan/naming.ts";
 import { createLogger } from "../observability/logger.ts";
 import { PortalMetrics } from "../observability/metrics.ts";
 import { startHealthServer } from "../runtime/health-server.ts";
 import { buildPortalApp } from "../portal/app.ts";
 import { certificateBase64 } from "../saml/signing-identity.ts";
 import { logLevel, namespaceOption, parseHostPort } from "./flags.ts";
-import { apiStatusCode } from "../adapters/k8s/api-errors.ts";
+import { apiStatusCode } from "../runtime/api-errors.ts";
 
 export const PORTAL_HELP = `Usage: idc portal [flags]
 

@@ -1,5 +1,4 @@
-import type { Group, User } from "../api/v1alpha1/index.ts";
-import type { ConditionInput } from "../runtime/conditions.ts";
+import type { ConditionInput, Group, User } from "../api/v1alpha1/index.ts";
 import type { DirectoryIndex } from "./directory-index.ts";
 
 /**
@@ -84,4 +83,25 @@ export function resolveGroup(
           message: `all ${members} member(s) resolve to users`,
         };
   return { members, unknownMembers: unknown, condition };
+}
+
+/** The caches a principal is looked up in (the operator's stores satisfy it). */
+export interface PrincipalLookup {
+  groups: { informer: { get(name: string): Group | undefined } };
+  users: { informer: { get(name: string): User | undefined } };
+  directory: DirectoryIndex;
+}
+
+/** Why a principal cannot receive access, if it cannot. */
+export function principalProblem(
+  ctx: PrincipalLookup,
+  principal: { kind: "User" | "Group"; name: string },
+): string | undefined {
+  const { kind, name } = principal;
+  if (kind === "Group")
+    return ctx.groups.informer.get(name) ? undefined : `Group "${name}" does not exist`;
+  const userObject = ctx.directory.validUserFor(name);
+  const user = userObject === undefined ? undefined : ctx.users.informer.get(userObject);
+  if (!user) return `no valid User with userName "${name}"`;
+  return isValidUser(user, ctx.directory) ? undefined : `User "${name}" clashes with another user`;
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { IdentityCenter } from "../api/v1alpha1/index.ts";
 
 export const ROLE_PREFIX = "IdC_";
 export const ROLE_PATH = "/identitycenter/";
@@ -38,4 +39,12 @@ export function isoDurationSeconds(value: string): number {
   const m = /^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$/.exec(value);
   if (!m) throw new Error(`not an ISO-8601 time duration: ${value}`);
   return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
+
+/** The Secret of the operator namespace holding an instance's SAML signing key and certificate. */
+export const signingSecretName = (instance: string) => `identitycenter-${instance}-signing`;
+
+/** Where users of an instance sign in: the external URL, else https on the portal hostname. */
+export function portalUrl(ic: IdentityCenter): string {
+  return ic.spec.portal.externalUrl ?? `https://${ic.spec.portal.hostname}`;
 }

@@ -4,8 +4,8 @@ import { AssumeRoleWithSAMLCommand, STSClient } from "@aws-sdk/client-sts";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { Application, IdentityCenter, User } from "../api/v1alpha1/index.ts";
-import type { createStores } from "../controllers/context.ts";
-import { portalUrl } from "../controllers/identitycenter/sync.ts";
+import type { createStores } from "../adapters/k8s/stores.ts";
+import { portalUrl } from "../plan/naming.ts";
 import { isValidUser } from "../identity/directory.ts";
 import { PortalMetrics } from "../observability/metrics.ts";
 import { isoDurationSeconds } from "../plan/naming.ts";
@@ -34,7 +34,7 @@ import {
   recordSuccess,
   setupTokenValid,
   type CredentialRecord,
-} from "./credentials.ts";
+} from "../identity/credentials.ts";
 import {
   applicationPage,
   autoPostPage,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import type { OperatorMetrics } from "../observability/metrics.ts";
+import type { ControllerMetrics } from "./metrics.ts";
 import { WorkQueue } from "./workqueue.ts";
 
 /** What a reconcile asks for when it succeeds: nothing more, or another look later. */
@@ -27,7 +27,7 @@ export interface ControllerOptions {
   name: string;
   reconcile: Reconciler;
   log: Logger;
-  metrics: OperatorMetrics;
+  metrics: ControllerMetrics;
   workers?: number;
   queue?: WorkQueue;
 }

@@ -1,7 +1,7 @@
 import { CoordinationV1Api, Watch, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { microTime } from "../adapters/k8s/micro-time.ts";
-import { apiStatusCode } from "../adapters/k8s/api-errors.ts";
+import { microTime } from "./micro-time.ts";
+import { apiStatusCode } from "./api-errors.ts";
 
 export interface LeaderElectionOptions {
   kubeConfig: KubeConfig;

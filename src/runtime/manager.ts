@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { OperatorMetrics } from "../observability/metrics.ts";
+import type { ManagerMetrics } from "./metrics.ts";
 import type { Controller } from "./controller.ts";
 import { startHealthServer } from "./health-server.ts";
 import { startInformers, type Cache } from "./informer.ts";
@@ -10,7 +10,7 @@ import { LeaderElector } from "./leader-election.ts";
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
   log: Logger;
-  metrics: OperatorMetrics;
+  metrics: ManagerMetrics;
   informers: readonly Cache[];
   controllers: Controller[];
   healthAddress?: { host: string; port: number };

@@ -24,4 +24,4 @@ export async function createObjects(
   return created;
 }
 
-export { apiErrorMessage } from "../../src/adapters/k8s/api-errors.ts";
+export { apiErrorMessage } from "../../src/runtime/api-errors.ts";

@@ -26,17 +26,21 @@ import {
   type Role,
 } from "@aws-sdk/client-iam";
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
-import type { OperatorMetrics } from "../../observability/metrics.ts";
 import { MANAGED_BY, ROLE_PATH, TAG_INSTANCE, TAG_MANAGED_BY } from "../../plan/naming.ts";
 import type { ObservedRole, RoleAction } from "../../plan/role-diff.ts";
 import { mapLimit } from "../../util/concurrency.ts";
 import { classifyAwsError } from "./errors.ts";
 
+/** Counts AWS calls by service, operation and outcome (the operator's metrics fit). */
+export interface AwsCallMetrics {
+  awsCalls: { inc(labels: { service: string; operation: string; outcome: string }): void };
+}
+
 export interface IamGatewayOptions {
   credentials: AwsCredentialIdentityProvider;
   region: string;
   endpoint?: string | undefined;
-  metrics: OperatorMetrics;
+  metrics: AwsCallMetrics;
   /** IAM calls in flight for this account at once. */
   concurrency: number;
 }

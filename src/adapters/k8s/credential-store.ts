@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
-import { newRecord, type CredentialRecord } from "../../portal/credentials.ts";
-import { apiStatusCode } from "./api-errors.ts";
+import { newRecord, type CredentialRecord } from "../../identity/credentials.ts";
+import { apiStatusCode } from "../../runtime/api-errors.ts";
 import { MANAGED_BY } from "../../plan/naming.ts";
 
 const KEY = "credentials.json";

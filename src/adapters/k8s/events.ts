@@ -1,7 +1,7 @@
 import { EventsV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import { microTime } from "./micro-time.ts";
+import { microTime } from "../../runtime/micro-time.ts";
 import type { AnyResource } from "./custom-resources.ts";
 
 export interface EventRecorder {

@@ -121,6 +121,14 @@ export const Condition = Type.Object(
   { description: "An observation of one aspect of the object's state." },
 );
 
+/** What a reconcile decides about a condition; the time and generation are stamped on write. */
+export interface ConditionInput {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+}
+
 /** The status fields every kind has, plus its own. */
 export function statusOf<T extends Record<string, TSchema>>(description: string, own: T) {
   return Type.Object(

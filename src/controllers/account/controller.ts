@@ -1,6 +1,7 @@
 import { assignmentTargets } from "../../plan/desired-roles.ts";
 import { Controller } from "../../runtime/controller.ts";
-import { meaningfulUpdate, type OperatorContext } from "../context.ts";
+import { meaningfulUpdate } from "../../runtime/predicates.ts";
+import type { OperatorContext } from "../context.ts";
 import { syncAccount } from "./sync.ts";
 
 /**

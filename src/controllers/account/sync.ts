@@ -4,7 +4,7 @@ import type { AccessRole } from "../../adapters/aws/account-credentials.ts";
 import { classifyAwsError, errorMessage } from "../../adapters/aws/errors.ts";
 import { IamGateway } from "../../adapters/aws/iam-gateway.ts";
 import { planAccountRoles, type DesiredRole } from "../../plan/desired-roles.ts";
-import { iamArn, samlProviderName } from "../../plan/naming.ts";
+import { iamArn, portalUrl, samlProviderName } from "../../plan/naming.ts";
 import { diffRoles, type RolePlan } from "../../plan/role-diff.ts";
 import { findCondition, setCondition, type ConditionInput } from "../../runtime/conditions.ts";
 import {
@@ -14,8 +14,8 @@ import {
 } from "../../runtime/controller.ts";
 import { idpEndpoints, idpMetadataXml } from "../../saml/metadata.ts";
 import { mapLimit } from "../../util/concurrency.ts";
-import { currentInstance, type OperatorContext } from "../context.ts";
-import { portalUrl } from "../identitycenter/sync.ts";
+import { currentInstance } from "../../adapters/k8s/stores.ts";
+import type { OperatorContext } from "../context.ts";
 
 export const ACCOUNT_FINALIZER = "identitycenter.dev/account-cleanup";
 

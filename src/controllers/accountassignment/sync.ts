@@ -1,24 +1,10 @@
 import type { AccountAssignmentStatus } from "../../api/v1alpha1/index.ts";
-import { isValidUser } from "../../identity/directory.ts";
+import { principalProblem } from "../../identity/directory.ts";
 import { assignmentTargets } from "../../plan/desired-roles.ts";
+import { provisioningRow, summarize } from "../../plan/provisioning.ts";
 import { setCondition, type ConditionInput } from "../../runtime/conditions.ts";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.ts";
 import type { OperatorContext } from "../context.ts";
-import { provisioningRow, summarize } from "../permissionset/sync.ts";
-
-/** Why a principal cannot receive access, if it cannot. */
-export function principalProblem(
-  ctx: OperatorContext,
-  principal: { kind: "User" | "Group"; name: string },
-): string | undefined {
-  const { kind, name } = principal;
-  if (kind === "Group")
-    return ctx.groups.informer.get(name) ? undefined : `Group "${name}" does not exist`;
-  const userObject = ctx.directory.validUserFor(name);
-  const user = userObject === undefined ? undefined : ctx.users.informer.get(userObject);
-  if (!user) return `no valid User with userName "${name}"`;
-  return isValidUser(user, ctx.directory) ? undefined : `User "${name}" clashes with another user`;
-}
 
 export async function syncAccountAssignment(
   ctx: OperatorContext,

@@ -1,10 +1,11 @@
 import type { Application, ApplicationAssignment } from "../../api/v1alpha1/index.ts";
+import { principalProblem } from "../../identity/directory.ts";
 import { setCondition, type ConditionInput } from "../../runtime/conditions.ts";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.ts";
 import { idpEndpoints } from "../../saml/metadata.ts";
-import { currentInstance, type OperatorContext } from "../context.ts";
-import { portalUrl } from "../identitycenter/sync.ts";
-import { principalProblem } from "../accountassignment/sync.ts";
+import { currentInstance } from "../../adapters/k8s/stores.ts";
+import type { OperatorContext } from "../context.ts";
+import { portalUrl } from "../../plan/naming.ts";
 
 /** An application is Ready once the IdP it trusts exists: its metadata and sign-in URLs. */
 export async function syncApplication(

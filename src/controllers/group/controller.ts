@@ -1,5 +1,6 @@
 import { Controller } from "../../runtime/controller.ts";
-import { meaningfulUpdate, type OperatorContext } from "../context.ts";
+import { meaningfulUpdate } from "../../runtime/predicates.ts";
+import type { OperatorContext } from "../context.ts";
 import { syncGroup } from "./sync.ts";
 
 /**

@@ -9,15 +9,9 @@ import {
   createSigningIdentity,
 } from "../../saml/signing-identity.ts";
 import type { OperatorContext } from "../context.ts";
-import { apiErrorMessage, apiStatusCode } from "../../adapters/k8s/api-errors.ts";
+import { apiErrorMessage, apiStatusCode } from "../../runtime/api-errors.ts";
 import { desiredPortalObjects, portalName } from "../../plan/portal-workload.ts";
-import { MANAGED_BY } from "../../plan/naming.ts";
-
-export const signingSecretName = (instance: string) => `identitycenter-${instance}-signing`;
-
-export function portalUrl(ic: IdentityCenter): string {
-  return ic.spec.portal.externalUrl ?? `https://${ic.spec.portal.hostname}`;
-}
+import { MANAGED_BY, portalUrl, signingSecretName } from "../../plan/naming.ts";
 
 /**
  * The instance's signing key and certificate, created once in a Secret of the operator's

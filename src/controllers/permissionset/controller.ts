@@ -1,5 +1,6 @@
 import { Controller } from "../../runtime/controller.ts";
-import { meaningfulUpdate, type OperatorContext } from "../context.ts";
+import { meaningfulUpdate } from "../../runtime/predicates.ts";
+import type { OperatorContext } from "../context.ts";
 import { syncPermissionSet } from "./sync.ts";
 
 /** Reports each permission set's roles; Account status changes enqueue the sets they name. */

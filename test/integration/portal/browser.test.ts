@@ -5,7 +5,7 @@ import { SAML } from "@node-saml/node-saml";
 import type { Browser } from "playwright-core";
 import { launchChromium, readQrCode } from "../../harness/browser.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issueSetupToken } from "../../../src/portal/credentials.ts";
+import { issueSetupToken } from "../../../src/identity/credentials.ts";
 import { base32Decode, totp } from "../../../src/portal/totp.ts";
 import { startConsoleStandIn, type ConsoleStandIn } from "../../harness/console-stand-in.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";

@@ -2,7 +2,7 @@ import { createPrivateKey, randomBytes } from "node:crypto";
 import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
 import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
 import { loadKubeConfig } from "../../../src/adapters/k8s/kube-config.ts";
-import { createStores, portalInformers } from "../../../src/controllers/context.ts";
+import { createStores, portalInformers } from "../../../src/adapters/k8s/stores.ts";
 import { startInformers } from "../../../src/runtime/informer.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { PortalMetrics } from "../../../src/observability/metrics.ts";

@@ -3,7 +3,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
-import { setupTokenValid } from "../../../src/portal/credentials.ts";
+import { setupTokenValid } from "../../../src/identity/credentials.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import { createNamespace, customObjects } from "../../harness/k8s.ts";
 import { repoRoot } from "../../harness/paths.ts";

@@ -5,9 +5,9 @@ import {
   type KubernetesObject,
   type V1Deployment,
 } from "@kubernetes/client-node";
-import type { Logger } from "../../observability/logger.ts";
+import type { Logger } from "pino";
 import { Informer } from "../../runtime/informer.ts";
-import { apiStatusCode } from "../../adapters/k8s/api-errors.ts";
+import { apiStatusCode } from "../../runtime/api-errors.ts";
 import { MANAGED_BY } from "../../plan/naming.ts";
 import {
   OWNED_PORTAL_SELECTOR,

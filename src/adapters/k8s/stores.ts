@@ -1,0 +1,81 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type {
+  Account,
+  AccountAssignment,
+  Application,
+  ApplicationAssignment,
+  Group,
+  IdentityCenter,
+  PermissionSet,
+  User,
+} from "../../api/v1alpha1/index.ts";
+import { DirectoryIndex } from "../../identity/directory-index.ts";
+import type { Informer } from "../../runtime/informer.ts";
+import { CustomResourceClient, type AnyResource, type KindName } from "./custom-resources.ts";
+
+/** One kind's cache and client. The controllers and the portal both read through these. */
+export interface Store<T extends AnyResource> {
+  informer: Informer<T>;
+  client: CustomResourceClient<T>;
+}
+
+function store<T extends AnyResource>(
+  kubeConfig: KubeConfig,
+  kind: KindName,
+  log: Logger,
+): Store<T> {
+  const client = new CustomResourceClient<T>(kubeConfig, kind);
+  return { informer: client.informer(log), client };
+}
+
+export function createStores(kubeConfig: KubeConfig, log: Logger) {
+  const stores = {
+    identityCenters: store<IdentityCenter>(kubeConfig, "IdentityCenter", log),
+    users: store<User>(kubeConfig, "User", log),
+    groups: store<Group>(kubeConfig, "Group", log),
+    permissionSets: store<PermissionSet>(kubeConfig, "PermissionSet", log),
+    accounts: store<Account>(kubeConfig, "Account", log),
+    assignments: store<AccountAssignment>(kubeConfig, "AccountAssignment", log),
+    applications: store<Application>(kubeConfig, "Application", log),
+    applicationAssignments: store<ApplicationAssignment>(kubeConfig, "ApplicationAssignment", log),
+  };
+  const directory = new DirectoryIndex();
+  // The index is updated before any controller's handler runs (handlers run in order).
+  stores.users.informer.onChange((c) => {
+    directory.updateUser(c.old, c.type === "delete" ? undefined : c.object);
+  });
+  stores.groups.informer.onChange((c) => {
+    directory.updateGroup(c.old, c.type === "delete" ? undefined : c.object);
+  });
+  return { ...stores, directory };
+}
+
+export type Stores = ReturnType<typeof createStores>;
+
+/** The instance: the IdentityCenter named `default`, or the only one. */
+export function currentInstance(
+  stores: Pick<Stores, "identityCenters">,
+): IdentityCenter | undefined {
+  const all = stores.identityCenters.informer.list();
+  return all.find((i) => i.metadata.name === "default") ?? (all.length === 1 ? all[0] : undefined);
+}
+
+/** The caches the portal reads: everything that decides who may open what. */
+export function portalInformers(stores: Stores) {
+  return [
+    stores.identityCenters,
+    stores.users,
+    stores.groups,
+    stores.permissionSets,
+    stores.accounts,
+    stores.assignments,
+    stores.applications,
+    stores.applicationAssignments,
+  ].map((s) => s.informer);
+}
+
+/** Every cache the controllers use: the same ones the portal reads. */
+export function operatorInformers(stores: Stores) {
+  return portalInformers(stores);
+}
