@@ -1,6 +1,6 @@
 // Shared by the benchmarks: a real control plane from the test harness, and small helpers.
 import { readFile } from "node:fs/promises";
-import { resolveBinary } from "../test/harness/binaries.ts";
+import { resolveBinary } from "../scripts/toolchain/binaries.ts";
 import { operatorCrdFiles } from "../test/harness/crds.ts";
 import { TestEnvironment } from "../test/harness/environment.ts";
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { buildCrd } from "../src/api/v1alpha1/crd.ts";
 import { GROUP, kindDefinitions } from "../src/api/v1alpha1/index.ts";
-import { CHART_NAMESPACE, helmTemplate } from "../test/harness/chart.ts";
+import { CHART_NAMESPACE, helmTemplate } from "./toolchain/helm.ts";
 import { renderApiDocs } from "./api-docs.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

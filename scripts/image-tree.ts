@@ -33,8 +33,8 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { cacheDir, repoRoot } from "../test/harness/paths.ts";
-import { isAlive } from "../test/harness/process.ts";
+import { cacheDir, repoRoot } from "./toolchain/paths.ts";
+import { isAlive } from "./toolchain/process.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Parsing

@@ -1,10 +1,10 @@
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { resolveBinary } from "./binaries.ts";
+import { resolveBinary } from "../../scripts/toolchain/binaries.ts";
 import type { HarnessBinaries } from "./environment.ts";
 import { cacheDir } from "./paths.ts";
-import { isAlive } from "./process.ts";
+import { isAlive } from "../../scripts/toolchain/process.ts";
 
 /** Removes work folders left by test processes that are gone (kept ones, crashed runs). */
 async function removeStaleWorkDirs(): Promise<void> {

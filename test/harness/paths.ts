@@ -1,16 +1,7 @@
-import { homedir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { repoRoot } from "../../scripts/toolchain/paths.ts";
 
-/** The repository root, found from this file so tests work from any working directory. */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export { cacheDir, repoRoot } from "../../scripts/toolchain/paths.ts";
 
+/** The harness's own helpers (guard.sh). */
 export const toolsDir = path.join(repoRoot, "test/harness/tools");
-
-/** Where built binaries, virtual environments and test run folders live: outside the clone. */
-export function cacheDir(): string {
-  const explicit = process.env.IDC_CACHE_DIR;
-  if (explicit) return explicit;
-  const xdg = process.env.XDG_CACHE_HOME ?? path.join(homedir(), ".cache");
-  return path.join(xdg, "identity-center-operator");
-}

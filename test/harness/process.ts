@@ -79,13 +79,3 @@ export async function waitUntil(
   const state = server.isRunning() ? `not ready after ${timeoutMs} ms` : "exited";
   throw new Error(`${server.name} ${state}; last log lines:\n${tail.join("\n")}`);
 }
-
-/** Whether a process of this machine is still running (signal 0 only checks). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -48,7 +48,7 @@ describe("npm start: the local stack, driven from a browser", () => {
   beforeAll(async () => {
     const port = await freePort();
     // The README's start command, `npm start`, is this script.
-    stack = spawn(process.execPath, [path.join(repoRoot, "scripts/local-stack.ts")], {
+    stack = spawn(process.execPath, [path.join(repoRoot, "test/harness/local-stack.ts")], {
       env: { ...process.env, IDC_PORTAL_PORT: String(port) },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -12,21 +12,21 @@ import { CreatePolicyCommand } from "@aws-sdk/client-iam";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { runInvite } from "../src/commands/invite.ts";
-import { resolveBinary } from "../test/harness/binaries.ts";
-import { startConsoleStandIn } from "../test/harness/console-stand-in.ts";
+import { runInvite } from "../../src/commands/invite.ts";
+import { resolveBinary } from "../../scripts/toolchain/binaries.ts";
+import { startConsoleStandIn } from "./console-stand-in.ts";
 import {
   motoControllerEnv,
   startControllerProcess,
   type ControllerProcess,
-} from "../test/harness/controller-process.ts";
-import { operatorCrdFiles } from "../test/harness/crds.ts";
-import { TestEnvironment } from "../test/harness/environment.ts";
-import { createNamespace } from "../test/harness/k8s.ts";
-import { createObjects, readObjects } from "../test/harness/objects.ts";
-import { repoRoot } from "../test/harness/paths.ts";
-import { startPortalProcess, type PortalProcess } from "../test/harness/portal-process.ts";
-import { waitFor } from "../test/harness/wait.ts";
+} from "./controller-process.ts";
+import { operatorCrdFiles } from "./crds.ts";
+import { TestEnvironment } from "./environment.ts";
+import { createNamespace } from "./k8s.ts";
+import { createObjects, readObjects } from "./objects.ts";
+import { repoRoot } from "./paths.ts";
+import { startPortalProcess, type PortalProcess } from "./portal-process.ts";
+import { waitFor } from "./wait.ts";
 
 const NAMESPACE = "identity-center-operator";
 const SAMPLE_USER = "alice";

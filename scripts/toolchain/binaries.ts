@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { access, constants } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { toolsDir } from "./paths.ts";
+import { toolchainDir } from "./paths.ts";
 
 const run = promisify(execFile);
 
@@ -42,7 +42,7 @@ export async function resolveBinary(name: ToolName): Promise<string> {
   }
   const script = name === "moto_server" ? "install-moto.sh" : "build-binaries.sh";
   const args = name === "moto_server" ? [] : [name];
-  const { stdout } = await run(path.join(toolsDir, script), args, {
+  const { stdout } = await run(path.join(toolchainDir, script), args, {
     maxBuffer: 16 * 1024 * 1024,
   });
   const line = stdout
