@@ -68,10 +68,18 @@ build_helm() {
   echo "helm=$out"
 }
 
+# One build per binary at a time: a second caller (another checkout, a parallel test run) waits
+# for the first and then finds the binary built, instead of building it again.
+locked() {
+  local name=$1 fd
+  exec {fd}>"$BIN/.$name.lock"
+  flock -n "$fd" || { log "waiting for another build of $name"; flock "$fd"; }
+  "build_${name//-/_}"
+  exec {fd}>&-
+}
+
 case "${1:-all}" in
-  kube-apiserver) build_kube_apiserver ;;
-  etcd) build_etcd ;;
-  helm) build_helm ;;
-  all) build_etcd; build_kube_apiserver; build_helm ;;
+  kube-apiserver|etcd|helm) locked "$1" ;;
+  all) locked etcd; locked kube-apiserver; locked helm ;;
   *) echo "unknown binary: $1" >&2; exit 2 ;;
 esac

@@ -5,6 +5,10 @@ set -euo pipefail
 MOTO_VERSION="${IDC_MOTO_VERSION:-5.2.5}"
 CACHE="${IDC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/identity-center-operator}"
 VENV="$CACHE/venv/moto-$MOTO_VERSION"
+mkdir -p "$CACHE/venv"
+# One install at a time: a second caller waits for the first and then finds moto installed.
+exec {lock}>"$CACHE/venv/.moto.lock"
+flock -n "$lock" || { echo "[install-moto] waiting for another install of moto" >&2; flock "$lock"; }
 if [ ! -x "$VENV/bin/moto_server" ]; then
   echo "[install-moto] installing moto[server]==$MOTO_VERSION into $VENV" >&2
   rm -rf "$VENV"
