@@ -4,7 +4,8 @@ import { AccountCredentials } from "./adapters/aws/account-credentials.ts";
 import { KubeEventRecorder } from "./adapters/k8s/events.ts";
 import { createAccountController } from "./controllers/account/controller.ts";
 import { createAccountAssignmentController } from "./controllers/accountassignment/controller.ts";
-import { createApplicationControllers } from "./controllers/application/controller.ts";
+import { createApplicationController } from "./controllers/application/controller.ts";
+import { createApplicationAssignmentController } from "./controllers/applicationassignment/controller.ts";
 import { createStores, operatorInformers } from "./adapters/k8s/stores.ts";
 import type { OperatorContext } from "./controllers/context.ts";
 import { createGroupController } from "./controllers/group/controller.ts";
@@ -83,7 +84,8 @@ export function createOperator(
     createAccountController(ctx, config.accountWorkers),
     createPermissionSetController(ctx, config.workers),
     createAccountAssignmentController(ctx, config.workers),
-    ...createApplicationControllers(ctx, config.workers),
+    createApplicationController(ctx, config.workers),
+    createApplicationAssignmentController(ctx, config.workers),
   ];
   return new Manager({
     kubeConfig,
