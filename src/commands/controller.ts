@@ -46,7 +46,7 @@ export async function runController(argv: string[], out: (text: string) => void)
     args: argv,
     options: {
       kubeconfig: { type: "string" },
-      namespace: namespaceOption,
+      namespace: namespaceOption(),
       "health-addr": { type: "string", default: "0.0.0.0:8080" },
       "leader-elect": { type: "string", default: "true" },
       "lease-name": { type: "string", default: "identity-center-operator" },

@@ -2,11 +2,16 @@ import type { LevelWithSilent } from "pino";
 
 /** Checked values of command-line flags; every error names the flag and what it got. */
 
-/** `--namespace`, shared by every command: the operator's namespace. */
-export const namespaceOption = {
-  type: "string",
-  default: process.env.POD_NAMESPACE ?? "identity-center-operator",
-} as const;
+/**
+ * `--namespace`, shared by every command: the operator's namespace. A function, so the
+ * environment is read when a command runs, not when this module is imported.
+ */
+export function namespaceOption() {
+  return {
+    type: "string",
+    default: process.env.POD_NAMESPACE ?? "identity-center-operator",
+  } as const;
+}
 
 /** HOST:PORT, or undefined for "off". */
 export function parseHostPort(

@@ -26,7 +26,7 @@ export async function runInvite(
     allowPositionals: true,
     options: {
       kubeconfig: { type: "string" },
-      namespace: namespaceOption,
+      namespace: namespaceOption(),
       help: { type: "boolean", short: "h" },
     },
   });

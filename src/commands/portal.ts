@@ -68,7 +68,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     args: argv,
     options: {
       kubeconfig: { type: "string" },
-      namespace: namespaceOption,
+      namespace: namespaceOption(),
       instance: { type: "string", default: "default" },
       listen: { type: "string", default: "0.0.0.0:8080" },
       "metrics-addr": { type: "string", default: "0.0.0.0:9090" },
