@@ -12,7 +12,7 @@ import {
   MANAGED_BY,
   ROLE_PATH,
   roleName,
-  TAG_INSTANCE,
+  INSTANCE_KEY,
   TAG_MANAGED_BY,
   TAG_PERMISSION_SET,
 } from "./naming.ts";
@@ -123,7 +123,7 @@ function desiredRole(input: AccountPlanInput, ps: PermissionSet): DesiredRole {
     tags: {
       ...(ps.spec.tags ?? {}),
       [TAG_MANAGED_BY]: MANAGED_BY,
-      [TAG_INSTANCE]: instance.name,
+      [INSTANCE_KEY]: instance.name,
       [TAG_PERMISSION_SET]: ps.metadata.name,
     },
   };

@@ -4,7 +4,10 @@ import type { IdentityCenter } from "../api/v1alpha1/index.ts";
 export const ROLE_PREFIX = "IdC_";
 export const ROLE_PATH = "/identitycenter/";
 export const TAG_MANAGED_BY = "identitycenter.dev/managed-by";
-export const TAG_INSTANCE = "identitycenter.dev/instance";
+/** The key naming the instance an object belongs to: a label on Kubernetes objects, a tag on roles. */
+export const INSTANCE_KEY = "identitycenter.dev/instance";
+/** The standard label saying which tool manages a Kubernetes object; ours say MANAGED_BY. */
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const TAG_PERMISSION_SET = "identitycenter.dev/permission-set";
 export const MANAGED_BY = "identity-center-operator";
 export const INLINE_POLICY_NAME = "IdentityCenterInline";

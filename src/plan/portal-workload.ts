@@ -10,10 +10,9 @@ import type {
   V1ServiceAccount,
 } from "@kubernetes/client-node";
 import type { IdentityCenter } from "../api/v1alpha1/index.ts";
-import { MANAGED_BY } from "./naming.ts";
+import { INSTANCE_KEY, MANAGED_BY, MANAGED_BY_LABEL } from "./naming.ts";
 
 const PORTAL_COMPONENT = "portal";
-const INSTANCE_LABEL = "identitycenter.dev/instance";
 const PORTAL_PORT = 8080;
 const METRICS_PORT = 9090;
 
@@ -37,14 +36,14 @@ export function portalLabels(instance: string): Record<string, string> {
     "app.kubernetes.io/name": "identity-center-portal",
     "app.kubernetes.io/instance": instance,
     "app.kubernetes.io/component": PORTAL_COMPONENT,
-    "app.kubernetes.io/managed-by": MANAGED_BY,
-    [INSTANCE_LABEL]: instance,
+    [MANAGED_BY_LABEL]: MANAGED_BY,
+    [INSTANCE_KEY]: instance,
   };
 }
 
 export const portalSelector = (instance: string): Record<string, string> => ({
   "app.kubernetes.io/name": "identity-center-portal",
-  [INSTANCE_LABEL]: instance,
+  [INSTANCE_KEY]: instance,
 });
 
 /** The kinds the controller may create for a portal, in the order they are applied. */

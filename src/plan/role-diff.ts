@@ -1,5 +1,5 @@
 import type { DesiredRole } from "./desired-roles.ts";
-import { INLINE_POLICY_NAME } from "./naming.ts";
+import { INLINE_POLICY_NAME, TAG_PERMISSION_SET } from "./naming.ts";
 import { samePolicy, type PolicyDocument } from "./policy-document.ts";
 
 /** An owned role as read from IAM. */
@@ -161,7 +161,7 @@ export function diffRoles(
     if (wantedNames.has(role.roleName) || frozen.has(role.roleName)) continue;
     plans.push({
       roleName: role.roleName,
-      permissionSet: role.tags["identitycenter.dev/permission-set"],
+      permissionSet: role.tags[TAG_PERMISSION_SET],
       actions: deleteActions(role),
     });
   }

@@ -26,7 +26,7 @@ import {
   type Role,
 } from "@aws-sdk/client-iam";
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
-import { MANAGED_BY, ROLE_PATH, TAG_INSTANCE, TAG_MANAGED_BY } from "../../plan/naming.ts";
+import { INSTANCE_KEY, MANAGED_BY, ROLE_PATH, TAG_MANAGED_BY } from "../../plan/naming.ts";
 import type { ObservedRole, RoleAction } from "../../plan/role-diff.ts";
 import { mapLimit } from "../../util/concurrency.ts";
 import { classifyAwsError } from "./errors.ts";
@@ -114,7 +114,7 @@ export class IamGateway {
     if (!role) return undefined;
     const tags = Object.fromEntries((role.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
     // Ownership must be provable: our path alone is not enough.
-    if (tags[TAG_MANAGED_BY] !== MANAGED_BY || tags[TAG_INSTANCE] !== instance) return undefined;
+    if (tags[TAG_MANAGED_BY] !== MANAGED_BY || tags[INSTANCE_KEY] !== instance) return undefined;
     const [attached, inlineNames] = await Promise.all([
       this.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName })),
       this.iam.send(new ListRolePoliciesCommand({ RoleName: roleName })),

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import { newRecord, type CredentialRecord } from "../../identity/credentials.ts";
 import { apiStatusCode } from "../../runtime/api-errors.ts";
-import { MANAGED_BY } from "../../plan/naming.ts";
+import { MANAGED_BY, MANAGED_BY_LABEL } from "../../plan/naming.ts";
 
 const KEY = "credentials.json";
 export const CREDENTIALS_LABEL = "identitycenter.dev/credentials";
@@ -63,7 +63,7 @@ export class CredentialStore {
           namespace: this.namespace,
           labels: {
             [CREDENTIALS_LABEL]: "true",
-            "app.kubernetes.io/managed-by": MANAGED_BY,
+            [MANAGED_BY_LABEL]: MANAGED_BY,
           },
           annotations: { "identitycenter.dev/user-name": userName },
           ...(secret?.metadata?.resourceVersion

@@ -8,7 +8,7 @@ import {
 import type { Logger } from "pino";
 import { Informer } from "../../runtime/informer.ts";
 import { apiStatusCode } from "../../runtime/api-errors.ts";
-import { MANAGED_BY } from "../../plan/naming.ts";
+import { INSTANCE_KEY, MANAGED_BY } from "../../plan/naming.ts";
 import {
   OWNED_PORTAL_SELECTOR,
   PORTAL_KINDS,
@@ -17,7 +17,6 @@ import {
 } from "../../plan/portal-workload.ts";
 
 const FIELD_MANAGER = MANAGED_BY;
-const INSTANCE_LABEL = "identitycenter.dev/instance";
 
 function collectionPath(kind: PortalKind, namespace: string): string {
   const base = kind.apiVersion === "v1" ? "/api/v1" : `/apis/${kind.apiVersion}`;
@@ -70,7 +69,7 @@ export class PortalObjects {
   onChange(handler: (instance: string) => void): void {
     for (const informer of this.informers.values()) {
       informer.onChange(({ object }) => {
-        const instance = object.metadata?.labels?.[INSTANCE_LABEL];
+        const instance = object.metadata?.labels?.[INSTANCE_KEY];
         if (instance) handler(instance);
       });
     }
@@ -120,5 +119,5 @@ export class PortalObjects {
 const isDeployment = (object: KubernetesObject): object is V1Deployment => "spec" in object;
 
 function isOurs(object: KubernetesObject, instance: string): boolean {
-  return object.metadata?.labels?.[INSTANCE_LABEL] === instance;
+  return object.metadata?.labels?.[INSTANCE_KEY] === instance;
 }

@@ -11,7 +11,13 @@ import {
 import type { OperatorContext } from "../context.ts";
 import { apiErrorMessage, apiStatusCode } from "../../runtime/api-errors.ts";
 import { desiredPortalObjects, portalName } from "../../plan/portal-workload.ts";
-import { MANAGED_BY, portalUrl, signingSecretName } from "../../plan/naming.ts";
+import {
+  INSTANCE_KEY,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  portalUrl,
+  signingSecretName,
+} from "../../plan/naming.ts";
 
 /**
  * The instance's signing key and certificate, created once in a Secret of the operator's
@@ -37,8 +43,8 @@ async function ensureSigningSecret(ctx: OperatorContext, ic: IdentityCenter): Pr
         name,
         namespace: ctx.namespace,
         labels: {
-          "app.kubernetes.io/managed-by": MANAGED_BY,
-          "identitycenter.dev/instance": ic.metadata.name,
+          [MANAGED_BY_LABEL]: MANAGED_BY,
+          [INSTANCE_KEY]: ic.metadata.name,
         },
       },
       type: "kubernetes.io/tls",
