@@ -1,0 +1,161 @@
+import type { KeyObject } from "node:crypto";
+import fp from "fastify-plugin";
+import type { Logger } from "pino";
+import type {
+  Account,
+  AccountAssignment,
+  Application,
+  ApplicationAssignment,
+  Group,
+  IdentityCenter,
+  PermissionSet,
+  User,
+} from "../api/v1alpha1/index.ts";
+import { portalUrl } from "../plan/naming.ts";
+import type { DirectoryIndex } from "../identity/directory-index.ts";
+import { PortalMetrics } from "../observability/metrics.ts";
+import { accessibleAccounts } from "./access.ts";
+import { accessibleApplications } from "./applications.ts";
+import type { CredentialRecord } from "../identity/credentials.ts";
+import { httpError } from "./errors.ts";
+
+export interface CredentialBackend {
+  get(userName: string): Promise<CredentialRecord | undefined>;
+  update(
+    userName: string,
+    change: (current: CredentialRecord) => CredentialRecord,
+  ): Promise<CredentialRecord>;
+}
+
+/** A read-only cache of one kind: what the portal needs of an informer. */
+export interface Lookup<T> {
+  get(name: string): T | undefined;
+  list(): T[];
+}
+
+/** The caches the portal reads (the informers' stores and the directory index over them). */
+export interface PortalStores {
+  identityCenters: { informer: Lookup<IdentityCenter> };
+  users: { informer: Lookup<User> };
+  groups: { informer: Lookup<Group> };
+  permissionSets: { informer: Lookup<PermissionSet> };
+  accounts: { informer: Lookup<Account> };
+  assignments: { informer: Lookup<AccountAssignment> };
+  applications: { informer: Lookup<Application> };
+  applicationAssignments: { informer: Lookup<ApplicationAssignment> };
+  directory: DirectoryIndex;
+}
+
+export interface SigningIdentity {
+  privateKey: KeyObject;
+  certificatePem: string;
+  certificateBase64: string;
+}
+
+export interface PortalDeps {
+  stores: PortalStores;
+  instanceName: string;
+  credentials: CredentialBackend;
+  sessionKey: Buffer;
+  signing: SigningIdentity;
+  /** STS endpoint for CLI credentials when the IdentityCenter does not set one. */
+  stsEndpoint: string | undefined;
+  region: string;
+  metrics?: PortalMetrics;
+  log: Logger;
+  now?: () => Date;
+}
+
+/**
+ * What every plugin of the portal shares: the caches, the credential records, the keys, the
+ * clock. One per app, as `app.portal`; it holds no per-request state.
+ */
+export class PortalContext {
+  readonly stores: PortalStores;
+  readonly instanceName: string;
+  readonly credentials: CredentialBackend;
+  readonly sessionKey: Buffer;
+  readonly signing: SigningIdentity;
+  readonly stsEndpoint: string | undefined;
+  readonly region: string;
+  readonly metrics: PortalMetrics;
+  readonly log: Logger;
+  readonly now: () => Date;
+
+  constructor(deps: PortalDeps) {
+    this.stores = deps.stores;
+    this.instanceName = deps.instanceName;
+    this.credentials = deps.credentials;
+    this.sessionKey = deps.sessionKey;
+    this.signing = deps.signing;
+    this.stsEndpoint = deps.stsEndpoint;
+    this.region = deps.region;
+    this.metrics = deps.metrics ?? new PortalMetrics();
+    this.log = deps.log;
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** The IdentityCenter served, if the cache has it. */
+  findInstance(): IdentityCenter | undefined {
+    return this.stores.identityCenters.informer.get(this.instanceName);
+  }
+
+  /** The IdentityCenter served; without it no page can be built, so the request gets a 503. */
+  instance(): IdentityCenter {
+    const ic = this.findInstance();
+    if (!ic) throw httpError(503, "the IdentityCenter is not available");
+    return ic;
+  }
+
+  portalUrl(): string {
+    return portalUrl(this.instance());
+  }
+
+  /** Whether the portal is served over https (the cookie is then `__Host-` and Secure). */
+  secure(): boolean {
+    return this.portalUrl().startsWith("https://");
+  }
+
+  groupsOf(user: User): Group[] {
+    return [...this.stores.directory.groupsWithMember(user.spec.userName)]
+      .map((g) => this.stores.groups.informer.get(g))
+      .filter((g) => g !== undefined);
+  }
+
+  accessOf(user: User) {
+    const s = this.stores;
+    return accessibleAccounts({
+      user,
+      groups: this.groupsOf(user),
+      assignments: s.assignments.informer.list(),
+      accounts: s.accounts.informer.list(),
+      permissionSets: s.permissionSets.informer.list(),
+    });
+  }
+
+  applicationsOf(user: User): Application[] {
+    const s = this.stores;
+    return accessibleApplications({
+      user,
+      groups: this.groupsOf(user),
+      applications: s.applications.informer.list(),
+      assignments: s.applicationAssignments.informer.list(),
+    });
+  }
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The portal's shared dependencies (see PortalContext). */
+    portal: PortalContext;
+  }
+}
+
+/** Decorates the app with `portal`; wrapped with fastify-plugin so every plugin sees it. */
+export const portalContext = fp<{ context: PortalContext }>(
+  (app, options, done) => {
+    app.decorate("portal", options.context);
+    done();
+  },
+  { name: "portal-context", fastify: "5.x" },
+);

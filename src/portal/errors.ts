@@ -1,0 +1,41 @@
+import fp from "fastify-plugin";
+import { errorPage } from "./html.ts";
+
+/** An error whose status code and message are meant for the person at the browser. */
+export class HttpError extends Error {
+  readonly statusCode: number;
+  constructor(statusCode: number, message: string) {
+    super(message);
+    this.name = "HttpError";
+    this.statusCode = statusCode;
+  }
+}
+
+export function httpError(statusCode: number, message: string): HttpError {
+  return new HttpError(statusCode, message);
+}
+
+/** The messages the portal answers with in more than one place. */
+export const MESSAGES = {
+  csrf: "The form expired or was not sent by this portal. Go back and try again.",
+  signInFirst: "Sign in first.",
+} as const;
+
+/**
+ * Every error becomes an HTML error page: a 4xx shows its message, a 5xx only "Something went
+ * wrong." (the details go to the log, never to the browser).
+ */
+export const errorPages = fp(
+  (app, _options, done) => {
+    app.setErrorHandler(async (err: { statusCode?: number; message: string }, _req, reply) => {
+      const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+      if (status >= 500) app.log.error({ err: err.message }, "portal error");
+      return reply
+        .code(status)
+        .type("text/html")
+        .send(errorPage(status, status >= 500 ? "Something went wrong." : err.message));
+    });
+    done();
+  },
+  { name: "portal-error-pages", fastify: "5.x" },
+);

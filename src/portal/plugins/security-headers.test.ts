@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { fakePortal } from "../../testing/portal.ts";
+import { securityHeaders } from "./security-headers.ts";
+
+function headersApp() {
+  const portal = fakePortal();
+  portal.addInstance();
+  const app = portal.app();
+  void app.register(securityHeaders);
+  app.get("/plain", () => "plain");
+  app.get("/script", (_req, reply) => reply.send(reply.scriptNonce()));
+  app.get("/acs", (_req, reply) => {
+    reply.formActionTarget = "https://wiki.example.com/saml/acs";
+    return reply.send("acs");
+  });
+  return app;
+}
+
+describe("the security headers plugin", () => {
+  it("allows no script, no framing and no caching on a page that runs none", async () => {
+    const res = await headersApp().inject({ url: "/plain" });
+    const csp = String(res.headers["content-security-policy"]);
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'nonce-'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("form-action 'self' https://signin.aws.amazon.com;");
+    expect(res.headers["cache-control"]).toBe("no-store");
+    expect(res.headers["x-frame-options"]).toBe("DENY");
+    expect(res.headers["x-content-type-options"]).toBe("nosniff");
+    expect(res.headers["referrer-policy"]).toBe("no-referrer");
+  });
+
+  it("allows the one script whose nonce the page carries, a new nonce each time", async () => {
+    const app = headersApp();
+    const [a, b] = [await app.inject({ url: "/script" }), await app.inject({ url: "/script" })];
+    expect(a.body).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+    expect(a.body).not.toBe(b.body);
+    expect(String(a.headers["content-security-policy"])).toContain(`script-src 'nonce-${a.body}'`);
+  });
+
+  it("lets a page post only to its own target origin (an SP's ACS URL), not to AWS", async () => {
+    const res = await headersApp().inject({ url: "/acs" });
+    const csp = String(res.headers["content-security-policy"]);
+    expect(csp).toContain("form-action 'self' https://wiki.example.com;");
+    expect(csp).not.toContain("signin.aws.amazon.com");
+  });
+});

@@ -1,0 +1,125 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import type { User } from "../../api/v1alpha1/index.ts";
+import { isValidUser } from "../../identity/directory.ts";
+import { isoDurationSeconds } from "../../plan/naming.ts";
+import type { PortalContext } from "../context.ts";
+import { openSession, sealSession, sessionValid, type Session } from "../session-cookie.ts";
+
+/** Who is signed in: the User (re-read from the cache) and the session, its lastSeen refreshed. */
+export interface SignedIn {
+  user: User;
+  session: Session;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The session the request's cookie carries, if it opens with the session key. */
+    session: Session | undefined;
+    /** Set by `resolveSignedIn`: the user behind the request, if still allowed to sign in. */
+    signedIn: SignedIn | undefined;
+  }
+  interface FastifyReply {
+    /** Sets the session cookie to this session, or clears it. */
+    writeSession(session: Session | undefined): void;
+    /** The request's anonymous session (carrying the login form's CSRF token), made if needed. */
+    anonymousSession(): Session;
+  }
+}
+
+export function newCsrfToken(): string {
+  return randomBytes(18).toString("base64url");
+}
+
+/** A new session starting now (signed in when userName is set, anonymous when it is ""). */
+export function freshSession(userName: string, epoch: number, now: number): Session {
+  return { userName, epoch, issuedAt: now, lastSeen: now, csrf: newCsrfToken() };
+}
+
+/** A session for someone not signed in yet: it carries the CSRF token of the login form. */
+export function anonymousSession(existing: Session | undefined, now: number): Session {
+  if (existing && existing.userName === "") return existing;
+  return freshSession("", 0, now);
+}
+
+function cookieName(portal: PortalContext): string {
+  return portal.secure() ? "__Host-idc_session" : "idc_session";
+}
+
+function readSession(portal: PortalContext, req: FastifyRequest): Session | undefined {
+  // The cookie's name depends on the instance's URL; without the instance no route can answer.
+  if (!portal.findInstance()) return undefined;
+  const name = cookieName(portal);
+  const cookie = req.headers.cookie?.split(/;\s*/).find((c) => c.startsWith(`${name}=`));
+  return cookie ? openSession(cookie.slice(name.length + 1), portal.sessionKey) : undefined;
+}
+
+function signInPolicy(portal: PortalContext) {
+  const signIn = portal.instance().spec.signIn;
+  return {
+    absoluteMs: isoDurationSeconds(signIn.duration) * 1000,
+    idleMs: isoDurationSeconds(signIn.idleTimeout) * 1000,
+  };
+}
+
+/** The user behind the session, if the session is valid and the user may still sign in. */
+async function signedInUser(
+  portal: PortalContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<SignedIn | undefined> {
+  const session = req.session;
+  if (!session || session.userName === "" || session.pendingMfa) return undefined;
+  const s = portal.stores;
+  const userObject = s.directory.validUserFor(session.userName);
+  const user = userObject === undefined ? undefined : s.users.informer.get(userObject);
+  if (!user || !user.spec.active || !isValidUser(user, s.directory)) return undefined;
+  const record = await portal.credentials.get(session.userName);
+  const t = portal.now().getTime();
+  if (!record || !sessionValid(session, signInPolicy(portal), record.sessionEpoch, t))
+    return undefined;
+  const refreshed = { ...session, lastSeen: t };
+  reply.writeSession(refreshed);
+  return { user, session: refreshed };
+}
+
+/** A preHandler for routes that act for a signed-in user: sets `request.signedIn`. */
+export async function resolveSignedIn(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  req.signedIn = await signedInUser(req.server.portal, req, reply);
+}
+
+/**
+ * The session cookie: AES-256-GCM sealed (see session-cookie.ts), HttpOnly, SameSite=Lax, and
+ * `__Host-` + Secure when the portal is served over https.
+ */
+export const sessions = fp(
+  (app, _options, done) => {
+    const portal = app.portal;
+    app.decorateRequest("session", undefined);
+    app.decorateRequest("signedIn", undefined);
+    app.decorateReply("writeSession", function (session: Session | undefined) {
+      const secure = portal.secure();
+      const name = cookieName(portal);
+      const attrs = `Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
+      this.header(
+        "set-cookie",
+        session
+          ? `${name}=${sealSession(session, portal.sessionKey)}; ${attrs}`
+          : `${name}=; Max-Age=0; ${attrs}`,
+      );
+    });
+    app.decorateReply("anonymousSession", function () {
+      const existing = this.request.session;
+      const session = anonymousSession(existing, portal.now().getTime());
+      if (session !== existing) this.writeSession(session);
+      return session;
+    });
+    app.addHook("onRequest", (req, _reply, next) => {
+      req.session = readSession(portal, req);
+      next();
+    });
+    done();
+  },
+  { name: "portal-sessions", fastify: "5.x", dependencies: ["portal-context"] },
+);

@@ -1,0 +1,113 @@
+import { AssumeRoleWithSAMLCommand, STSClient } from "@aws-sdk/client-sts";
+import type { FastifyPluginCallback, FastifyRequest } from "fastify";
+import type { User } from "../../api/v1alpha1/index.ts";
+import { isoDurationSeconds } from "../../plan/naming.ts";
+import { AWS_AUDIENCE, awsSignInAttributes } from "../../saml/aws-sign-in.ts";
+import { idpEndpoints } from "../../saml/metadata.ts";
+import { buildSignedResponse } from "../../saml/response.ts";
+import { findRole, type RoleAccess } from "../access.ts";
+import { userValue } from "../applications.ts";
+import type { PortalContext } from "../context.ts";
+import { httpError, MESSAGES } from "../errors.ts";
+import type { Form } from "../forms.ts";
+import { autoPostPage, credentialsPage } from "../html.ts";
+import { checkCsrf } from "../plugins/csrf.ts";
+import { resolveSignedIn } from "../plugins/session.ts";
+
+/** A signed SAML Response for the AWS sign-in endpoint, base64 as it is posted. */
+function signedAwsResponse(portal: PortalContext, user: User, role: RoleAccess): string {
+  const ic = portal.instance();
+  const endpoints = idpEndpoints(portal.portalUrl());
+  const tags: Record<string, string> = {};
+  for (const attr of ic.spec.accessControlAttributes ?? []) {
+    const value = userValue(user, attr.source);
+    if (value) tags[attr.key] = value;
+  }
+  const { xml } = buildSignedResponse(
+    {
+      issuer: endpoints.entityId,
+      destination: ic.spec.aws.signInUrl,
+      audience: AWS_AUDIENCE,
+      nameId: user.metadata.uid ?? user.metadata.name,
+      nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+      now: portal.now(),
+      attributes: awsSignInAttributes({
+        roleArn: role.roleArn,
+        samlProviderArn: role.samlProviderArn,
+        roleSessionName: user.spec.userName,
+        sessionDurationSeconds: isoDurationSeconds(role.sessionDuration),
+        principalTags: tags,
+      }),
+    },
+    portal.signing,
+  );
+  return Buffer.from(xml).toString("base64");
+}
+
+/** The signed-in user and the role of the form's account and permission set, if assigned. */
+function authorizedRole(portal: PortalContext, req: FastifyRequest) {
+  const current = req.signedIn;
+  if (!current) throw httpError(401, MESSAGES.signInFirst);
+  const form = req.body as Form;
+  checkCsrf(current.session, form);
+  const role = findRole(
+    portal.accessOf(current.user),
+    form.account ?? "",
+    form.permissionSet ?? "",
+  );
+  if (!role) throw httpError(403, "You are not assigned that role in that account.");
+  return { ...current, role };
+}
+
+/** The AWS console (an auto-posted SAML Response) and CLI credentials (AssumeRoleWithSAML). */
+export const awsRoutes: FastifyPluginCallback = (app, _options, done) => {
+  const portal = app.portal;
+
+  app.post("/aws/console", { preHandler: resolveSignedIn }, async (req, reply) => {
+    const { user, role } = authorizedRole(portal, req);
+    const nonce = reply.scriptNonce();
+    const fields: Record<string, string> = { SAMLResponse: signedAwsResponse(portal, user, role) };
+    portal.metrics.samlResponses.inc({ target: "aws_console" });
+    if (role.relayState) fields.RelayState = role.relayState;
+    return reply
+      .type("text/html")
+      .send(autoPostPage(portal.instance().spec.aws.signInUrl, fields, nonce));
+  });
+
+  app.post("/aws/credentials", { preHandler: resolveSignedIn }, async (req, reply) => {
+    const { user, session, role } = authorizedRole(portal, req);
+    const endpoint = portal.instance().spec.aws.stsEndpoint ?? portal.stsEndpoint;
+    const sts = new STSClient({
+      region: portal.region,
+      ...(endpoint ? { endpoint } : {}),
+      credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
+    });
+    const out = await sts.send(
+      new AssumeRoleWithSAMLCommand({
+        RoleArn: role.roleArn,
+        PrincipalArn: role.samlProviderArn,
+        SAMLAssertion: signedAwsResponse(portal, user, role),
+      }),
+    );
+    portal.metrics.samlResponses.inc({ target: "aws_credentials" });
+    const c = out.Credentials;
+    const creds = {
+      accessKeyId: c?.AccessKeyId ?? "",
+      secretAccessKey: c?.SecretAccessKey ?? "",
+      sessionToken: c?.SessionToken ?? "",
+      expiration: c?.Expiration?.toISOString() ?? "",
+    };
+    if ((req.headers.accept ?? "").includes("application/json")) return reply.send(creds);
+    const account = portal.stores.accounts.informer.get((req.body as Form).account ?? "");
+    return reply
+      .type("text/html")
+      .send(
+        credentialsPage(
+          { name: user.spec.userName, csrf: session.csrf },
+          creds,
+          `${account?.spec.accountId ?? "account"}_${role.name}`,
+        ),
+      );
+  });
+  done();
+};

@@ -1,0 +1,113 @@
+import type { FastifyPluginCallback, FastifyReply } from "fastify";
+import { idpEndpoints } from "../../saml/metadata.ts";
+import {
+  recordSuccess,
+  setupTokenValid,
+  type CredentialRecord,
+} from "../../identity/credentials.ts";
+import type { Form } from "../forms.ts";
+import { errorPage, setupPage } from "../html.ts";
+import { hashPassword, passwordProblem } from "../password.ts";
+import { checkCsrf } from "../plugins/csrf.ts";
+import { freshSession } from "../plugins/session.ts";
+import { newTotpSecret, otpauthUri, verifyTotp } from "../totp.ts";
+
+const setupLinkGone = (reply: FastifyReply) =>
+  reply
+    .code(410)
+    .type("text/html")
+    .send(
+      errorPage(
+        410,
+        "This setup link has expired or was already used. Ask an administrator for a new one.",
+      ),
+    );
+
+/** The one-time setup link of `idc invite` / `idc reset`: a new password and authenticator. */
+export const setupRoutes: FastifyPluginCallback = (app, _options, done) => {
+  const portal = app.portal;
+
+  app.get("/setup", async (req, reply) => {
+    const { user: userName = "", token = "" } = req.query as Form;
+    const record = userName ? await portal.credentials.get(userName) : undefined;
+    if (!record || !setupTokenValid(record, token, portal.now().getTime())) {
+      return setupLinkGone(reply);
+    }
+    const session = freshSession("", 0, portal.now().getTime());
+    const mfa = portal.instance().spec.signIn.mfa !== "disabled";
+    const totpSecret = mfa ? newTotpSecret() : undefined;
+    // The pending secret travels in the encrypted session, never in the page's form.
+    reply.writeSession({ ...session, ...(totpSecret ? { pendingTotp: totpSecret } : {}) });
+    return reply.type("text/html").send(
+      setupPage({
+        token,
+        csrf: session.csrf,
+        userName,
+        ...(totpSecret
+          ? {
+              totpSecret,
+              otpauthUri: otpauthUri(
+                `AWS access portal (${idpEndpoints(portal.portalUrl()).portalUrl})`,
+                userName,
+                totpSecret,
+              ),
+            }
+          : {}),
+      }),
+    );
+  });
+
+  app.post("/setup", async (req, reply) => {
+    const form = req.body as Form;
+    const session = req.session;
+    checkCsrf(session, form);
+    const userName = form.user ?? "";
+    const token = form.token ?? "";
+    const record = userName ? await portal.credentials.get(userName) : undefined;
+    if (!record || !setupTokenValid(record, token, portal.now().getTime())) {
+      return setupLinkGone(reply);
+    }
+    const password = form.password ?? "";
+    const problem = passwordProblem(password);
+    const pendingTotp = session?.pendingTotp;
+    const again = (error: string) =>
+      reply
+        .code(400)
+        .type("text/html")
+        .send(
+          setupPage({
+            token,
+            csrf: session?.csrf ?? "",
+            userName,
+            error,
+            ...(pendingTotp
+              ? {
+                  totpSecret: pendingTotp,
+                  otpauthUri: otpauthUri("AWS access portal", userName, pendingTotp),
+                }
+              : {}),
+          }),
+        );
+    if (problem) return again(`Password: ${problem}.`);
+    let step: number | undefined;
+    if (pendingTotp) {
+      step = verifyTotp(pendingTotp, form.otp ?? "", portal.now(), undefined);
+      if (step === undefined)
+        return again("That code is not right; check the time on your device.");
+    }
+    const passwordHash = await hashPassword(password);
+    await portal.credentials.update(userName, (r) => {
+      const next: CredentialRecord = { ...recordSuccess(r), passwordHash };
+      delete next.setup; // single use
+      if (pendingTotp) {
+        next.totpSecret = pendingTotp;
+        if (step !== undefined) next.totpLastStep = step;
+      }
+      return next;
+    });
+    req.audit("setup", pendingTotp ? "password_and_authenticator" : "password", userName);
+    reply.writeSession(undefined);
+    return reply.redirect("/login", 303);
+  });
+  done();
+};

@@ -1,0 +1,105 @@
+// In-memory stand-ins for the portal's caches and credential records, for `app.inject()` tests
+// of single portal plugins. The integration tests run the real portal on a real API server.
+import { generateKeyPairSync } from "node:crypto";
+import Fastify from "fastify";
+import pino from "pino";
+import type {
+  Account,
+  AccountAssignment,
+  Application,
+  ApplicationAssignment,
+  Group,
+  IdentityCenter,
+  PermissionSet,
+  User,
+} from "../api/v1alpha1/index.ts";
+import { DirectoryIndex } from "../identity/directory-index.ts";
+import { PortalContext, portalContext, type Lookup, type PortalDeps } from "../portal/context.ts";
+import type { CredentialRecord } from "../identity/credentials.ts";
+
+class MapLookup<T extends { metadata: { name: string } }> implements Lookup<T> {
+  readonly items = new Map<string, T>();
+  get(name: string): T | undefined {
+    return this.items.get(name);
+  }
+  list(): T[] {
+    return [...this.items.values()];
+  }
+  put(obj: T): void {
+    this.items.set(obj.metadata.name, obj);
+  }
+}
+
+export function identityCenter(name = "default", externalUrl = "http://127.0.0.1:8080") {
+  const ic: IdentityCenter = {
+    apiVersion: "identitycenter.dev/v1alpha1",
+    kind: "IdentityCenter",
+    metadata: { name, generation: 1, uid: `uid-${name}` },
+    spec: {
+      portal: { hostname: "sso.example.com", externalUrl, ingress: { enabled: true }, replicas: 2 },
+      signIn: { mfa: "required", duration: "PT8H", idleTimeout: "PT1H", lockoutThreshold: 5 },
+      aws: { partition: "aws", signInUrl: "https://signin.aws.amazon.com/saml" },
+      identitySource: { type: "internal" },
+    },
+  };
+  return ic;
+}
+
+/** The caches and credential records of one portal, all in memory. */
+export function fakePortal(options: { now?: () => Date } = {}) {
+  const directory = new DirectoryIndex();
+  const users = new MapLookup<User>();
+  const stores = {
+    identityCenters: { informer: new MapLookup<IdentityCenter>() },
+    users: { informer: users },
+    groups: { informer: new MapLookup<Group>() },
+    permissionSets: { informer: new MapLookup<PermissionSet>() },
+    accounts: { informer: new MapLookup<Account>() },
+    assignments: { informer: new MapLookup<AccountAssignment>() },
+    applications: { informer: new MapLookup<Application>() },
+    applicationAssignments: { informer: new MapLookup<ApplicationAssignment>() },
+    directory,
+  };
+  const records = new Map<string, CredentialRecord>();
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const deps: PortalDeps = {
+    stores,
+    instanceName: "default",
+    credentials: {
+      get: (userName) => Promise.resolve(records.get(userName)),
+      update: (userName, change) => {
+        const current = records.get(userName);
+        if (!current) return Promise.reject(new Error(`no credential record for ${userName}`));
+        const next = change(current);
+        records.set(userName, next);
+        return Promise.resolve(next);
+      },
+    },
+    sessionKey: Buffer.alloc(32, 7),
+    signing: { privateKey, certificatePem: "", certificateBase64: "" },
+    stsEndpoint: undefined,
+    region: "us-east-1",
+    log: pino({ level: "silent" }),
+    ...(options.now ? { now: options.now } : {}),
+  };
+  const context = new PortalContext(deps);
+  return {
+    deps,
+    context,
+    stores,
+    records,
+    addInstance(ic: IdentityCenter = identityCenter()) {
+      stores.identityCenters.informer.put(ic);
+    },
+    addUser(user: User) {
+      users.put(user);
+      directory.updateUser(undefined, user);
+    },
+    /** A bare Fastify app with the portal context, for registering one plugin under test. */
+    app() {
+      const app = Fastify({ loggerInstance: deps.log });
+      void app.register(portalContext, { context });
+      return app;
+    },
+  };
+}
