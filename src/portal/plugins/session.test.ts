@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fakePortal, identityCenter } from "../../testing/portal.ts";
+import { fakePortal, identityCenter } from "../fake-portal.ts";
 import { sessions } from "./session.ts";
 
 function sessionApp(externalUrl = "http://127.0.0.1:8080") {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fakePortal } from "../../testing/portal.ts";
+import { fakePortal } from "../fake-portal.ts";
 import { healthRoutes } from "./health.ts";
 
 describe("the probe routes", () => {

@@ -1,5 +1,6 @@
-// In-memory stand-ins for the portal's caches and credential records, for `app.inject()` tests
-// of single portal plugins. The integration tests run the real portal on a real API server.
+// In-memory stand-ins for the portal's caches and credential records, for `app.inject()` unit
+// tests of single portal plugins only (not built into dist/). The integration tests run the real
+// portal on a real API server.
 import { generateKeyPairSync } from "node:crypto";
 import Fastify from "fastify";
 import pino from "pino";
@@ -14,7 +15,7 @@ import type {
   User,
 } from "../api/v1alpha1/index.ts";
 import { DirectoryIndex } from "../identity/directory-index.ts";
-import { PortalContext, portalContext, type Lookup, type PortalDeps } from "../portal/context.ts";
+import { PortalContext, portalContext, type Lookup, type PortalDeps } from "./context.ts";
 import type { CredentialRecord } from "../identity/credentials.ts";
 
 class MapLookup<T extends { metadata: { name: string } }> implements Lookup<T> {
