@@ -18,8 +18,21 @@ export function httpError(statusCode: number, message: string): HttpError {
 /** The messages the portal answers with in more than one place. */
 export const MESSAGES = {
   csrf: "The form expired or was not sent by this portal. Go back and try again.",
+  notAForm: "This page takes a form from the portal's own pages. Go back and try again.",
   signInFirst: "Sign in first.",
 } as const;
+
+type PortalError = { statusCode?: number; message: string; code?: string; validation?: unknown };
+
+/** What the page says: fastify's own messages about a bad request name its parts, not the form. */
+function messageFor(err: PortalError, status: number): string {
+  if (status >= 500) return "Something went wrong.";
+  // A body or query string that is missing, not an object of strings, or of a content type no
+  // parser takes (schema validation, fastify's content-type parser errors).
+  if (err.validation !== undefined || err.code?.startsWith("FST_ERR_CTP_"))
+    return MESSAGES.notAForm;
+  return err.message;
+}
 
 /**
  * Every error becomes an HTML error page: a 4xx shows its message, a 5xx only "Something went
@@ -27,13 +40,13 @@ export const MESSAGES = {
  */
 export const errorPages = fp(
   (app, _options, done) => {
-    app.setErrorHandler(async (err: { statusCode?: number; message: string }, _req, reply) => {
+    app.setErrorHandler(async (err: PortalError, _req, reply) => {
       const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
       if (status >= 500) app.log.error({ err: err.message }, "portal error");
       return reply
         .code(status)
         .type("text/html")
-        .send(errorPage(status, status >= 500 ? "Something went wrong." : err.message));
+        .send(errorPage(status, messageFor(err, status)));
     });
     done();
   },

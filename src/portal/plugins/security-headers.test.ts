@@ -45,3 +45,14 @@ describe("the security headers plugin", () => {
     expect(csp).not.toContain("signin.aws.amazon.com");
   });
 });
+
+describe("the security headers without the IdentityCenter", () => {
+  it("still answers (forms to the portal only), so /healthz stays live", async () => {
+    const app = fakePortal().app();
+    void app.register(securityHeaders);
+    app.get("/healthz", () => "ok\n");
+    const res = await app.inject({ url: "/healthz" });
+    expect(res.statusCode).toBe(200);
+    expect(String(res.headers["content-security-policy"])).toContain("form-action 'self';");
+  });
+});

@@ -26,11 +26,13 @@ export const securityHeaders = fp(
       return this.cspNonce;
     });
     app.addHook("onSend", async (_req, reply) => {
-      const target = reply.formActionTarget ?? app.portal.instance().spec.aws.signInUrl;
-      const signIn = URL.canParse(target) ? new URL(target).origin : "";
+      // Without the IdentityCenter (not in the cache yet) forms post to the portal only; the
+      // headers must not fail then, or /healthz would, and a liveness probe kill the pod.
+      const target = reply.formActionTarget ?? app.portal.findInstance()?.spec.aws.signInUrl;
+      const signIn = target && URL.canParse(target) ? new URL(target).origin : "";
       reply.header(
         "content-security-policy",
-        `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'nonce-${reply.cspNonce}'; form-action 'self' ${signIn}; frame-ancestors 'none'; base-uri 'none'`,
+        `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'nonce-${reply.cspNonce}'; form-action 'self'${signIn ? ` ${signIn}` : ""}; frame-ancestors 'none'; base-uri 'none'`,
       );
       reply.header("x-content-type-options", "nosniff");
       reply.header("referrer-policy", "no-referrer");

@@ -1,12 +1,12 @@
 import type { FastifyPluginCallback } from "fastify";
-import type { Form } from "../forms.ts";
+import { queryRoute, type Form } from "../forms.ts";
 import { portalPage } from "../html.ts";
 import { resolveSignedIn } from "../plugins/session.ts";
 
 /** The portal's home page: the accounts, roles and applications the user may open. */
 export const accountRoutes: FastifyPluginCallback = (app, _options, done) => {
   const portal = app.portal;
-  app.get("/", { preHandler: resolveSignedIn }, async (req, reply) => {
+  app.get("/", { schema: queryRoute(["q"]), preHandler: resolveSignedIn }, async (req, reply) => {
     const current = req.signedIn;
     if (!current) return reply.redirect("/login", 303);
     const { q = "" } = req.query as Form;

@@ -14,7 +14,7 @@ import { serialize } from "../../saml/xml-builder.ts";
 import { ApplicationSignInError, applicationResponseInput } from "../applications.ts";
 import type { PortalContext } from "../context.ts";
 import { httpError, MESSAGES } from "../errors.ts";
-import type { Form } from "../forms.ts";
+import { formRoute, queryRoute, type Form } from "../forms.ts";
 import { applicationPage, autoPostPage } from "../html.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { anonymousSession, resolveSignedIn } from "../plugins/session.ts";
@@ -130,58 +130,70 @@ export const applicationRoutes: FastifyPluginCallback = (app, _options, done) =>
   });
 
   // IdP-initiated sign-in: a signed Response posted to the application's ACS URL.
-  app.post("/applications/:name", { preHandler: resolveSignedIn }, async (req, reply) => {
-    const found = authorizedApplication(portal, req);
-    if (!found) throw httpError(401, MESSAGES.signInFirst);
-    const { user, session, application } = found;
-    checkCsrf(session, req.body as Form);
-    return postToApplication(portal, reply, { user, application });
-  });
+  app.post(
+    "/applications/:name",
+    { schema: formRoute(["csrf"]), preHandler: resolveSignedIn },
+    async (req, reply) => {
+      const found = authorizedApplication(portal, req);
+      if (!found) throw httpError(401, MESSAGES.signInFirst);
+      const { user, session, application } = found;
+      checkCsrf(session, req.body as Form);
+      return postToApplication(portal, reply, { user, application });
+    },
+  );
 
   // SP-initiated sign-in, HTTP-Redirect binding. Someone not signed in comes back here after
   // signing in (the request's URL waits in the encrypted session cookie).
-  app.get("/saml/sso", async (req, reply) => {
-    const query = req.query as Form;
-    const { request, application } = applicationRequest(portal, query.SAMLRequest ?? "");
-    // Resolved after the request is checked: a bad request gets its 400 whoever sends it.
-    await resolveSignedIn(req, reply);
-    const current = req.signedIn;
-    if (!current) {
-      reply.writeSession({
-        ...anonymousSession(req.session, portal.now().getTime()),
-        returnTo: req.url,
+  app.get(
+    "/saml/sso",
+    { schema: queryRoute(["SAMLRequest", "RelayState"]) },
+    async (req, reply) => {
+      const query = req.query as Form;
+      const { request, application } = applicationRequest(portal, query.SAMLRequest ?? "");
+      // Resolved after the request is checked: a bad request gets its 400 whoever sends it.
+      await resolveSignedIn(req, reply);
+      const current = req.signedIn;
+      if (!current) {
+        reply.writeSession({
+          ...anonymousSession(req.session, portal.now().getTime()),
+          returnTo: req.url,
+        });
+        return reply.redirect("/login", 303);
+      }
+      if (
+        !portal
+          .applicationsOf(current.user)
+          .some((a) => a.metadata.name === application.metadata.name)
+      )
+        throw httpError(403, `You are not assigned ${application.spec.displayName}.`);
+      return postToApplication(portal, reply, {
+        user: current.user,
+        application,
+        inResponseTo: request.id,
+        ...(query.RelayState ? { relayState: query.RelayState } : {}),
       });
-      return reply.redirect("/login", 303);
-    }
-    if (
-      !portal
-        .applicationsOf(current.user)
-        .some((a) => a.metadata.name === application.metadata.name)
-    )
-      throw httpError(403, `You are not assigned ${application.spec.displayName}.`);
-    return postToApplication(portal, reply, {
-      user: current.user,
-      application,
-      inResponseTo: request.id,
-      ...(query.RelayState ? { relayState: query.RelayState } : {}),
-    });
-  });
+    },
+  );
 
   // HTTP-POST binding: a cross-site POST carries no SameSite=Lax session cookie, so the request
   // is turned into the Redirect binding's GET, which does.
-  app.post("/saml/sso", async (req, reply) => {
-    const form = req.body as Form;
-    let xml: string;
-    try {
-      xml = decodeSamlRequest(form.SAMLRequest ?? "", "post");
-      parseAuthnRequest(xml);
-    } catch (err) {
-      if (err instanceof AuthnRequestError) throw badSamlRequest(err);
-      throw err;
-    }
-    const query = new URLSearchParams({ SAMLRequest: encodeRedirectSamlRequest(xml) });
-    if (form.RelayState) query.set("RelayState", form.RelayState);
-    return reply.redirect(`/saml/sso?${query.toString()}`, 303);
-  });
+  app.post(
+    "/saml/sso",
+    { schema: formRoute(["SAMLRequest", "RelayState"]) },
+    async (req, reply) => {
+      const form = req.body as Form;
+      let xml: string;
+      try {
+        xml = decodeSamlRequest(form.SAMLRequest ?? "", "post");
+        parseAuthnRequest(xml);
+      } catch (err) {
+        if (err instanceof AuthnRequestError) throw badSamlRequest(err);
+        throw err;
+      }
+      const query = new URLSearchParams({ SAMLRequest: encodeRedirectSamlRequest(xml) });
+      if (form.RelayState) query.set("RelayState", form.RelayState);
+      return reply.redirect(`/saml/sso?${query.toString()}`, 303);
+    },
+  );
   done();
 };

@@ -9,7 +9,7 @@ import { findRole, type RoleAccess } from "../access.ts";
 import { userValue } from "../applications.ts";
 import type { PortalContext } from "../context.ts";
 import { httpError, MESSAGES } from "../errors.ts";
-import type { Form } from "../forms.ts";
+import { formRoute, type Form } from "../forms.ts";
 import { autoPostPage, credentialsPage } from "../html.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { resolveSignedIn } from "../plugins/session.ts";
@@ -59,55 +59,67 @@ function authorizedRole(portal: PortalContext, req: FastifyRequest) {
   return { ...current, role };
 }
 
+const roleForm = formRoute(["csrf", "account", "permissionSet"]);
+
 /** The AWS console (an auto-posted SAML Response) and CLI credentials (AssumeRoleWithSAML). */
 export const awsRoutes: FastifyPluginCallback = (app, _options, done) => {
   const portal = app.portal;
 
-  app.post("/aws/console", { preHandler: resolveSignedIn }, async (req, reply) => {
-    const { user, role } = authorizedRole(portal, req);
-    const nonce = reply.scriptNonce();
-    const fields: Record<string, string> = { SAMLResponse: signedAwsResponse(portal, user, role) };
-    portal.metrics.samlResponses.inc({ target: "aws_console" });
-    if (role.relayState) fields.RelayState = role.relayState;
-    return reply
-      .type("text/html")
-      .send(autoPostPage(portal.instance().spec.aws.signInUrl, fields, nonce));
-  });
+  app.post(
+    "/aws/console",
+    { schema: roleForm, preHandler: resolveSignedIn },
+    async (req, reply) => {
+      const { user, role } = authorizedRole(portal, req);
+      const nonce = reply.scriptNonce();
+      const fields: Record<string, string> = {
+        SAMLResponse: signedAwsResponse(portal, user, role),
+      };
+      portal.metrics.samlResponses.inc({ target: "aws_console" });
+      if (role.relayState) fields.RelayState = role.relayState;
+      return reply
+        .type("text/html")
+        .send(autoPostPage(portal.instance().spec.aws.signInUrl, fields, nonce));
+    },
+  );
 
-  app.post("/aws/credentials", { preHandler: resolveSignedIn }, async (req, reply) => {
-    const { user, session, role } = authorizedRole(portal, req);
-    const endpoint = portal.instance().spec.aws.stsEndpoint ?? portal.stsEndpoint;
-    const sts = new STSClient({
-      region: portal.region,
-      ...(endpoint ? { endpoint } : {}),
-      credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
-    });
-    const out = await sts.send(
-      new AssumeRoleWithSAMLCommand({
-        RoleArn: role.roleArn,
-        PrincipalArn: role.samlProviderArn,
-        SAMLAssertion: signedAwsResponse(portal, user, role),
-      }),
-    );
-    portal.metrics.samlResponses.inc({ target: "aws_credentials" });
-    const c = out.Credentials;
-    const creds = {
-      accessKeyId: c?.AccessKeyId ?? "",
-      secretAccessKey: c?.SecretAccessKey ?? "",
-      sessionToken: c?.SessionToken ?? "",
-      expiration: c?.Expiration?.toISOString() ?? "",
-    };
-    if ((req.headers.accept ?? "").includes("application/json")) return reply.send(creds);
-    const account = portal.stores.accounts.informer.get((req.body as Form).account ?? "");
-    return reply
-      .type("text/html")
-      .send(
-        credentialsPage(
-          { name: user.spec.userName, csrf: session.csrf },
-          creds,
-          `${account?.spec.accountId ?? "account"}_${role.name}`,
-        ),
+  app.post(
+    "/aws/credentials",
+    { schema: roleForm, preHandler: resolveSignedIn },
+    async (req, reply) => {
+      const { user, session, role } = authorizedRole(portal, req);
+      const endpoint = portal.instance().spec.aws.stsEndpoint ?? portal.stsEndpoint;
+      const sts = new STSClient({
+        region: portal.region,
+        ...(endpoint ? { endpoint } : {}),
+        credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
+      });
+      const out = await sts.send(
+        new AssumeRoleWithSAMLCommand({
+          RoleArn: role.roleArn,
+          PrincipalArn: role.samlProviderArn,
+          SAMLAssertion: signedAwsResponse(portal, user, role),
+        }),
       );
-  });
+      portal.metrics.samlResponses.inc({ target: "aws_credentials" });
+      const c = out.Credentials;
+      const creds = {
+        accessKeyId: c?.AccessKeyId ?? "",
+        secretAccessKey: c?.SecretAccessKey ?? "",
+        sessionToken: c?.SessionToken ?? "",
+        expiration: c?.Expiration?.toISOString() ?? "",
+      };
+      if ((req.headers.accept ?? "").includes("application/json")) return reply.send(creds);
+      const account = portal.stores.accounts.informer.get((req.body as Form).account ?? "");
+      return reply
+        .type("text/html")
+        .send(
+          credentialsPage(
+            { name: user.spec.userName, csrf: session.csrf },
+            creds,
+            `${account?.spec.accountId ?? "account"}_${role.name}`,
+          ),
+        );
+    },
+  );
   done();
 };

@@ -5,7 +5,7 @@ import {
   setupTokenValid,
   type CredentialRecord,
 } from "../../identity/credentials.ts";
-import type { Form } from "../forms.ts";
+import { formRoute, queryRoute, type Form } from "../forms.ts";
 import { errorPage, setupPage } from "../html.ts";
 import { hashPassword, passwordProblem } from "../password.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
@@ -27,7 +27,7 @@ const setupLinkGone = (reply: FastifyReply) =>
 export const setupRoutes: FastifyPluginCallback = (app, _options, done) => {
   const portal = app.portal;
 
-  app.get("/setup", async (req, reply) => {
+  app.get("/setup", { schema: queryRoute(["user", "token"]) }, async (req, reply) => {
     const { user: userName = "", token = "" } = req.query as Form;
     const record = userName ? await portal.credentials.get(userName) : undefined;
     if (!record || !setupTokenValid(record, token, portal.now().getTime())) {
@@ -57,57 +57,61 @@ export const setupRoutes: FastifyPluginCallback = (app, _options, done) => {
     );
   });
 
-  app.post("/setup", async (req, reply) => {
-    const form = req.body as Form;
-    const session = req.session;
-    checkCsrf(session, form);
-    const userName = form.user ?? "";
-    const token = form.token ?? "";
-    const record = userName ? await portal.credentials.get(userName) : undefined;
-    if (!record || !setupTokenValid(record, token, portal.now().getTime())) {
-      return setupLinkGone(reply);
-    }
-    const password = form.password ?? "";
-    const problem = passwordProblem(password);
-    const pendingTotp = session?.pendingTotp;
-    const again = (error: string) =>
-      reply
-        .code(400)
-        .type("text/html")
-        .send(
-          setupPage({
-            token,
-            csrf: session?.csrf ?? "",
-            userName,
-            error,
-            ...(pendingTotp
-              ? {
-                  totpSecret: pendingTotp,
-                  otpauthUri: otpauthUri("AWS access portal", userName, pendingTotp),
-                }
-              : {}),
-          }),
-        );
-    if (problem) return again(`Password: ${problem}.`);
-    let step: number | undefined;
-    if (pendingTotp) {
-      step = verifyTotp(pendingTotp, form.otp ?? "", portal.now(), undefined);
-      if (step === undefined)
-        return again("That code is not right; check the time on your device.");
-    }
-    const passwordHash = await hashPassword(password);
-    await portal.credentials.update(userName, (r) => {
-      const next: CredentialRecord = { ...recordSuccess(r), passwordHash };
-      delete next.setup; // single use
-      if (pendingTotp) {
-        next.totpSecret = pendingTotp;
-        if (step !== undefined) next.totpLastStep = step;
+  app.post(
+    "/setup",
+    { schema: formRoute(["csrf", "user", "token", "password", "otp"]) },
+    async (req, reply) => {
+      const form = req.body as Form;
+      const session = req.session;
+      checkCsrf(session, form);
+      const userName = form.user ?? "";
+      const token = form.token ?? "";
+      const record = userName ? await portal.credentials.get(userName) : undefined;
+      if (!record || !setupTokenValid(record, token, portal.now().getTime())) {
+        return setupLinkGone(reply);
       }
-      return next;
-    });
-    req.audit("setup", pendingTotp ? "password_and_authenticator" : "password", userName);
-    reply.writeSession(undefined);
-    return reply.redirect("/login", 303);
-  });
+      const password = form.password ?? "";
+      const problem = passwordProblem(password);
+      const pendingTotp = session?.pendingTotp;
+      const again = (error: string) =>
+        reply
+          .code(400)
+          .type("text/html")
+          .send(
+            setupPage({
+              token,
+              csrf: session?.csrf ?? "",
+              userName,
+              error,
+              ...(pendingTotp
+                ? {
+                    totpSecret: pendingTotp,
+                    otpauthUri: otpauthUri("AWS access portal", userName, pendingTotp),
+                  }
+                : {}),
+            }),
+          );
+      if (problem) return again(`Password: ${problem}.`);
+      let step: number | undefined;
+      if (pendingTotp) {
+        step = verifyTotp(pendingTotp, form.otp ?? "", portal.now(), undefined);
+        if (step === undefined)
+          return again("That code is not right; check the time on your device.");
+      }
+      const passwordHash = await hashPassword(password);
+      await portal.credentials.update(userName, (r) => {
+        const next: CredentialRecord = { ...recordSuccess(r), passwordHash };
+        delete next.setup; // single use
+        if (pendingTotp) {
+          next.totpSecret = pendingTotp;
+          if (step !== undefined) next.totpLastStep = step;
+        }
+        return next;
+      });
+      req.audit("setup", pendingTotp ? "password_and_authenticator" : "password", userName);
+      reply.writeSession(undefined);
+      return reply.redirect("/login", 303);
+    },
+  );
   done();
 };

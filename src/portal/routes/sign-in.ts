@@ -1,7 +1,7 @@
 import type { FastifyPluginCallback } from "fastify";
 import { isValidUser } from "../../identity/directory.ts";
 import { isLocked, recordFailure, recordSuccess } from "../../identity/credentials.ts";
-import type { Form } from "../forms.ts";
+import { formRoute, type Form } from "../forms.ts";
 import { loginPage, otpPage } from "../html.ts";
 import { verifyPassword } from "../password.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
@@ -25,52 +25,56 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
     reply.type("text/html").send(loginPage(undefined, reply.anonymousSession().csrf)),
   );
 
-  app.post("/login", async (req, reply) => {
-    const form = req.body as Form;
-    const session = req.session;
-    checkCsrf(session, form);
-    const userName = (form.username ?? "").trim();
-    const password = form.password ?? "";
-    const fail = (message = BAD_LOGIN) =>
-      reply.code(401).type("text/html").send(loginPage(message, session?.csrf));
-    const userObject = s.directory.validUserFor(userName);
-    const user = userObject === undefined ? undefined : s.users.informer.get(userObject);
-    const record = user ? await portal.credentials.get(userName) : undefined;
-    const t = portal.now().getTime();
-    if (record && isLocked(record, t)) {
-      req.audit("password", "locked", userName);
-      return fail(LOCKED);
-    }
-    // Unknown, duplicate and inactive users get the same answer as a wrong password.
-    const ok =
-      !!user &&
-      user.spec.active &&
-      isValidUser(user, s.directory) &&
-      !!record?.passwordHash &&
-      (await verifyPassword(password, record.passwordHash));
-    if (!ok) {
-      req.audit("password", "rejected", userName);
-      if (user && record)
-        await portal.credentials.update(userName, (r) =>
-          recordFailure(r, t, portal.instance().spec.signIn.lockoutThreshold),
-        );
-      return fail();
-    }
-    const mfa = portal.instance().spec.signIn.mfa;
-    if (mfa === "required" && !record.totpSecret) {
-      req.audit("password", "no_authenticator", userName);
-      return fail("Your account needs an authenticator. Ask an administrator for a setup link.");
-    }
-    const pendingMfa = mfa !== "disabled" && !!record.totpSecret;
-    req.audit("password", pendingMfa ? "accepted" : "signed_in", userName);
-    if (!pendingMfa) await portal.credentials.update(userName, recordSuccess);
-    const returnTo = safeReturnTo(session?.returnTo);
-    reply.writeSession({
-      ...freshSession(userName, record.sessionEpoch, t),
-      ...(pendingMfa ? { pendingMfa: true, ...(returnTo ? { returnTo } : {}) } : {}),
-    });
-    return reply.redirect(pendingMfa ? "/login/otp" : (returnTo ?? "/"), 303);
-  });
+  app.post(
+    "/login",
+    { schema: formRoute(["csrf", "username", "password"]) },
+    async (req, reply) => {
+      const form = req.body as Form;
+      const session = req.session;
+      checkCsrf(session, form);
+      const userName = (form.username ?? "").trim();
+      const password = form.password ?? "";
+      const fail = (message = BAD_LOGIN) =>
+        reply.code(401).type("text/html").send(loginPage(message, session?.csrf));
+      const userObject = s.directory.validUserFor(userName);
+      const user = userObject === undefined ? undefined : s.users.informer.get(userObject);
+      const record = user ? await portal.credentials.get(userName) : undefined;
+      const t = portal.now().getTime();
+      if (record && isLocked(record, t)) {
+        req.audit("password", "locked", userName);
+        return fail(LOCKED);
+      }
+      // Unknown, duplicate and inactive users get the same answer as a wrong password.
+      const ok =
+        !!user &&
+        user.spec.active &&
+        isValidUser(user, s.directory) &&
+        !!record?.passwordHash &&
+        (await verifyPassword(password, record.passwordHash));
+      if (!ok) {
+        req.audit("password", "rejected", userName);
+        if (user && record)
+          await portal.credentials.update(userName, (r) =>
+            recordFailure(r, t, portal.instance().spec.signIn.lockoutThreshold),
+          );
+        return fail();
+      }
+      const mfa = portal.instance().spec.signIn.mfa;
+      if (mfa === "required" && !record.totpSecret) {
+        req.audit("password", "no_authenticator", userName);
+        return fail("Your account needs an authenticator. Ask an administrator for a setup link.");
+      }
+      const pendingMfa = mfa !== "disabled" && !!record.totpSecret;
+      req.audit("password", pendingMfa ? "accepted" : "signed_in", userName);
+      if (!pendingMfa) await portal.credentials.update(userName, recordSuccess);
+      const returnTo = safeReturnTo(session?.returnTo);
+      reply.writeSession({
+        ...freshSession(userName, record.sessionEpoch, t),
+        ...(pendingMfa ? { pendingMfa: true, ...(returnTo ? { returnTo } : {}) } : {}),
+      });
+      return reply.redirect(pendingMfa ? "/login/otp" : (returnTo ?? "/"), 303);
+    },
+  );
 
   app.get("/login/otp", async (req, reply) => {
     const session = req.session;
@@ -78,7 +82,7 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
     return reply.type("text/html").send(otpPage(session.csrf));
   });
 
-  app.post("/login/otp", async (req, reply) => {
+  app.post("/login/otp", { schema: formRoute(["csrf", "otp"]) }, async (req, reply) => {
     const form = req.body as Form;
     const session = req.session;
     checkCsrf(session, form);
@@ -109,7 +113,7 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
     return reply.redirect(safeReturnTo(session.returnTo) ?? "/", 303);
   });
 
-  app.post("/logout", async (req, reply) => {
+  app.post("/logout", { schema: formRoute(["csrf"]) }, async (req, reply) => {
     checkCsrf(req.session, req.body as Form);
     reply.writeSession(undefined);
     return reply.redirect("/login", 303);

@@ -6,7 +6,7 @@ import { createStores, portalInformers } from "../../../src/adapters/k8s/stores.
 import { startInformers } from "../../../src/runtime/informer.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { PortalMetrics } from "../../../src/observability/metrics.ts";
-import { buildPortalApp } from "../../../src/portal/app.ts";
+import { buildPortalApp, type PortalDeps } from "../../../src/portal/app.ts";
 import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
 import { chartControllerKubeconfig, PORTAL_SERVICE_ACCOUNT } from "../../harness/chart.ts";
 import { motoControllerEnv, startControllerProcess } from "../../harness/controller-process.ts";
@@ -170,8 +170,8 @@ export async function startPortalFixture(
     certificatePem,
     metrics: deps.metrics,
     /** Another portal replica: same Secrets (session key, signing key), own process state. */
-    replica() {
-      const replica = buildPortalApp(deps);
+    replica(overrides: Partial<PortalDeps> = {}) {
+      const replica = buildPortalApp({ ...deps, ...overrides });
       replicas.push(replica);
       return replica;
     },

@@ -498,6 +498,66 @@ describe("access portal", () => {
     }
   });
 
+  it("answers a POST with no form, or no form it can read, with a 4xx page and never a 500 (crashing on undefined forms)", async () => {
+    const anonymous = new Client(app);
+    await anonymous.request("GET", "/login");
+    const signedIn = new Client(app);
+    await signIn(signedIn);
+    const routes = [
+      "/login",
+      "/login/otp",
+      "/setup",
+      "/logout",
+      "/applications/wiki",
+      "/saml/sso",
+      "/aws/console",
+      "/aws/credentials",
+    ];
+    const bodies: { name: string; headers: Record<string, string>; payload?: string }[] = [
+      { name: "no body", headers: {} },
+      { name: "text/plain", headers: { "content-type": "text/plain" }, payload: "csrf=x" },
+      { name: "JSON null", headers: { "content-type": "application/json" }, payload: "null" },
+      { name: "JSON string", headers: { "content-type": "application/json" }, payload: '"x"' },
+      {
+        name: "a field twice",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        payload: "csrf=a&csrf=b&SAMLRequest=a&SAMLRequest=b",
+      },
+    ];
+    const answers: string[] = [];
+    for (const client of [anonymous, signedIn])
+      for (const url of routes)
+        for (const body of bodies) {
+          const res = await app.inject({
+            method: "POST",
+            url,
+            headers: { cookie: client.cookie, ...body.headers },
+            ...(body.payload === undefined ? {} : { payload: body.payload }),
+          });
+          const html = String(res.headers["content-type"]).startsWith("text/html");
+          if (res.statusCode < 400 || res.statusCode >= 500 || !html)
+            answers.push(`${url} with ${body.name}: ${String(res.statusCode)} ${res.body}`);
+        }
+    // Query strings with a field twice are refused the same way.
+    for (const url of [
+      "/?q=a&q=b",
+      "/setup?user=alice&user=bob&token=x",
+      "/saml/sso?SAMLRequest=a&SAMLRequest=b",
+    ]) {
+      const res = await signedIn.request("GET", url);
+      if (res.statusCode < 400 || res.statusCode >= 500)
+        answers.push(`GET ${url}: ${String(res.statusCode)} ${res.body}`);
+    }
+    expect(answers).toEqual([]);
+  });
+
+  it("stays live while its IdentityCenter is missing from the cache (a liveness probe must not kill the pod), and is not ready", async () => {
+    const orphan = fixture.replica({ instanceName: "not-created-yet" });
+    const live = await orphan.inject({ method: "GET", url: "/healthz" });
+    expect([live.statusCode, live.body]).toEqual([200, "ok\n"]);
+    expect((await orphan.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(503);
+  });
+
   it("ends the sessions of a user made inactive", async () => {
     const client = new Client(app);
     expect((await signIn(client)).statusCode).toBe(303);
