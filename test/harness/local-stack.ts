@@ -194,7 +194,7 @@ async function runLocal(): Promise<void> {
       "               certificate: let the browser proceed); it checks the SAML response at moto",
     );
     say(`  kubeconfig:  ${env.kubeconfigPath}`);
-    say(`  try:         kubectl --kubeconfig ${env.kubeconfigPath} get identitycenter`);
+    say(`  try:         kubectl --kubeconfig ${env.kubeconfigPath} get identity-center`);
     say(`  AWS (moto):  ${env.moto.endpoint}  (accounts 111111111111, 222222222222, 333333333333)`);
     say(`  metrics:     ${started.healthUrl}/metrics`);
     say(`  logs:        ${env.workDir}`);

@@ -27,9 +27,9 @@ describe.each(kindDefinitions.map((d) => ({ kind: d.kind, def: d })))("$kind CRD
   const schema = version?.schema?.openAPIV3Schema as Node;
   const properties = schema.properties as Record<string, Node>;
 
-  it("is cluster-scoped, in the identitycenter category, with a status subresource", () => {
+  it("is cluster-scoped, in the identity-center category, with a status subresource", () => {
     expect(crd.spec.scope).toBe("Cluster");
-    expect(crd.spec.names.categories).toEqual(["identitycenter"]);
+    expect(crd.spec.names.categories).toEqual(["identity-center"]);
     expect(version?.subresources?.status).toEqual({});
     expect(crd.metadata?.name).toBe(`${def.plural}.identitycenter.dev`);
   });

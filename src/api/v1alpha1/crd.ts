@@ -1,7 +1,12 @@
 import type { V1CustomResourceDefinition } from "@kubernetes/client-node";
 import { GROUP, VERSION, type KindDefinition } from "./schema.ts";
 
-export const CATEGORY = "identitycenter";
+/**
+ * `kubectl get identity-center` lists every object of ours. kubectl expands a category before it
+ * looks up a resource, so the category must differ from every resource's name, singular and
+ * short name: `identitycenter` (the kind's singular) broke `kubectl get identitycenter default`.
+ */
+export const CATEGORY = "identity-center";
 
 type SchemaNode = Record<string, unknown>;
 

@@ -6,6 +6,8 @@ import {
   type KubernetesObject,
 } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { CATEGORY } from "../../../src/api/v1alpha1/crd.ts";
+import { kindDefinitions } from "../../../src/api/v1alpha1/index.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { createObjects, readObjects } from "../../harness/objects.ts";
@@ -92,11 +94,50 @@ describe("samples", () => {
       .filter((r) => !r.name.includes("/"))
       .map((r) => ({ kind: r.kind, namespaced: r.namespaced, categories: r.categories }));
     expect(kinds).toHaveLength(8);
-    for (const k of kinds)
-      expect(k).toMatchObject({ namespaced: false, categories: ["identitycenter"] });
+    for (const k of kinds) expect(k).toMatchObject({ namespaced: false, categories: [CATEGORY] });
     const users = list.resources.find((r) => r.name === "users");
     expect(users?.shortNames).toEqual(["idcuser"]);
     expect(list.resources.map((r) => r.name)).toContain("users/status");
+  });
+
+  it("names no category after a resource, so `kubectl get identitycenter default` is not shadowed by a category", async () => {
+    // kubectl expands an argument that is a category before it looks for a resource of that
+    // name, so a category equal to any served name, singular or short name hides that resource.
+    interface Resource {
+      name: string;
+      kind: string;
+      singularName?: string;
+      shortNames?: string[];
+      categories?: string[];
+    }
+    const server = env().apiServer;
+    const get = async <T>(path: string): Promise<T> => {
+      const res = await server.request("GET", path);
+      expect(res.status, path).toBe(200);
+      return res.body as T;
+    };
+    const groups = await get<{ groups: { preferredVersion: { groupVersion: string } }[] }>("/apis");
+    const versions = [
+      "/api/v1",
+      ...groups.groups.map((g) => `/apis/${g.preferredVersion.groupVersion}`),
+    ];
+    const resources = (
+      await Promise.all(versions.map((v) => get<{ resources: Resource[] }>(v)))
+    ).flatMap((list) => list.resources.filter((r) => !r.name.includes("/")));
+    const names = new Set(
+      resources.flatMap((r) => [
+        r.name,
+        r.singularName || r.kind.toLowerCase(),
+        ...(r.shortNames ?? []),
+      ]),
+    );
+    const ours = resources.filter((r) => r.categories?.includes(CATEGORY));
+    expect(ours.map((r) => r.kind).sort()).toEqual(kindDefinitions.map((d) => d.kind).sort());
+    expect(names.has("identitycenter")).toBe(true);
+    const shadowed = [...new Set(ours.flatMap((r) => r.categories ?? []))].filter((c) =>
+      names.has(c),
+    );
+    expect(shadowed).toEqual([]);
   });
 
   it("publishes field descriptions in the OpenAPI v3 document (what kubectl explain shows)", async () => {
