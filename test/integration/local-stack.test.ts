@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Browser } from "playwright-core";
 import { launchChromium, readQrCode } from "../harness/browser.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { base32Decode, totp } from "../../src/portal/totp.ts";
+import { totpCode } from "../harness/totp.ts";
 import { repoRoot } from "../harness/paths.ts";
 import { freePort } from "../harness/ports.ts";
 
@@ -76,7 +76,7 @@ describe("npm start: the local stack, driven from a browser", () => {
       "";
     await page.fill('input[name="password"]', PASSWORD);
     const setupStep = Math.floor(Date.now() / 30_000);
-    await page.fill('input[name="otp"]', totp(base32Decode(secret), new Date()));
+    await page.fill('input[name="otp"]', totpCode(secret, new Date()));
     await page.click('button[type="submit"]');
     await page.waitForURL(`${banner.portal ?? ""}/login`);
 
@@ -85,7 +85,7 @@ describe("npm start: the local stack, driven from a browser", () => {
     await page.click('button[type="submit"]');
     await page.waitForURL(`${banner.portal ?? ""}/login/otp`);
     await nextStep(setupStep);
-    await page.fill('input[name="otp"]', totp(base32Decode(secret), new Date()));
+    await page.fill('input[name="otp"]', totpCode(secret, new Date()));
     await page.click('button[type="submit"]');
     await page.waitForURL(`${banner.portal ?? ""}/`);
 

@@ -10,7 +10,7 @@ import { errorPage, setupPage } from "../html.ts";
 import { hashPassword, passwordProblem } from "../password.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { freshSession } from "../plugins/session.ts";
-import { newTotpSecret, otpauthUri, verifyTotp } from "../totp.ts";
+import { newTotpSecret, otpauthUri, verifyTotp } from "../mfa.ts";
 
 const setupLinkGone = (reply: FastifyReply) =>
   reply

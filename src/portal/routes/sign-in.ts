@@ -6,7 +6,7 @@ import { loginPage, otpPage } from "../html.ts";
 import { verifyPassword } from "../password.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { freshSession } from "../plugins/session.ts";
-import { verifyTotp } from "../totp.ts";
+import { verifyTotp } from "../mfa.ts";
 
 const BAD_LOGIN = "The user name or password is incorrect.";
 const LOCKED = "Too many failed sign-ins. Try again later.";

@@ -6,7 +6,7 @@ import type { Browser } from "playwright-core";
 import { launchChromium, readQrCode } from "../../harness/browser.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueSetupToken } from "../../../src/identity/credentials.ts";
-import { base32Decode, totp } from "../../../src/portal/totp.ts";
+import { totpCode } from "../../harness/totp.ts";
 import { startConsoleStandIn, type ConsoleStandIn } from "../../harness/console-stand-in.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import { repoRoot } from "../../harness/paths.ts";
@@ -71,7 +71,7 @@ describe("the portal in Chromium: invite -> setup with MFA -> sign in -> console
     expect(await page.locator("code").first().textContent()).toBe(secret);
     await shot("setup");
     await page.fill('input[name="password"]', "correct horse battery staple");
-    await page.fill('input[name="otp"]', totp(base32Decode(secret), portalNow()));
+    await page.fill('input[name="otp"]', totpCode(secret, portalNow()));
     await page.click('button[type="submit"]');
     await page.waitForURL(`${portalUrl}/login`);
 
@@ -81,7 +81,7 @@ describe("the portal in Chromium: invite -> setup with MFA -> sign in -> console
     await page.click('button[type="submit"]');
     await page.waitForURL(`${portalUrl}/login/otp`);
     clockOffset = 30_000; // the next TOTP step: the setup used this one
-    await page.fill('input[name="otp"]', totp(base32Decode(secret), portalNow()));
+    await page.fill('input[name="otp"]', totpCode(secret, portalNow()));
     await page.click('button[type="submit"]');
     await page.waitForURL(`${portalUrl}/`);
 

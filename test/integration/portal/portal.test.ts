@@ -6,7 +6,7 @@ import type { CredentialStore } from "../../../src/adapters/k8s/credential-store
 import type { createStores } from "../../../src/adapters/k8s/stores.ts";
 import type { buildPortalApp } from "../../../src/portal/app.ts";
 import { issueSetupToken } from "../../../src/identity/credentials.ts";
-import { base32Decode, totp } from "../../../src/portal/totp.ts";
+import { totpCode } from "../../harness/totp.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import type { customObjects } from "../../harness/k8s.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
@@ -96,7 +96,7 @@ describe("access portal", () => {
     clockOffset = Math.max(clockOffset, (last + 1) * 30_000 + 15_000 - Date.now());
     return client.request("POST", "/login/otp", {
       csrf: Client.csrf(otp.body),
-      otp: totp(base32Decode(totpSecret), portalNow()),
+      otp: totpCode(totpSecret, portalNow()),
     });
   }
 
@@ -126,7 +126,7 @@ describe("access portal", () => {
       user: "alice",
       token,
       password: PASSWORD,
-      otp: totp(base32Decode(totpSecret), portalNow()),
+      otp: totpCode(totpSecret, portalNow()),
     });
     expect(done.statusCode).toBe(303);
     // The link is single use.
