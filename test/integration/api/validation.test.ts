@@ -23,9 +23,10 @@ const corpus = readdirSync(corpusDir)
     return { file, expected, objects };
   });
 
-describe("API server validation of invalid objects", () => {
-  const env = useTestEnvironment({ crdFiles: operatorCrdFiles() });
+// One API server for the whole file.
+const env = useTestEnvironment({ crdFiles: operatorCrdFiles() });
 
+describe("API server validation of invalid objects", () => {
   it("has a corpus of at least 40 invalid objects", () => {
     expect(corpus.length).toBeGreaterThanOrEqual(40);
   });
@@ -57,5 +58,78 @@ describe("API server validation of invalid objects", () => {
       expect((current as { spec?: unknown }).spec).toEqual((before as { spec?: unknown }).spec);
       await api.delete(current);
     }
+  });
+});
+
+/** An Application as its author would write it; `spec` overrides the harmless defaults. */
+const application = (name: string, spec: Record<string, unknown>): KubernetesObject =>
+  ({
+    apiVersion: "identitycenter.dev/v1alpha1",
+    kind: "Application",
+    metadata: { name },
+    spec: {
+      displayName: "Wiki",
+      entityId: "https://wiki.example.com/saml",
+      acsUrl: "https://wiki.example.com/saml/acs",
+      ...spec,
+    },
+  }) as KubernetesObject;
+
+describe("API server refuses Applications that impersonate AWS sign-in (server dry run)", () => {
+  const dryRun = async (object: KubernetesObject) => {
+    const api = KubernetesObjectApi.makeApiClient(env().kubeConfig());
+    try {
+      await api.create(object, undefined, "All");
+      return "";
+    } catch (err) {
+      return apiErrorMessage(err);
+    }
+  };
+
+  it("refuses an Application that claims the AWS audience, posts to AWS sign-in and sends a fixed Role (minting AWS sign-ins)", async () => {
+    const message = await dryRun(
+      application("aws-console", {
+        entityId: "urn:amazon:webservices",
+        acsUrl: "https://signin.aws.amazon.com/saml",
+        attributeMappings: [
+          {
+            name: "https://aws.amazon.com/SAML/Attributes/Role",
+            value:
+              "arn:aws:iam::111111111111:role/identitycenter/Admin,arn:aws:iam::111111111111:saml-provider/IdentityCenterOperator_default",
+          },
+          { name: "https://aws.amazon.com/SAML/Attributes/RoleSessionName", value: "anyone" },
+        ],
+      }),
+    );
+    expect(message, "the API server admitted an Application that mints AWS sign-ins").not.toBe("");
+    expect(message).toContain("spec.entityId: Invalid value");
+    expect(message).toContain("must not be the AWS sign-in audience");
+    expect(message).toContain("spec.acsUrl: Invalid value");
+    expect(message).toContain("must not be an AWS sign-in endpoint");
+    expect(message).toContain("spec.attributeMappings[0].name: Invalid value");
+    expect(message).toContain("must not be an AWS sign-in attribute");
+  });
+
+  it("still admits ordinary applications, including AWS services that are SAML apps of their own", async () => {
+    expect(await dryRun(application("wiki", {}))).toBe("");
+    // AWS Client VPN is its own service provider with its own audience: its IAM SAML provider
+    // trusts the application's certificate, never the instance's.
+    expect(
+      await dryRun(
+        application("client-vpn", {
+          entityId: "urn:amazon:webservices:clientvpn",
+          acsUrl: "http://127.0.0.1:35001",
+        }),
+      ),
+    ).toBe("");
+    expect(
+      await dryRun(
+        application("grafana", {
+          entityId: "https://g-abc.grafana-workspace.us-east-1.amazonaws.com/saml/metadata",
+          acsUrl: "https://g-abc.grafana-workspace.us-east-1.amazonaws.com/saml/acs",
+          attributeMappings: [{ name: "https://example.com/SAML/Attributes/Role", value: "Admin" }],
+        }),
+      ),
+    ).toBe("");
   });
 });
