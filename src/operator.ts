@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { AccountCredentials } from "./adapters/aws/account-credentials.ts";
+import { ApplicationSigningSecrets } from "./adapters/k8s/application-signing-secrets.ts";
 import { KubeEventRecorder } from "./adapters/k8s/events.ts";
 import { createAccountController } from "./controllers/account/controller.ts";
 import { createAccountAssignmentController } from "./controllers/accountassignment/controller.ts";
@@ -68,6 +69,7 @@ export function createOperator(
       credentials: new AccountCredentials(awsClient),
       concurrencyPerAccount: config.awsConcurrencyPerAccount,
     },
+    applicationSigningSecrets: new ApplicationSigningSecrets(kubeConfig, config.namespace, log),
     portal: config.portalWorkload
       ? {
           objects: new PortalObjects(kubeConfig, config.namespace, log),
@@ -91,7 +93,11 @@ export function createOperator(
     kubeConfig,
     log,
     metrics,
-    informers: [...operatorInformers(stores), ...(ctx.portal?.objects.caches() ?? [])],
+    informers: [
+      ...operatorInformers(stores),
+      ctx.applicationSigningSecrets.informer,
+      ...(ctx.portal?.objects.caches() ?? []),
+    ],
     controllers,
     ...(config.healthAddress ? { healthAddress: config.healthAddress } : {}),
     ...(config.leaderElect

@@ -16,6 +16,7 @@ import type { Logger } from "../observability/logger.ts";
 import type { OperatorMetrics } from "../observability/metrics.ts";
 import type { PortalObjects } from "../adapters/k8s/portal-objects.ts";
 import type { Store } from "../adapters/k8s/stores.ts";
+import type { ApplicationSigningSecrets } from "../adapters/k8s/application-signing-secrets.ts";
 
 export interface AwsSettings {
   region: string;
@@ -45,6 +46,8 @@ export interface OperatorContext {
   resyncMs: number;
   aws: AwsSettings;
   directory: DirectoryIndex;
+  /** Each Application's own signing key, in a Secret of the operator namespace. */
+  applicationSigningSecrets: ApplicationSigningSecrets;
   /** Set when the controller runs each instance's portal workload (off in the local stack). */
   portal: PortalWorkloadSettings | undefined;
   identityCenters: Store<IdentityCenter>;

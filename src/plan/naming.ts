@@ -51,3 +51,23 @@ export const signingSecretName = (instance: string) => `identitycenter-${instanc
 export function portalUrl(ic: IdentityCenter): string {
   return ic.spec.portal.externalUrl ?? `https://${ic.spec.portal.hostname}`;
 }
+
+const APPLICATION_SIGNING_PREFIX = "idc-application-signing-";
+/** A Secret name is a DNS-1123 subdomain of at most 253 characters. */
+const SECRET_NAME_MAX = 253;
+
+/**
+ * The Secret (in the operator namespace) holding one Application's own signing key and
+ * certificate. The prefix cannot be produced by the instance's `identitycenter-<instance>-*`
+ * names, whatever the names of instances and Applications. A name too long for the prefix is
+ * cut and given a hash of the whole name, so two long names never share a Secret.
+ */
+export function applicationSigningSecretName(application: string): string {
+  const plain = `${APPLICATION_SIGNING_PREFIX}${application}`;
+  if (plain.length <= SECRET_NAME_MAX) return plain;
+  const hash = createHash("sha256").update(application).digest("hex").slice(0, 16);
+  const kept = application
+    .slice(0, SECRET_NAME_MAX - APPLICATION_SIGNING_PREFIX.length - hash.length - 1)
+    .replace(/[.-]+$/, "");
+  return `${APPLICATION_SIGNING_PREFIX}${kept}-${hash}`;
+}

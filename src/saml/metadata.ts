@@ -18,6 +18,18 @@ export function idpEndpoints(portalUrl: string): IdpEndpoints {
   };
 }
 
+/**
+ * Where one Application's sign-in starts and where its own metadata (its own signing
+ * certificate, the instance's entity id and SSO endpoints) is published.
+ */
+export function applicationEndpoints(
+  endpoints: IdpEndpoints,
+  application: string,
+): { signInUrl: string; metadataUrl: string } {
+  const base = `${endpoints.portalUrl}/applications/${encodeURIComponent(application)}`;
+  return { signInUrl: base, metadataUrl: `${base}/saml/metadata` };
+}
+
 function escapeXml(value: string): string {
   return value.replace(
     /[<>&"']/g,
