@@ -1,3 +1,4 @@
+import cookie from "@fastify/cookie";
 import formbody from "@fastify/formbody";
 import Fastify from "fastify";
 import { PortalContext, portalContext, type PortalDeps } from "./context.ts";
@@ -22,6 +23,7 @@ export type { CredentialBackend, PortalDeps, PortalStores } from "./context.ts";
 export function buildPortalApp(deps: PortalDeps) {
   const app = Fastify({ loggerInstance: deps.log, trustProxy: true, bodyLimit: 64 * 1024 });
   void app.register(formbody);
+  void app.register(cookie);
   void app.register(portalContext, { context: new PortalContext(deps) });
   void app.register(observability);
   void app.register(securityHeaders);

@@ -2,6 +2,7 @@
 // tests of single portal plugins only (not built into dist/). The integration tests run the real
 // portal on a real API server.
 import { generateKeyPairSync } from "node:crypto";
+import cookie from "@fastify/cookie";
 import Fastify from "fastify";
 import pino from "pino";
 import type {
@@ -96,9 +97,10 @@ export function fakePortal(options: { now?: () => Date } = {}) {
       users.put(user);
       directory.updateUser(undefined, user);
     },
-    /** A bare Fastify app with the portal context, for registering one plugin under test. */
+    /** A bare Fastify app with cookies and the portal context, to register one plugin under test. */
     app() {
       const app = Fastify({ loggerInstance: deps.log });
+      void app.register(cookie);
       void app.register(portalContext, { context });
       return app;
     },

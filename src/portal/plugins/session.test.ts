@@ -17,6 +17,8 @@ function sessionApp(externalUrl = "http://127.0.0.1:8080") {
 }
 
 const cookieOf = (header: unknown) => String(header).split(";")[0] ?? "";
+/** A Set-Cookie header's attributes, whatever their order. */
+const attributes = (header: unknown) => new Set(String(header).split("; ").slice(1));
 
 describe("the sessions plugin", () => {
   it("seals a session into the cookie and opens it on the next request", async () => {
@@ -56,10 +58,13 @@ describe("the sessions plugin", () => {
   it("names the cookie __Host- and marks it Secure over https, and clears it", async () => {
     const app = sessionApp("https://sso.example.com");
     const start = await app.inject({ url: "/start" });
-    expect(String(start.headers["set-cookie"])).toMatch(
-      /^__Host-idc_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure$/,
+    expect(attributes(start.headers["set-cookie"])).toEqual(
+      new Set(["Path=/", "HttpOnly", "SameSite=Lax", "Secure"]),
     );
+    expect(String(start.headers["set-cookie"])).toMatch(/^__Host-idc_session=[^;]+;/);
     const cleared = await app.inject({ url: "/clear" });
-    expect(String(cleared.headers["set-cookie"])).toMatch(/^__Host-idc_session=; Max-Age=0;/);
+    expect(String(cleared.headers["set-cookie"])).toMatch(
+      /^__Host-idc_session=; .*Expires=Thu, 01 Jan 1970 00:00:00 GMT/,
+    );
   });
 });

@@ -50,9 +50,8 @@ function cookieName(portal: PortalContext): string {
 function readSession(portal: PortalContext, req: FastifyRequest): Session | undefined {
   // The cookie's name depends on the instance's URL; without the instance no route can answer.
   if (!portal.findInstance()) return undefined;
-  const name = cookieName(portal);
-  const cookie = req.headers.cookie?.split(/;\s*/).find((c) => c.startsWith(`${name}=`));
-  return cookie ? openSession(cookie.slice(name.length + 1), portal.sessionKey) : undefined;
+  const sealed = req.cookies[cookieName(portal)];
+  return sealed ? openSession(sealed, portal.sessionKey) : undefined;
 }
 
 function signInPolicy(portal: PortalContext) {
@@ -90,7 +89,7 @@ export async function resolveSignedIn(req: FastifyRequest, reply: FastifyReply):
 }
 
 /**
- * The session cookie: AES-256-GCM sealed (see session-cookie.ts), HttpOnly, SameSite=Lax, and
+ * The session cookie (parsed and set through @fastify/cookie): AES-256-GCM sealed (see session-cookie.ts), HttpOnly, SameSite=Lax, and
  * `__Host-` + Secure when the portal is served over https.
  */
 export const sessions = fp(
@@ -99,15 +98,16 @@ export const sessions = fp(
     app.decorateRequest("session", undefined);
     app.decorateRequest("signedIn", undefined);
     app.decorateReply("writeSession", function (session: Session | undefined) {
-      const secure = portal.secure();
+      // Path=/ and no Domain: with Secure that is what a __Host- cookie needs.
+      const options = {
+        path: "/",
+        httpOnly: true,
+        sameSite: "lax",
+        secure: portal.secure(),
+      } as const;
       const name = cookieName(portal);
-      const attrs = `Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
-      this.header(
-        "set-cookie",
-        session
-          ? `${name}=${sealSession(session, portal.sessionKey)}; ${attrs}`
-          : `${name}=; Max-Age=0; ${attrs}`,
-      );
+      if (session) this.setCookie(name, sealSession(session, portal.sessionKey), options);
+      else this.clearCookie(name, options);
     });
     app.decorateReply("anonymousSession", function () {
       const existing = this.request.session;
@@ -121,5 +121,5 @@ export const sessions = fp(
     });
     done();
   },
-  { name: "portal-sessions", fastify: "5.x", dependencies: ["portal-context"] },
+  { name: "portal-sessions", fastify: "5.x", dependencies: ["portal-context", "@fastify/cookie"] },
 );
