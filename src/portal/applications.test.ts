@@ -1,9 +1,16 @@
 import { describe, expect, it } from "vitest";
-import type { Application, ApplicationAssignment, Group, User } from "../api/v1alpha1/index.ts";
+import {
+  USER_SOURCE_PATTERN,
+  type Application,
+  type ApplicationAssignment,
+  type Group,
+  type User,
+} from "../api/v1alpha1/index.ts";
 import {
   accessibleApplications,
   ApplicationSignInError,
   applicationResponseInput,
+  userValue,
 } from "./applications.ts";
 
 const user = (userName: string, extra: Partial<User["spec"]> = {}): User =>
@@ -82,6 +89,37 @@ describe("applicationResponseInput", () => {
       ["dept", "R&D", "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"],
       ["tier", "gold", "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"],
     ]);
+  });
+
+  it("sends givenName and familyName, which live under spec.name (mappings of them sent nothing)", () => {
+    const input = applicationResponseInput(
+      app("hr", {
+        nameId: { format: "unspecified", source: "familyName" },
+        attributeMappings: [
+          { name: "first", source: "givenName" },
+          { name: "last", source: "familyName" },
+          { name: "userName", source: "userName" },
+        ],
+      }),
+      user("alice", { name: { givenName: "Alice", familyName: "Liddell" } }),
+      options,
+    );
+    expect(input.nameId).toBe("Liddell");
+    expect(input.attributes.map((a) => [a.name, a.values[0]])).toEqual([
+      ["first", "Alice"],
+      ["last", "Liddell"],
+      ["userName", "alice"],
+    ]);
+  });
+
+  it("has a value for every user field the API lets a mapping name", () => {
+    const fields = /^\^\(([^)]*?)\|attributes/.exec(USER_SOURCE_PATTERN)?.[1]?.split("|") ?? [];
+    expect(fields).toEqual(expect.arrayContaining(["userName", "givenName", "familyName", "id"]));
+    const full = user("alice", {
+      displayName: "Alice L.",
+      name: { givenName: "Alice", familyName: "Liddell" },
+    });
+    for (const field of fields) expect(userValue(full, field), field).toBeTruthy();
   });
 
   it("uses a fresh id for transient NameIDs and refuses a NameID the user has no value for", () => {

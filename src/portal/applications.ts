@@ -3,12 +3,29 @@ import type { ResponseInput, SamlAttribute } from "../saml/response.ts";
 import { assignedTo } from "./access.ts";
 import { isoDurationSeconds } from "../plan/naming.ts";
 
-/** A user field or `attributes.<name>`, as the CRDs' `source` fields name them. */
+/**
+ * A user field or `attributes.<name>`, as the CRDs' `source` fields name them (the API's
+ * USER_SOURCE_PATTERN). Each field is named, not looked up by key: givenName and familyName
+ * live under spec.name, not at the top of the spec.
+ */
 export function userValue(user: User, source: string): string | undefined {
   if (source.startsWith("attributes.")) return user.spec.attributes?.[source.slice(11)];
-  if (source === "id") return user.metadata.uid ?? user.metadata.name;
-  const value = (user.spec as Record<string, unknown>)[source];
-  return typeof value === "string" ? value : undefined;
+  switch (source) {
+    case "id":
+      return user.metadata.uid ?? user.metadata.name;
+    case "userName":
+      return user.spec.userName;
+    case "email":
+      return user.spec.email;
+    case "displayName":
+      return user.spec.displayName;
+    case "givenName":
+      return user.spec.name?.givenName;
+    case "familyName":
+      return user.spec.name?.familyName;
+    default:
+      return undefined;
+  }
 }
 
 /**

@@ -42,6 +42,7 @@ export async function startPortalFixture(
     userName: "alice",
     email: "alice@example.com",
     displayName: `<script>alert("x")</script> ]]>`,
+    name: { givenName: "Alice", familyName: "Liddell" },
     attributes: { department: `R&D "labs"` },
   });
   await objects.create("groups", "Group", "admins", { members: ["alice"] });
@@ -75,6 +76,8 @@ export async function startPortalFixture(
     attributeMappings: [
       { name: "department", source: "attributes.department" },
       { name: "displayName", source: "displayName", nameFormat: "basic" },
+      { name: "givenName", source: "givenName" },
+      { name: "familyName", source: "familyName" },
       { name: "role", value: "editor" },
     ],
   });

@@ -283,6 +283,9 @@ describe("access portal", () => {
       nameIDFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
       department: `R&D "labs"`,
       displayName: `<script>alert("x")</script> ]]>`,
+      // From spec.name: these mappings once sent nothing.
+      givenName: "Alice",
+      familyName: "Liddell",
       role: "editor",
     });
     expect(wikiXml).toContain('Destination="https://wiki.example.com/saml/acs"');
