@@ -16,6 +16,7 @@ import { createPermissionSetController } from "./controllers/permissionset/contr
 import { createUserController } from "./controllers/user/controller.ts";
 import type { Logger } from "./observability/logger.ts";
 import { OperatorMetrics } from "./observability/metrics.ts";
+import type { Controller } from "./runtime/controller.ts";
 import { Manager } from "./runtime/manager.ts";
 
 export interface ControllerConfig {
@@ -35,6 +36,26 @@ export interface ControllerConfig {
   portalWorkload: boolean;
   portalImage: string | undefined;
   portalClusterRole: string;
+}
+
+/**
+ * One controller per kind. Each runs `--workers` reconciles at once, except the Account
+ * controller: an account's reconcile is a batch of IAM calls, so it has `--account-workers`.
+ */
+export function createControllers(
+  ctx: OperatorContext,
+  config: Pick<ControllerConfig, "workers" | "accountWorkers">,
+): Controller[] {
+  return [
+    createIdentityCenterController(ctx, config.workers),
+    createUserController(ctx, config.workers),
+    createGroupController(ctx, config.workers),
+    createAccountController(ctx, config.accountWorkers),
+    createPermissionSetController(ctx, config.workers),
+    createAccountAssignmentController(ctx, config.workers),
+    createApplicationController(ctx, config.workers),
+    createApplicationAssignmentController(ctx, config.workers),
+  ];
 }
 
 /** Wires the operator's caches and controllers into a manager. */
@@ -79,16 +100,7 @@ export function createOperator(
       : undefined,
     ...stores,
   };
-  const controllers = [
-    createIdentityCenterController(ctx),
-    createUserController(ctx, config.workers),
-    createGroupController(ctx, config.workers),
-    createAccountController(ctx, config.accountWorkers),
-    createPermissionSetController(ctx, config.workers),
-    createAccountAssignmentController(ctx, config.workers),
-    createApplicationController(ctx, config.workers),
-    createApplicationAssignmentController(ctx, config.workers),
-  ];
+  const controllers = createControllers(ctx, config);
   return new Manager({
     kubeConfig,
     log,

@@ -23,8 +23,11 @@ Flags:
   --health-addr HOST:PORT  /metrics, /healthz, /readyz ("off" to disable; default 0.0.0.0:8080)
   --leader-elect BOOL      elect a leader on a Lease before reconciling (default true)
   --lease-name NAME        name of the leader Lease (default identity-center-operator)
-  --workers N              concurrent reconciles per controller (default 4)
-  --account-workers N      AWS accounts reconciled at once (default 8)
+  --workers N              concurrent reconciles of each controller (IdentityCenter, User,
+                           Group, PermissionSet, AccountAssignment, Application,
+                           ApplicationAssignment), each on its own (default 4)
+  --account-workers N      the Account controller's workers: AWS accounts reconciled at once
+                           (default 8)
   --aws-concurrency N      IAM calls in flight per account (default 4)
   --resync-period DURATION re-check every account for drift this often (default 10m)
   --aws-region REGION      region for STS and IAM clients (default $AWS_REGION or us-east-1)

@@ -40,6 +40,8 @@ export interface ControllerOptions {
 export class Controller {
   readonly name: string;
   readonly queue: WorkQueue;
+  /** Reconciles this controller runs at once (never two for the same key). */
+  readonly workerCount: number;
   private readonly options: ControllerOptions;
   private readonly inFlight = new Set<Promise<void>>();
   private workers: Promise<void>[] = [];
@@ -47,6 +49,7 @@ export class Controller {
   constructor(options: ControllerOptions) {
     this.options = options;
     this.name = options.name;
+    this.workerCount = options.workers ?? 2;
     const labels = { controller: options.name };
     this.queue =
       options.queue ??
@@ -64,8 +67,7 @@ export class Controller {
   }
 
   start(): void {
-    const count = this.options.workers ?? 2;
-    this.workers = Array.from({ length: count }, () => this.work());
+    this.workers = Array.from({ length: this.workerCount }, () => this.work());
   }
 
   private async work(): Promise<void> {

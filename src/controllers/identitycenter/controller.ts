@@ -3,12 +3,12 @@ import { meaningfulUpdate } from "../../runtime/predicates.ts";
 import type { OperatorContext } from "../context.ts";
 import { syncIdentityCenter } from "./sync.ts";
 
-export function createIdentityCenterController(ctx: OperatorContext): Controller {
+export function createIdentityCenterController(ctx: OperatorContext, workers: number): Controller {
   const controller = new Controller({
     name: "identitycenter",
     log: ctx.log,
     metrics: ctx.metrics,
-    workers: 1,
+    workers,
     reconcile: (rc) => syncIdentityCenter(ctx, rc),
   });
   ctx.identityCenters.informer.onChange(({ type, object, old }) => {
