@@ -1,10 +1,8 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { createStores } from "./adapters/k8s/stores.ts";
-import type { OperatorContext } from "./controllers/context.ts";
 import { OperatorMetrics } from "./observability/metrics.ts";
-import { createControllers } from "./operator.ts";
+import { createControllers, createOperatorContext, type ControllerConfig } from "./operator.ts";
 
 describe("createControllers", () => {
   it("gives every controller --workers reconciles at once, and the Account controller --account-workers", () => {
@@ -17,13 +15,24 @@ describe("createControllers", () => {
       currentContext: "none",
     });
     const log = pino({ level: "silent" });
-    const ctx = {
-      ...createStores(kubeConfig, log),
-      log,
-      metrics: new OperatorMetrics({ processMetrics: false }),
-      portal: undefined,
-    } as Partial<OperatorContext> as OperatorContext;
-    const controllers = createControllers(ctx, { workers: 3, accountWorkers: 7 });
+    const config: ControllerConfig = {
+      namespace: "idc",
+      workers: 3,
+      accountWorkers: 7,
+      awsConcurrencyPerAccount: 4,
+      resyncMs: 600_000,
+      leaderElect: false,
+      leaseName: "idc",
+      healthAddress: undefined,
+      awsRegion: "us-east-1",
+      awsEndpoint: undefined,
+      portalWorkload: true,
+      portalImage: undefined,
+      portalClusterRole: "idc-portal",
+    };
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    const ctx = createOperatorContext(kubeConfig, config, log, metrics);
+    const controllers = createControllers(ctx, config);
     expect(Object.fromEntries(controllers.map((c) => [c.name, c.workerCount]))).toEqual({
       identitycenter: 3,
       user: 3,

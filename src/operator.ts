@@ -58,21 +58,24 @@ export function createControllers(
   ];
 }
 
-/** Wires the operator's caches and controllers into a manager. */
-export function createOperator(
+/** The leader election and event-reporting identity of this process. */
+const identityOf = (config: ControllerConfig) =>
+  config.identity ?? `${hostname()}_${String(process.pid)}`;
+
+/** What every controller is given: caches, clients, settings. Nothing is started here. */
+export function createOperatorContext(
   kubeConfig: KubeConfig,
   config: ControllerConfig,
   log: Logger,
-  onFatal: (reason: string) => void,
-): Manager {
-  const metrics = new OperatorMetrics();
-  const identity = config.identity ?? `${hostname()}_${String(process.pid)}`;
+  metrics: OperatorMetrics,
+): OperatorContext {
+  const identity = identityOf(config);
   const stores = createStores(kubeConfig, log);
   const awsClient = {
     region: config.awsRegion,
     ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),
   };
-  const ctx: OperatorContext = {
+  return {
     kubeConfig,
     namespace: config.namespace,
     log,
@@ -100,13 +103,25 @@ export function createOperator(
       : undefined,
     ...stores,
   };
+}
+
+/** Wires the operator's caches and controllers into a manager. */
+export function createOperator(
+  kubeConfig: KubeConfig,
+  config: ControllerConfig,
+  log: Logger,
+  onFatal: (reason: string) => void,
+): Manager {
+  const metrics = new OperatorMetrics();
+  const identity = identityOf(config);
+  const ctx = createOperatorContext(kubeConfig, config, log, metrics);
   const controllers = createControllers(ctx, config);
   return new Manager({
     kubeConfig,
     log,
     metrics,
     informers: [
-      ...operatorInformers(stores),
+      ...operatorInformers(ctx),
       ctx.applicationSigningSecrets.informer,
       ...(ctx.portal?.objects.caches() ?? []),
     ],
