@@ -19,6 +19,7 @@ log() { printf '[build-binaries] %s\n' "$*" >&2; }
 
 # A throwaway module per tool, so each tool's dependency graph stays its own.
 module_dir() {
+  command -v go >/dev/null || { log "building $1 needs Go on PATH (https://go.dev/dl/)"; exit 1; }
   local dir="$CACHE/build/$1"
   rm -rf "$dir" && mkdir -p "$dir" && printf '%s' "$dir"
 }

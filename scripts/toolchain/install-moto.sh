@@ -11,6 +11,7 @@ exec {lock}>"$CACHE/venv/.moto.lock"
 flock -n "$lock" || { echo "[install-moto] waiting for another install of moto" >&2; flock "$lock"; }
 if [ ! -x "$VENV/bin/moto_server" ]; then
   echo "[install-moto] installing moto[server]==$MOTO_VERSION into $VENV" >&2
+  command -v python3 >/dev/null || { echo "[install-moto] moto needs Python 3 on PATH" >&2; exit 1; }
   rm -rf "$VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
