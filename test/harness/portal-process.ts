@@ -26,9 +26,11 @@ export function startPortalProcess(options: {
   stsEndpoint?: string;
   /** Serve /metrics on this port (off when unset). */
   metricsPort?: number;
+  /** Names the log file, so replicas of one instance each have their own (default: instance). */
+  replica?: string;
 }): PortalProcess {
   const instance = options.instance ?? "default";
-  const logFile = path.join(options.workDir, `portal-${instance}.log`);
+  const logFile = path.join(options.workDir, `portal-${options.replica ?? instance}.log`);
   const metrics = options.metricsPort ? `127.0.0.1:${String(options.metricsPort)}` : "off";
   const { child, exited } = spawnCli(
     [

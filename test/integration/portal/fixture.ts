@@ -172,7 +172,7 @@ export async function startPortalFixture(
     app,
     certificatePem,
     metrics: deps.metrics,
-    /** Another portal replica: same Secrets (session key, signing key), own process state. */
+    /** Another in-process app on the same caches, with some deps changed (not a replica). */
     replica(overrides: Partial<PortalDeps> = {}) {
       const replica = buildPortalApp({ ...deps, ...overrides });
       replicas.push(replica);

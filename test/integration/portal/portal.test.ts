@@ -7,12 +7,17 @@ import type { createStores } from "../../../src/adapters/k8s/stores.ts";
 import type { buildPortalApp } from "../../../src/portal/app.ts";
 import { issueSetupToken } from "../../../src/identity/credentials.ts";
 import { totpCode } from "../../harness/totp.ts";
+import { PORTAL_SERVICE_ACCOUNT } from "../../harness/chart.ts";
+import { startPortalProcess } from "../../harness/portal-process.ts";
+import { freePort } from "../../harness/ports.ts";
+import { newTotpSecret } from "../../../src/portal/mfa.ts";
+import { hashPassword } from "../../../src/portal/password.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import type { customObjects } from "../../harness/k8s.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { waitFor } from "../../harness/wait.ts";
 import { xmlsecVerifies } from "../../harness/xmlsec.ts";
-import { A, startPortalFixture } from "./fixture.ts";
+import { A, NS, startPortalFixture } from "./fixture.ts";
 
 const SIGN_IN = "https://signin.aws.amazon.com/saml";
 const PASSWORD = "a long enough passphrase";
@@ -404,14 +409,69 @@ describe("access portal", () => {
     expect(garbage.statusCode).toBe(400);
   });
 
-  it("keeps a session working on another replica", async () => {
-    const client = new Client(app);
-    await signIn(client);
-    const other = new Client(fixture.replica());
-    other.cookie = client.cookie;
-    const home = await other.request("GET", "/");
-    expect(home.statusCode).toBe(200);
-    expect(home.body).toContain('data-account="production"');
+  it("keeps a session working on another replica: a second portal process accepts the first one's cookie", async () => {
+    // Two real `idc portal` processes, each with its own caches and the keys it read from the
+    // cluster: a session made on one must work on the other.
+    await objects.create("users", "User", "dana", { userName: "dana", email: "dana@example.com" });
+    await objects.create("accountassignments", "AccountAssignment", "dana-ro", {
+      principal: { kind: "User", name: "dana" },
+      permissionSet: "read-only",
+      accounts: ["production"],
+    });
+    const secret = newTotpSecret();
+    const passwordHash = await hashPassword(PASSWORD);
+    await store.update("dana", (r) => ({ ...r, passwordHash, totpSecret: secret }));
+    const kubeconfig = await env().kubeconfigFor(PORTAL_SERVICE_ACCOUNT);
+    const start = async (replica: string) => {
+      const portal = startPortalProcess({
+        kubeconfig,
+        workDir: env().workDir,
+        namespace: NS,
+        port: await freePort(),
+        replica,
+      });
+      await expect.poll(() => portal.ready(), { timeout: 60_000, interval: 200 }).toBe(true);
+      return portal;
+    };
+    const first = await start("replica-a");
+    const second = await start("replica-b");
+    try {
+      let cookie = "";
+      const request = async (base: string, path: string, form?: Record<string, string>) => {
+        const res = await fetch(`${base}${path}`, {
+          method: form ? "POST" : "GET",
+          redirect: "manual",
+          headers: {
+            cookie,
+            ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+          },
+          ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+        });
+        const set = res.headers.getSetCookie()[0];
+        if (set) cookie = set.split(";")[0] ?? "";
+        return { status: res.status, body: await res.text() };
+      };
+      const login = await request(first.url, "/login");
+      const password = await request(first.url, "/login", {
+        csrf: Client.csrf(login.body),
+        username: "dana",
+        password: PASSWORD,
+      });
+      expect(password.status).toBe(303);
+      const otp = await request(first.url, "/login/otp");
+      const signedIn = await request(first.url, "/login/otp", {
+        csrf: Client.csrf(otp.body),
+        otp: totpCode(secret, new Date()),
+      });
+      expect(signedIn.status).toBe(303);
+      expect(first.child.pid).not.toBe(second.child.pid);
+      const home = await request(second.url, "/");
+      expect(home.status).toBe(200);
+      expect(home.body).toContain('data-account="production"');
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
   });
 
   it("refuses forged pairs and missing CSRF tokens", async () => {
