@@ -26,7 +26,12 @@ export interface InformerOptions<T extends KubernetesObject> {
   clock?: Clock;
   labelSelector?: string;
   fieldSelector?: string;
+  /** The watch to use; a Watch on `kubeConfig` unless a unit test brings its own. */
+  watch?: WatchLike;
 }
+
+/** What ListWatch uses of client-node's Watch. */
+export type WatchLike = Pick<Watch, "watch">;
 
 const RESTART_MIN_MS = 500;
 const RESTART_MAX_MS = 30_000;
@@ -40,7 +45,7 @@ const keyOf = (obj: KubernetesObject): string =>
  * A cache of one kind kept current by list + watch. client-node's ListWatch relists on 410 but
  * stops on any other error (API server down, network); this restarts it with exponential
  * backoff and resumes from the last resourceVersion, so no update is lost across an outage.
- * It reports synced only after its first successful list.
+ * It reports synced only once its first list is wholly in the store.
  */
 export class Informer<T extends KubernetesObject> {
   private readonly listWatch: ListWatch<T>;
@@ -59,13 +64,23 @@ export class Informer<T extends KubernetesObject> {
     this.clock = options.clock ?? systemClock;
     const list = async () => {
       const result = await options.list();
-      this.markSynced();
       this.restartDelay = RESTART_MIN_MS;
       return result;
     };
+    const watch = options.watch ?? new Watch(options.kubeConfig);
+    // ListWatch stores the listed objects (firing our handlers) after `list` resolves, in a
+    // later microtask, and only then opens the watch. Marking synced when `list` returns let a
+    // waiter run against an empty or partial store; the watch call is the first moment the
+    // whole list is known to be in the store, on every path (first list and relist).
+    const syncingWatch: WatchLike = {
+      watch: (path, query, callback, done) => {
+        this.markSynced();
+        return watch.watch(path, query, callback, done);
+      },
+    };
     this.listWatch = new ListWatch<T>(
       options.path,
-      new Watch(options.kubeConfig),
+      syncingWatch as Watch,
       list,
       false,
       options.labelSelector,
