@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { AccountCredentials } from "./adapters/aws/account-credentials.ts";
+import { AccountClients } from "./adapters/aws/account-clients.ts";
 import { ApplicationSigningSecrets } from "./adapters/k8s/application-signing-secrets.ts";
 import { KubeEventRecorder } from "./adapters/k8s/events.ts";
 import { createAccountController } from "./controllers/account/controller.ts";
@@ -32,6 +32,9 @@ export interface ControllerConfig {
   identity?: string;
   awsRegion: string;
   awsEndpoint: string | undefined;
+  /** Connect and whole-request timeouts of every IAM and STS call. */
+  awsConnectTimeoutMs: number;
+  awsRequestTimeoutMs: number;
   /** Run each IdentityCenter's portal as a Deployment (off when the portal runs elsewhere). */
   portalWorkload: boolean;
   portalImage: string | undefined;
@@ -71,10 +74,6 @@ export function createOperatorContext(
 ): OperatorContext {
   const identity = identityOf(config);
   const stores = createStores(kubeConfig, log);
-  const awsClient = {
-    region: config.awsRegion,
-    ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),
-  };
   return {
     kubeConfig,
     namespace: config.namespace,
@@ -88,9 +87,14 @@ export function createOperatorContext(
       log,
     }),
     aws: {
-      region: config.awsRegion,
-      endpoint: config.awsEndpoint,
-      credentials: new AccountCredentials(awsClient),
+      accounts: new AccountClients({
+        region: config.awsRegion,
+        endpoint: config.awsEndpoint,
+        connectTimeoutMs: config.awsConnectTimeoutMs,
+        requestTimeoutMs: config.awsRequestTimeoutMs,
+        concurrencyPerAccount: config.awsConcurrencyPerAccount,
+        metrics,
+      }),
       concurrencyPerAccount: config.awsConcurrencyPerAccount,
     },
     applicationSigningSecrets: new ApplicationSigningSecrets(kubeConfig, config.namespace, log),

@@ -33,6 +33,11 @@ Flags:
   --aws-region REGION      region for STS and IAM clients (default $AWS_REGION or us-east-1)
   --aws-endpoint URL       IAM and STS endpoint override, e.g. a local emulator
                            (default $IDC_AWS_ENDPOINT)
+  --aws-connect-timeout DURATION
+                           longest wait for a connection to AWS (default 5s)
+  --aws-request-timeout DURATION
+                           longest wait for one AWS response; each call is retried a few
+                           times, then the account reports Unreachable (default 15s)
   --log-level LEVEL        trace, debug, info, warn, error (default info)
   --identity NAME          leader election identity (default <hostname>_<pid>)
   --portal-workload BOOL   run each IdentityCenter's portal as a Deployment, Service, Ingress
@@ -61,6 +66,8 @@ export async function runController(argv: string[], out: (text: string) => void)
       "resync-period": { type: "string", default: "10m" },
       "aws-region": { type: "string", default: process.env.AWS_REGION ?? "us-east-1" },
       "aws-endpoint": { type: "string", default: process.env.IDC_AWS_ENDPOINT },
+      "aws-connect-timeout": { type: "string", default: "5s" },
+      "aws-request-timeout": { type: "string", default: "15s" },
       "portal-workload": { type: "string", default: "true" },
       "portal-image": { type: "string", default: process.env.IDC_IMAGE },
       "portal-cluster-role": { type: "string", default: "identity-center-operator-portal" },
@@ -86,6 +93,8 @@ export async function runController(argv: string[], out: (text: string) => void)
       resyncMs: parseDuration("--resync-period", values["resync-period"]),
       awsRegion: values["aws-region"],
       awsEndpoint: values["aws-endpoint"],
+      awsConnectTimeoutMs: parseDuration("--aws-connect-timeout", values["aws-connect-timeout"]),
+      awsRequestTimeoutMs: parseDuration("--aws-request-timeout", values["aws-request-timeout"]),
       leaderElect: bool("--leader-elect", values["leader-elect"]),
       leaseName: values["lease-name"],
       healthAddress: parseHostPort("--health-addr", values["health-addr"]),

@@ -10,7 +10,7 @@ import type {
   User,
 } from "../api/v1alpha1/index.ts";
 import type { EventRecorder } from "../adapters/k8s/events.ts";
-import type { AccountCredentials } from "../adapters/aws/account-credentials.ts";
+import type { AccountClients } from "../adapters/aws/account-clients.ts";
 import type { DirectoryIndex } from "../identity/directory-index.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { OperatorMetrics } from "../observability/metrics.ts";
@@ -19,10 +19,8 @@ import type { Store } from "../adapters/k8s/stores.ts";
 import type { ApplicationSigningSecrets } from "../adapters/k8s/application-signing-secrets.ts";
 
 export interface AwsSettings {
-  region: string;
-  /** Endpoint override for IAM and STS (tests and the local stack point it at moto). */
-  endpoint: string | undefined;
-  credentials: AccountCredentials;
+  /** One IAM and one STS client per access role, with timeouts, reused by every reconcile. */
+  accounts: AccountClients;
   /** IAM calls in flight per account. */
   concurrencyPerAccount: number;
 }

@@ -31,11 +31,36 @@ export function httpStatus(err: unknown): number | undefined {
   return meta?.httpStatusCode;
 }
 
+/** Errors of the network rather than of AWS: no answer in time, connection refused or cut. */
+const NETWORK_CODES = new Set([
+  "ETIMEDOUT",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+
+/** Whether an error (or the STS error behind an AssumeRoleError) means AWS could not be reached. */
+export function isNetworkFailure(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  if (errorName(err) === "TimeoutError") return true;
+  const code = "code" in err && typeof err.code === "string" ? err.code : "";
+  if (NETWORK_CODES.has(code)) return true;
+  return "cause" in err && err.cause !== err && isNetworkFailure(err.cause);
+}
+
 /**
- * Classifies an AWS SDK error: malformed input is terminal (retrying cannot help), throttling
- * and 5xx are retried with backoff, access and not-found errors become conditions.
+ * Classifies an AWS SDK error: malformed input is terminal (retrying cannot help), throttling,
+ * 5xx and network failures (timeouts, resets) are retried with backoff, access and not-found
+ * errors become conditions. An AssumeRoleError is classified by the STS error it carries.
  */
 export function classifyAwsError(err: unknown): ErrorClass {
+  if (err instanceof Error && err.name === "AssumeRoleError" && err.cause !== undefined)
+    return classifyAwsError(err.cause);
   const name = errorName(err);
   if (THROTTLING.has(name)) return "throttled";
   if (MALFORMED.has(name)) return "malformed";
@@ -56,9 +81,13 @@ export function classifyAwsError(err: unknown): ErrorClass {
   const status = httpStatus(err);
   if (status !== undefined && status >= 500) return "transient";
   if (status === 429) return "throttled";
+  if (isNetworkFailure(err)) return "transient";
   return "other";
 }
 
 export function errorMessage(err: unknown): string {
+  // The wrapper only says which role; the STS error behind it says why.
+  if (err instanceof Error && err.name === "AssumeRoleError" && err.cause !== undefined)
+    return errorMessage(err.cause);
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

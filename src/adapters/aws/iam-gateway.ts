@@ -29,6 +29,8 @@ import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { INSTANCE_KEY, MANAGED_BY, ROLE_PATH, TAG_MANAGED_BY } from "../../plan/naming.ts";
 import type { ObservedRole, RoleAction } from "../../plan/role-diff.ts";
 import { mapLimit } from "../../util/concurrency.ts";
+import type { NodeHttpHandler } from "@smithy/node-http-handler";
+import { countCalls } from "./call-metrics.ts";
 import { classifyAwsError } from "./errors.ts";
 
 /** Counts AWS calls by service, operation and outcome (the operator's metrics fit). */
@@ -43,14 +45,16 @@ export interface IamGatewayOptions {
   metrics: AwsCallMetrics;
   /** IAM calls in flight for this account at once. */
   concurrency: number;
+  /** The account's HTTP handler, with its connect and request timeouts. */
+  requestHandler: NodeHttpHandler;
 }
 
 const isRead = (operation: string) => /^(Get|List)/.test(operation);
 
 /**
  * IAM in one account, for the operator's roles and SAML provider only. Every call is counted
- * by operation and outcome; throttling and 5xx are retried by the SDK (exponential backoff with
- * jitter, 8 attempts).
+ * by operation and outcome; throttling, 5xx, timeouts and resets are retried by the SDK
+ * (exponential backoff with jitter, 8 attempts), each attempt bounded by the handler's timeouts.
  */
 export class IamGateway {
   private readonly iam: IAMClient;
@@ -63,27 +67,12 @@ export class IamGateway {
       region: options.region,
       credentials: options.credentials,
       maxAttempts: 8,
+      requestHandler: options.requestHandler,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     });
-    this.iam.middlewareStack.add(
-      (next, context) => async (args) => {
-        const operation = (context.commandName ?? "unknown").replace(/Command$/, "");
-        try {
-          const result = await next(args);
-          options.metrics.awsCalls.inc({ service: "iam", operation, outcome: "success" });
-          if (!isRead(operation)) this.writes++;
-          return result;
-        } catch (err) {
-          options.metrics.awsCalls.inc({
-            service: "iam",
-            operation,
-            outcome: classifyAwsError(err),
-          });
-          throw err;
-        }
-      },
-      { step: "initialize", name: "idcCallMetrics" },
-    );
+    countCalls(this.iam, "iam", options.metrics, (operation) => {
+      if (!isRead(operation)) this.writes++;
+    });
   }
 
   /** Roles under our path that carry our ownership tags for this instance, fully read. */

@@ -1,8 +1,8 @@
 import type { Account, AccountStatus, IdentityCenter } from "../../api/v1alpha1/index.ts";
 import { DEFAULT_ACCESS_ROLE_NAME } from "../../api/v1alpha1/index.ts";
-import type { AccessRole } from "../../adapters/aws/account-credentials.ts";
-import { classifyAwsError, errorMessage } from "../../adapters/aws/errors.ts";
-import { IamGateway } from "../../adapters/aws/iam-gateway.ts";
+import type { AccessRole } from "../../adapters/aws/account-clients.ts";
+import { classifyAwsError, errorMessage, isNetworkFailure } from "../../adapters/aws/errors.ts";
+import type { IamGateway } from "../../adapters/aws/iam-gateway.ts";
 import { planAccountRoles, type DesiredRole } from "../../plan/desired-roles.ts";
 import { iamArn, portalUrl, samlProviderName } from "../../plan/naming.ts";
 import { diffRoles, type RolePlan } from "../../plan/role-diff.ts";
@@ -30,14 +30,9 @@ export function accessRole(account: Account, partition: string): AccessRole {
   };
 }
 
+/** The account's IAM gateway: one per access role, kept across reconciles. */
 function gatewayFor(ctx: OperatorContext, account: Account, partition: string): IamGateway {
-  return new IamGateway({
-    credentials: ctx.aws.credentials.provider(accessRole(account, partition)),
-    region: ctx.aws.region,
-    endpoint: ctx.aws.endpoint,
-    metrics: ctx.metrics,
-    concurrency: ctx.aws.concurrencyPerAccount,
-  });
+  return ctx.aws.accounts.forRole(accessRole(account, partition)).iam;
 }
 
 async function writeStatus(
@@ -75,8 +70,9 @@ async function checkAccess(
   account: Account,
   role: AccessRole,
 ): Promise<ConditionInput | undefined> {
+  const client = ctx.aws.accounts.forRole(role);
   try {
-    const landed = await ctx.aws.credentials.callerAccount(role);
+    const landed = await client.callerAccount();
     if (landed === account.spec.accountId) return undefined;
     return {
       type: "Ready",
@@ -85,8 +81,14 @@ async function checkAccess(
       message: `${role.roleArn} lands in account ${landed ?? "?"}, not ${account.spec.accountId}`,
     };
   } catch (err) {
-    ctx.aws.credentials.forget(role);
-    const reason = classifyAwsError(err) === "accessDenied" ? "AccessDenied" : "AssumeRoleFailed";
+    client.forgetCredentials();
+    // An account that does not answer (every attempt timed out or was cut) says so.
+    const reason =
+      classifyAwsError(err) === "accessDenied"
+        ? "AccessDenied"
+        : isNetworkFailure(err)
+          ? "Unreachable"
+          : "AssumeRoleFailed";
     return {
       type: "Ready",
       status: "False",

@@ -15,29 +15,22 @@ import { waitFor } from "../../harness/wait.ts";
 
 const NS = "identity-center-operator";
 const ACCOUNT = "444444444444";
-const SLOW = "666666666666";
+const DARK = "666666666666";
 const DENIED = "777777777777";
 
-describe("AWS throttling, 5xx, unreachable and refused accounts", () => {
+describe("AWS throttling, 5xx, black-holed and refused accounts", () => {
   const env = useTestEnvironment({ crdFiles: operatorCrdFiles(), moto: true });
   let controller: ControllerProcess;
   let proxy: FaultProxy;
 
   beforeAll(async () => {
     const { moto } = env();
-    for (const id of [ACCOUNT, SLOW, DENIED]) await moto.createMemberAccount(id);
+    for (const id of [ACCOUNT, DARK, DENIED]) await moto.createMemberAccount(id);
     proxy = await FaultProxy.start(moto.endpoint, [
       { action: "CreateRole", times: 3, status: 400, code: "Throttling" },
       { action: "AttachRolePolicy", times: 2, status: 500, code: "ServiceFailure" },
-      // An account that does not answer: every AssumeRole into it hangs 20 s, then fails.
-      {
-        action: "AssumeRole",
-        bodyContains: `arn:aws:iam::${SLOW}:`,
-        times: 1000,
-        status: 503,
-        code: "ServiceUnavailable",
-        delayMs: 20_000,
-      },
+      // An account behind a black hole: its requests are accepted and never answered.
+      { account: DARK, times: Infinity, fault: "blackHole" },
       {
         action: "AssumeRole",
         bodyContains: `arn:aws:iam::${DENIED}:`,
@@ -52,8 +45,8 @@ describe("AWS throttling, 5xx, unreachable and refused accounts", () => {
     await objects.create("identitycenters", "IdentityCenter", "default", {
       portal: { hostname: "sso.example.com" },
     });
-    // The unreachable and the refused account come first, so they are picked up first.
-    await objects.create("accounts", "Account", "slow", { accountId: SLOW });
+    // The black-holed and the refused account come first, so they are picked up first.
+    await objects.create("accounts", "Account", "dark", { accountId: DARK });
     await objects.create("accounts", "Account", "denied", { accountId: DENIED });
     await objects.create("accounts", "Account", "flaky", { accountId: ACCOUNT });
     await objects.create("permissionsets", "PermissionSet", "read-only", {
@@ -62,30 +55,29 @@ describe("AWS throttling, 5xx, unreachable and refused accounts", () => {
     await objects.create("accountassignments", "AccountAssignment", "a", {
       principal: { kind: "Group", name: "g" },
       permissionSet: "read-only",
-      accounts: ["flaky", "slow", "denied"],
+      accounts: ["flaky", "dark", "denied"],
     });
     controller = await startControllerProcess({
       kubeconfig: await chartControllerKubeconfig(env()),
       workDir: env().workDir,
       identity: "faults",
       namespace: NS,
-      args: ["--leader-elect=false"],
+      // Short timeouts keep the test quick; the defaults are 5 s and 15 s.
+      args: ["--leader-elect=false", "--aws-connect-timeout=1s", "--aws-request-timeout=1s"],
       env: motoControllerEnv(moto.managementCredentials, proxy.url),
     });
     await waitFor("the controller to be ready", () => controller.ready());
   });
   afterAll(async () => {
-    // Not a shutdown test: a graceful stop would wait for the hanging account's reconcile.
     try {
-      await controller.stop("SIGKILL");
+      await controller.stop("SIGTERM");
     } finally {
       await proxy.stop();
     }
   });
 
-  it("retries throttled and failed calls with backoff and provisions the role, while an unreachable account hangs", async () => {
+  it("retries throttled and failed calls with backoff and provisions the role, while a black-holed account holds its requests", async () => {
     const objects = customObjects(env().kubeConfig());
-    const started = Date.now();
     await expect
       .poll(
         async () =>
@@ -96,8 +88,9 @@ describe("AWS throttling, 5xx, unreachable and refused accounts", () => {
         { timeout: 60_000 },
       )
       .toBe("Provisioned");
-    // Accounts reconcile in parallel: the hanging account (20 s per attempt) did not hold this one up.
-    expect(Date.now() - started).toBeLessThan(15_000);
+    // The black hole swallowed requests of the dark account meanwhile, and it is not Ready.
+    expect(proxy.history.some((f) => f.fault === "blackHole" && f.account === DARK)).toBe(true);
+    expect(readyOf(await objects.get("accounts", "dark"))?.status).not.toBe("True");
     expect(proxy.injected.get("CreateRole")).toBe(3);
     expect(proxy.injected.get("AttachRolePolicy")).toBe(2);
     const roleName =
@@ -105,6 +98,43 @@ describe("AWS throttling, 5xx, unreachable and refused accounts", () => {
         ?.roleName ?? "";
     const iam = env().moto.iam(await env().moto.assumeInto(ACCOUNT));
     const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }));
+    expect(attached.AttachedPolicies?.map((p) => p.PolicyArn)).toEqual([
+      "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    ]);
+  });
+
+  it("reports a black-holed account (TCP accepts, never answers) as Unreachable instead of hanging a worker, and recovers when the black hole ends", async () => {
+    const objects = customObjects(env().kubeConfig());
+    await expect
+      .poll(async () => readyOf(await objects.get("accounts", "dark")), { timeout: 45_000 })
+      .toMatchObject({
+        status: "False",
+        reason: "Unreachable",
+        message: expect.stringContaining("requestTimeout") as unknown,
+      });
+
+    // The route comes back: the next retry assumes the role and provisions it.
+    proxy.setRules([
+      {
+        action: "AssumeRole",
+        bodyContains: `arn:aws:iam::${DENIED}:`,
+        times: 1000,
+        status: 403,
+        code: "AccessDenied",
+      },
+    ]);
+    await expect
+      .poll(async () => readyOf(await objects.get("accounts", "dark"))?.status, { timeout: 60_000 })
+      .toBe("True");
+    const roles = (await objects.get("accounts", "dark")).status?.roles as {
+      state: string;
+      roleName: string;
+    }[];
+    expect(roles.map((r) => r.state)).toEqual(["Provisioned"]);
+    const iam = env().moto.iam(await env().moto.assumeInto(DARK));
+    const attached = await iam.send(
+      new ListAttachedRolePoliciesCommand({ RoleName: roles[0]?.roleName ?? "" }),
+    );
     expect(attached.AttachedPolicies?.map((p) => p.PolicyArn)).toEqual([
       "arn:aws:iam::aws:policy/ReadOnlyAccess",
     ]);
