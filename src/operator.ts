@@ -28,6 +28,10 @@ export interface ControllerConfig {
   resyncMs: number;
   leaderElect: boolean;
   leaseName: string;
+  /** Leader election timing (client-go's LeaseDuration, RenewDeadline, RetryPeriod). */
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
   healthAddress: { host: string; port: number } | undefined;
   identity?: string;
   awsRegion: string;
@@ -132,7 +136,16 @@ export function createOperator(
     controllers,
     ...(config.healthAddress ? { healthAddress: config.healthAddress } : {}),
     ...(config.leaderElect
-      ? { leaderElection: { namespace: config.namespace, name: config.leaseName, identity } }
+      ? {
+          leaderElection: {
+            namespace: config.namespace,
+            name: config.leaseName,
+            identity,
+            leaseDurationMs: config.leaseDurationMs,
+            renewDeadlineMs: config.renewDeadlineMs,
+            retryPeriodMs: config.retryPeriodMs,
+          },
+        }
       : {}),
     onFatal,
   });

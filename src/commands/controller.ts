@@ -23,6 +23,13 @@ Flags:
   --health-addr HOST:PORT  /metrics, /healthz, /readyz ("off" to disable; default 0.0.0.0:8080)
   --leader-elect BOOL      elect a leader on a Lease before reconciling (default true)
   --lease-name NAME        name of the leader Lease (default identity-center-operator)
+  --lease-duration DURATION
+                           how long a standby waits, from when it last saw the Lease change,
+                           before it takes the Lease (default 15s)
+  --renew-deadline DURATION
+                           how long a leader goes on without renewing before it stops
+                           reconciling and exits; below the lease duration (default 10s)
+  --retry-period DURATION  how often to try to take or renew the Lease (default 2s)
   --workers N              concurrent reconciles of each controller (IdentityCenter, User,
                            Group, PermissionSet, AccountAssignment, Application,
                            ApplicationAssignment), each on its own (default 4)
@@ -58,6 +65,9 @@ export async function runController(argv: string[], out: (text: string) => void)
       "health-addr": { type: "string", default: "0.0.0.0:8080" },
       "leader-elect": { type: "string", default: "true" },
       "lease-name": { type: "string", default: "identity-center-operator" },
+      "lease-duration": { type: "string", default: "15s" },
+      "renew-deadline": { type: "string", default: "10s" },
+      "retry-period": { type: "string", default: "2s" },
       workers: { type: "string", default: "4" },
       "log-level": { type: "string", default: "info" },
       identity: { type: "string" },
@@ -97,6 +107,9 @@ export async function runController(argv: string[], out: (text: string) => void)
       awsRequestTimeoutMs: parseDuration("--aws-request-timeout", values["aws-request-timeout"]),
       leaderElect: bool("--leader-elect", values["leader-elect"]),
       leaseName: values["lease-name"],
+      leaseDurationMs: parseDuration("--lease-duration", values["lease-duration"]),
+      renewDeadlineMs: parseDuration("--renew-deadline", values["renew-deadline"]),
+      retryPeriodMs: parseDuration("--retry-period", values["retry-period"]),
       healthAddress: parseHostPort("--health-addr", values["health-addr"]),
       ...(values.identity ? { identity: values.identity } : {}),
       portalWorkload: bool("--portal-workload", values["portal-workload"]),

@@ -17,6 +17,15 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * Monotonic time (never jumps with NTP or an operator's `date`): durations of leader election
+ * are measured with it, never with the wall clock.
+ */
+export const monotonicClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms),
+};
+
 /** A manual clock for tests: timers fire only when the test advances time. */
 export class FakeClock implements Clock {
   private current = 0;

@@ -91,6 +91,7 @@ export class Controller {
       reconcileId: randomBytes(4).toString("hex"),
     });
     const endTimer = metrics.reconcileDuration.startTimer(labels);
+    log.debug("reconciling");
     try {
       const result = await this.options.reconcile({ key, log });
       this.queue.forget(key);
@@ -123,6 +124,11 @@ export class Controller {
     } finally {
       endTimer();
     }
+  }
+
+  /** Stops taking work at once (leadership lost); reconciles in flight are not waited for. */
+  abandon(): void {
+    this.queue.shutdown();
   }
 
   /** Stops taking work and waits for in-flight reconciles, at most `deadlineMs`. */

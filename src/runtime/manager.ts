@@ -6,6 +6,7 @@ import type { Controller } from "./controller.ts";
 import { startHealthServer } from "./health-server.ts";
 import { startInformers, type Cache } from "./informer.ts";
 import { LeaderElector } from "./leader-election.ts";
+import { KubeLeaseStore } from "./lease-store.ts";
 
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
@@ -70,18 +71,30 @@ export class Manager {
       this.startControllers();
       return;
     }
+    const { namespace, name, identity, ...timing } = leaderElection;
     this.elector = new LeaderElector({
-      kubeConfig: this.options.kubeConfig,
+      store: new KubeLeaseStore({
+        kubeConfig: this.options.kubeConfig,
+        namespace,
+        name,
+        log,
+        watchRetryMs: timing.retryPeriodMs ?? 2000,
+      }),
+      identity,
       log,
-      ...leaderElection,
+      ...timing,
       onStartedLeading: () => {
         metrics.isLeader.set(1);
         this.startControllers();
       },
-      onStoppedLeading: () => {
+      onStoppedLeading: (why) => {
+        // No reconcile may start from here on: another replica may lead soon. The process then
+        // exits, which also ends the reconciles in flight (their AWS calls cannot be recalled).
         metrics.isLeader.set(0);
         this.leadershipLost = true;
-        this.options.onFatal("lost the leader lease");
+        for (const c of this.options.controllers) c.abandon();
+        log.error({ why }, "controllers stopped: lost leadership");
+        this.options.onFatal(`lost the leader lease: ${why}`);
       },
     });
     this.elector.start();

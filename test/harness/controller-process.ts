@@ -9,8 +9,19 @@ export interface TimeRange {
   to: number;
 }
 
+/** A log line and when this (test) process received it, by the test's own clock. */
+export interface TimedLine {
+  at: number;
+  line: string;
+}
+
 export interface ControllerProcess {
   readonly identity: string;
+  /**
+   * Every log line as it arrived, stamped with the test's clock: comparable across processes
+   * even when their own clocks are faked.
+   */
+  readonly timeline: TimedLine[];
   readonly healthUrl: string;
   /** Its JSON log (stdout and stderr), complete once `exited` has resolved. */
   readonly logFile: string;
@@ -55,8 +66,20 @@ export async function startControllerProcess(options: {
     { logFile, ...(options.entry ? { entry: options.entry } : {}), env: options.env },
   );
   const healthUrl = `http://127.0.0.1:${String(port)}`;
+  const timeline: TimedLine[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = "";
+    stream?.on("data", (chunk: Buffer) => {
+      const at = Date.now();
+      const lines = (partial + chunk.toString("utf8")).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) timeline.push({ at, line });
+    });
+  }
+  void exited.then(() => timeline.push({ at: Date.now(), line: '{"msg":"process exited"}' }));
   return {
     identity: options.identity,
+    timeline,
     healthUrl,
     logFile,
     child,

@@ -1,3 +1,4 @@
+import { readFile, writeFile } from "node:fs/promises";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { chartControllerKubeconfig } from "../../harness/chart.ts";
@@ -6,7 +7,9 @@ import {
   startControllerProcess,
   type ControllerProcess,
 } from "../../harness/controller-process.ts";
+import { fakeTimeEnv } from "../../harness/faketime.ts";
 import { createNamespace, customObjects, readyOf } from "../../harness/k8s.ts";
+import { TcpProxy } from "../../harness/tcp-proxy.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { waitFor } from "../../harness/wait.ts";
 
@@ -24,9 +27,11 @@ describe("leader election between two idc controller processes", () => {
     await createNamespace(env().kubeConfig(), NS);
     kubeconfig = await chartControllerKubeconfig(env());
   });
+  const proxies: TcpProxy[] = [];
   afterEach(async () => {
     // stop() also fails the test if the API server refused either process anything.
     const stopped = await Promise.allSettled(running.splice(0).map((p) => p.stop("SIGKILL")));
+    await Promise.all(proxies.splice(0).map((p) => p.stop()));
     for (const result of stopped) if (result.status === "rejected") throw result.reason;
   });
 
@@ -123,5 +128,105 @@ describe("leader election between two idc controller processes", () => {
     );
     expect(Date.now() - termAt).toBeLessThanOrEqual(2000);
     expect(await leader.exited).toBe(0);
+  });
+
+  /**
+   * When a process could reconcile, by the test's clock: from its "controllers started" line
+   * to its "controllers stopped" line or its exit (still open if it runs on).
+   */
+  function reconcilingWindows(p: ControllerProcess): [number, number][] {
+    const windows: [number, number][] = [];
+    for (const { at, line } of p.timeline) {
+      const open = windows.at(-1);
+      if (line.includes('"controllers started"')) windows.push([at, Infinity]);
+      else if (
+        open &&
+        open[1] === Infinity &&
+        (line.includes('"controllers stopped') || line.includes('"process exited"'))
+      )
+        open[1] = at;
+    }
+    return windows;
+  }
+
+  const reconcileTimes = (p: ControllerProcess) =>
+    p.timeline.filter((l) => l.line.includes('"msg":"reconciling"')).map((l) => l.at);
+
+  it("never lets two replicas reconcile at once: clocks 30 s apart, and the leader's renew calls hang (black-holed API connection)", async () => {
+    const objects = customObjects(env().kubeConfig());
+    // The first replica reaches the API server through a proxy the test can black-hole.
+    const proxy = await TcpProxy.start(env().apiServer.port);
+    proxies.push(proxy);
+    const viaProxy = `${kubeconfig}-via-proxy`;
+    await writeFile(
+      viaProxy,
+      (await readFile(kubeconfig, "utf8")).replace(
+        `https://127.0.0.1:${String(env().apiServer.port)}`,
+        `https://127.0.0.1:${String(proxy.port)}`,
+      ),
+    );
+    const a = await startControllerProcess({
+      kubeconfig: viaProxy,
+      workDir: env().workDir,
+      identity: "clock-a",
+      namespace: NS,
+    });
+    running.push(a);
+    await waitFor("clock-a to lead", async () => (await holder()) === "clock-a");
+    // The second replica's wall clock is 30 s ahead: by the holder's renewTime, the lease
+    // it sees has long expired.
+    const b = await startControllerProcess({
+      kubeconfig,
+      workDir: env().workDir,
+      identity: "clock-b",
+      namespace: NS,
+      env: fakeTimeEnv("+30s"),
+    });
+    running.push(b);
+    await waitFor("clock-b to sync its caches", () => b.ready());
+
+    let made = 0;
+    const reconciledUser = async () => {
+      const name = `user-${String(++made)}`;
+      await objects.create("users", "User", name, {
+        userName: name,
+        email: `${name}@example.com`,
+      });
+      return name;
+    };
+    // Over three renew periods, the skewed replica leaves the lease alone; users reconcile.
+    for (let i = 0; i < 3; i++) {
+      const name = await reconciledUser();
+      await expect
+        .poll(async () => readyOf(await objects.get("users", name))?.status, { timeout: 15_000 })
+        .toBe("True");
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    expect(await holder()).toBe("clock-a");
+    expect(await b.metric("idc_leader_election_is_leader")).toBe(0);
+
+    // The leader's connection to the API server goes silent: its renew calls hang.
+    proxy.blackHole();
+    await waitFor("clock-b to take the lease", async () => (await holder()) === "clock-b", 40_000);
+    const name = await reconciledUser();
+    await expect
+      .poll(async () => readyOf(await objects.get("users", name))?.status, { timeout: 15_000 })
+      .toBe("True");
+    // The old leader stopped by itself (it exits to restart clean).
+    expect(await a.exited).toBe(1);
+    expect(a.timeline.some((l) => l.line.includes("could not renew the lease"))).toBe(true);
+
+    const windowsA = reconcilingWindows(a);
+    const windowsB = reconcilingWindows(b);
+    expect(windowsA).toHaveLength(1);
+    expect(windowsB).toHaveLength(1);
+    const [[, aEnd]] = windowsA as [[number, number]];
+    const [[bStart]] = windowsB as [[number, number]];
+    // At no moment could both reconcile: the old leader stopped before the new one started.
+    expect(aEnd).toBeLessThan(bStart);
+    for (const at of reconcileTimes(a)) expect(at).toBeLessThanOrEqual(aEnd);
+    for (const at of reconcileTimes(b)) expect(at).toBeGreaterThanOrEqual(bStart);
+    expect(reconcileTimes(a).length).toBeGreaterThan(0);
+    expect(reconcileTimes(b).length).toBeGreaterThan(0);
   });
 });
