@@ -2,8 +2,7 @@ import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
-import type { OperatorMetrics } from "../../observability/metrics.ts";
-import { countCalls } from "./call-metrics.ts";
+import { countCalls, type AwsCallMetrics } from "./call-metrics.ts";
 import { IamGateway } from "./iam-gateway.ts";
 
 /** Credentials are renewed this long before they expire, so no call starts with stale ones. */
@@ -27,7 +26,7 @@ export interface AwsClientSettings {
   requestTimeoutMs: number;
   /** IAM calls in flight per account at once. */
   concurrencyPerAccount: number;
-  metrics: OperatorMetrics;
+  metrics: AwsCallMetrics;
 }
 
 /**

@@ -1,12 +1,16 @@
 import type { MiddlewareStack } from "@smithy/types";
-import type { OperatorMetrics } from "../../observability/metrics.ts";
 import { classifyAwsError } from "./errors.ts";
+
+/** Counts AWS calls by service, operation and outcome (the operator's metrics fit). */
+export interface AwsCallMetrics {
+  awsCalls: { inc(labels: { service: string; operation: string; outcome: string }): void };
+}
 
 /** Counts every call of an SDK client by operation and outcome in idc_aws_calls_total. */
 export function countCalls<I extends object, O extends object>(
   client: { middlewareStack: MiddlewareStack<I, O> },
   service: string,
-  metrics: OperatorMetrics,
+  metrics: AwsCallMetrics,
   onSuccess?: (operation: string) => void,
 ): void {
   client.middlewareStack.add(

@@ -30,13 +30,8 @@ import { INSTANCE_KEY, MANAGED_BY, ROLE_PATH, TAG_MANAGED_BY } from "../../plan/
 import type { ObservedRole, RoleAction } from "../../plan/role-diff.ts";
 import { mapLimit } from "../../util/concurrency.ts";
 import type { NodeHttpHandler } from "@smithy/node-http-handler";
-import { countCalls } from "./call-metrics.ts";
+import { countCalls, type AwsCallMetrics } from "./call-metrics.ts";
 import { classifyAwsError } from "./errors.ts";
-
-/** Counts AWS calls by service, operation and outcome (the operator's metrics fit). */
-export interface AwsCallMetrics {
-  awsCalls: { inc(labels: { service: string; operation: string; outcome: string }): void };
-}
 
 export interface IamGatewayOptions {
   credentials: AwsCredentialIdentityProvider;
