@@ -35,12 +35,12 @@ describe("leader election between two idc controller processes", () => {
     for (const result of stopped) if (result.status === "rejected") throw result.reason;
   });
 
-  const holder = async () =>
+  const holder = async (lease = LEASE) =>
     (
       await env()
         .kubeConfig()
         .makeApiClient(CoordinationV1Api)
-        .readNamespacedLease({ name: LEASE, namespace: NS })
+        .readNamespacedLease({ name: lease, namespace: NS })
     ).spec?.holderIdentity ?? "";
 
   async function startPair(prefix: string): Promise<[ControllerProcess, ControllerProcess]> {
@@ -165,14 +165,21 @@ describe("leader election between two idc controller processes", () => {
         `https://127.0.0.1:${String(proxy.port)}`,
       ),
     );
+    // A Lease of its own: the other tests' killed leaders may still hold theirs.
+    const args = ["--lease-name=clock-lease"];
     const a = await startControllerProcess({
       kubeconfig: viaProxy,
       workDir: env().workDir,
       identity: "clock-a",
       namespace: NS,
+      args,
     });
     running.push(a);
-    await waitFor("clock-a to lead", async () => (await holder()) === "clock-a");
+    await waitFor(
+      "clock-a to lead",
+      async () => (await holder("clock-lease")) === "clock-a",
+      60_000,
+    );
     // The second replica's wall clock is 30 s ahead: by the holder's renewTime, the lease
     // it sees has long expired.
     const b = await startControllerProcess({
@@ -180,6 +187,7 @@ describe("leader election between two idc controller processes", () => {
       workDir: env().workDir,
       identity: "clock-b",
       namespace: NS,
+      args,
       env: fakeTimeEnv("+30s"),
     });
     running.push(b);
@@ -202,12 +210,16 @@ describe("leader election between two idc controller processes", () => {
         .toBe("True");
       await new Promise((r) => setTimeout(r, 2000));
     }
-    expect(await holder()).toBe("clock-a");
+    expect(await holder("clock-lease")).toBe("clock-a");
     expect(await b.metric("idc_leader_election_is_leader")).toBe(0);
 
     // The leader's connection to the API server goes silent: its renew calls hang.
     proxy.blackHole();
-    await waitFor("clock-b to take the lease", async () => (await holder()) === "clock-b", 40_000);
+    await waitFor(
+      "clock-b to take the lease",
+      async () => (await holder("clock-lease")) === "clock-b",
+      40_000,
+    );
     const name = await reconciledUser();
     await expect
       .poll(async () => readyOf(await objects.get("users", name))?.status, { timeout: 15_000 })
