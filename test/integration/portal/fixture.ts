@@ -4,7 +4,7 @@ import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
 import { loadKubeConfig } from "../../../src/adapters/k8s/kube-config.ts";
 import { createStores, portalInformers } from "../../../src/adapters/k8s/stores.ts";
 import { startInformers } from "../../../src/runtime/informer.ts";
-import { createLogger } from "../../../src/observability/logger.ts";
+import { createLogger, type Logger } from "../../../src/observability/logger.ts";
 import { PortalMetrics } from "../../../src/observability/metrics.ts";
 import { buildPortalApp, type PortalDeps } from "../../../src/portal/app.ts";
 import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
@@ -26,7 +26,13 @@ export const B = "222222222222";
  */
 export async function startPortalFixture(
   env: TestEnvironment,
-  options: { externalUrl: string; signInUrl: string; now: () => Date },
+  options: {
+    externalUrl: string;
+    signInUrl: string;
+    now: () => Date;
+    /** Where the portal logs (silent when unset); tests read it for secrets. */
+    log?: Logger;
+  },
 ) {
   const kc = env.kubeConfig();
   const { moto } = env;
@@ -142,7 +148,7 @@ export async function startPortalFixture(
   });
   const certificatePem = Buffer.from(secret?.data?.["tls.crt"] ?? "", "base64").toString();
   const keyPem = Buffer.from(secret?.data?.["tls.key"] ?? "", "base64").toString();
-  const log = createLogger("silent");
+  const log = options.log ?? createLogger("silent");
   const stores = createStores(portalKc, log);
   const informers = portalInformers(stores);
   await startInformers(informers);
