@@ -34,6 +34,13 @@ export function positiveInt(flag: string, value: string): number {
   return n;
 }
 
+export function nonNegativeInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`${flag} must be a whole number (0 or more), got "${value}"`);
+  return n;
+}
+
 export function bool(flag: string, value: string): boolean {
   if (value === "true") return true;
   if (value === "false") return false;

@@ -11,7 +11,8 @@ import { PortalMetrics } from "../observability/metrics.ts";
 import { startHealthServer } from "../runtime/health-server.ts";
 import { buildPortalApp } from "../portal/app.ts";
 import { certificateBase64 } from "../saml/signing-identity.ts";
-import { logLevel, namespaceOption, parseHostPort } from "./flags.ts";
+import { sessionKeyId, type SessionKeyRing } from "../portal/session-cookie.ts";
+import { logLevel, namespaceOption, nonNegativeInt, parseHostPort } from "./flags.ts";
 import { apiStatusCode } from "../runtime/api-errors.ts";
 
 export const PORTAL_HELP = `Usage: idc portal [flags]
@@ -28,6 +29,9 @@ Flags:
                          /metrics, /healthz and /readyz for Prometheus and probes, apart from
                          the user-facing port ("off" to disable; default 0.0.0.0:9090)
   --sts-endpoint URL     STS endpoint for CLI credentials (default: the IdentityCenter's, or AWS)
+  --trusted-proxy-hops N proxies in front of the portal that append to X-Forwarded-For; the
+                         client address is the entry N hops back (default 1: the ingress;
+                         0 when clients connect directly)
   --log-level LEVEL      trace, debug, info, warn, error (default info)
 `;
 
@@ -63,6 +67,41 @@ async function secretValue(
   throw new Error(`Secret ${namespace}/${name} has no ${key}`);
 }
 
+/**
+ * The session keys in the session Secret: `key` seals, `previous` (if any) still opens, so a
+ * rotation (move `key` to `previous`, write a new `key`; drop `previous` once the longest
+ * session has run out) signs nobody out. Re-read every minute.
+ */
+function sessionKeyRing(
+  kubeConfig: KubeConfig,
+  ref: { namespace: string; name: string },
+  first: string,
+  log: { warn: (obj: object, msg: string) => void },
+) {
+  const toKey = (base64: string) => {
+    const key = Buffer.from(base64, "base64");
+    return { id: sessionKeyId(key), key };
+  };
+  let ring: SessionKeyRing = [toKey(first)];
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const timer = setInterval(() => {
+    core.readNamespacedSecret(ref).then(
+      (secret) => {
+        const decode = (k: string) =>
+          secret.data?.[k] ? Buffer.from(secret.data[k], "base64").toString("utf8") : undefined;
+        const current = decode("key");
+        const previous = decode("previous");
+        if (current) ring = [toKey(current), ...(previous ? [toKey(previous)] : [])];
+      },
+      (err: unknown) => {
+        log.warn({ err: String(err) }, "re-reading the session keys failed; keeping the last ones");
+      },
+    );
+  }, 60_000);
+  timer.unref();
+  return { keys: () => ring, stop: () => clearInterval(timer) };
+}
+
 export async function runPortal(argv: string[], out: (text: string) => void): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -73,6 +112,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       listen: { type: "string", default: "0.0.0.0:8080" },
       "metrics-addr": { type: "string", default: "0.0.0.0:9090" },
       "sts-endpoint": { type: "string", default: process.env.IDC_STS_ENDPOINT },
+      "trusted-proxy-hops": { type: "string", default: "1" },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h" },
     },
@@ -84,6 +124,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
   const listen = parseHostPort("--listen", values.listen);
   if (!listen) throw new Error("--listen must be HOST:PORT");
   const metricsAddress = parseHostPort("--metrics-addr", values["metrics-addr"]);
+  const trustedProxyHops = nonNegativeInt("--trusted-proxy-hops", values["trusted-proxy-hops"]);
   const log = createLogger(logLevel(values["log-level"]), "idc-portal");
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const stores = createStores(kubeConfig, log);
@@ -104,18 +145,25 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     ),
   ]);
   const metrics = new PortalMetrics();
+  const keyRing = sessionKeyRing(
+    kubeConfig,
+    { namespace: values.namespace, name: `identitycenter-${values.instance}-session` },
+    sessionKey,
+    log,
+  );
   const app = buildPortalApp({
     metrics,
     stores,
     instanceName: values.instance,
     credentials: new CredentialStore(kubeConfig, values.namespace),
-    sessionKey: Buffer.from(sessionKey, "base64"),
+    sessionKeys: keyRing.keys,
     signing: {
       privateKey: createPrivateKey(keyPem),
       certificatePem,
       certificateBase64: certificateBase64(certificatePem),
     },
     stsEndpoint: values["sts-endpoint"],
+    trustedProxyHops,
     region: process.env.AWS_REGION ?? "us-east-1",
     log,
   });
@@ -130,6 +178,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
   return new Promise<number>((resolve) => {
     const stop = () => {
       metricsServer?.close();
+      keyRing.stop();
       void app.close().then(async () => {
         await Promise.all(informers.map((i) => i.stop()));
         resolve(0);

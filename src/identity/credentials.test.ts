@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
+  addSession,
+  beginAttempt,
+  FAILURE_DECAY_MS,
   isLocked,
+  MAX_SESSIONS,
+  passwordAccepted,
+  removeSession,
+  revokeSessions,
+  sessionListed,
   issueSetupToken,
   newRecord,
   recordFailure,
@@ -57,5 +65,62 @@ describe("lockout", () => {
     for (let i = 0; i < 4; i++) record = recordFailure(record, now, 5);
     record = recordSuccess(record);
     expect(recordFailure(record, now, 5)).toMatchObject({ failures: 1 });
+  });
+});
+
+describe("decaying failures", () => {
+  it("forgive one failure per decay period, so one guess an hour never locks", () => {
+    let record = newRecord("alice");
+    let t = now;
+    for (let i = 0; i < 5; i++) record = recordFailure(record, t, 5);
+    expect(isLocked(record, t)).toBe(true);
+    for (let hour = 1; hour <= 24; hour++) {
+      t = now + hour * 3600_000;
+      record = recordFailure(record, t, 5);
+      expect(isLocked(record, t + 1)).toBe(false);
+    }
+    expect(record.failures).toBe(1);
+  });
+
+  it("count an attempt before its check and refuse a locked name without counting", () => {
+    let record = newRecord("alice");
+    const allowed: boolean[] = [];
+    for (let i = 0; i < 7; i++) {
+      const attempt = beginAttempt(record, now, 5);
+      allowed.push(attempt.allowed);
+      record = attempt.state;
+    }
+    expect(allowed).toEqual([true, true, true, true, true, false, false]);
+    expect(record.failures).toBe(5);
+    expect(beginAttempt(record, now + FAILURE_DECAY_MS * 10, 5).state.failures).toBe(1);
+  });
+
+  it("take back the counted attempt when the password is right, keeping earlier failures", () => {
+    let record = newRecord("alice");
+    for (let i = 0; i < 5; i++) record = beginAttempt(record, now, 5).state;
+    const accepted = passwordAccepted(record);
+    expect([accepted.failures, isLocked(accepted, now)]).toEqual([4, false]);
+  });
+});
+
+describe("server-side sessions", () => {
+  it("are honoured while listed and unexpired, and end with sign-out or revocation", () => {
+    let record = addSession(newRecord("alice"), { id: "a", expiresAt: now + 1000 }, now);
+    record = addSession(record, { id: "b", expiresAt: now + 1000 }, now);
+    expect(sessionListed(record, "a", now)).toBe(true);
+    expect(sessionListed(record, "a", now + 1000)).toBe(false);
+    expect(sessionListed(removeSession(record, "a"), "a", now)).toBe(false);
+    expect(sessionListed(removeSession(record, "a"), "b", now)).toBe(true);
+    const revoked = revokeSessions(record);
+    expect([sessionListed(revoked, "b", now), revoked.sessionEpoch]).toEqual([false, 2]);
+  });
+
+  it("keep at most the newest few per user", () => {
+    let record = newRecord("alice");
+    for (let i = 0; i < MAX_SESSIONS + 3; i++)
+      record = addSession(record, { id: String(i), expiresAt: now + 1000 }, now);
+    expect(record.sessions?.length).toBe(MAX_SESSIONS);
+    expect(sessionListed(record, "0", now)).toBe(false);
+    expect(sessionListed(record, String(MAX_SESSIONS + 2), now)).toBe(true);
   });
 });

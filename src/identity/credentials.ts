@@ -1,23 +1,37 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
+/** Failed sign-ins, decaying over time, and until when they lock the name (ms since the epoch). */
+export interface FailureState {
+  failures: number;
+  /** When `failures` was last counted; each FAILURE_DECAY_MS since then forgives one. */
+  failuresAt?: number;
+  lockedUntil?: number;
+}
+
+/** A signed-in session the portal still honours: its id (in the cookie) and when it ends. */
+export interface SessionEntry {
+  id: string;
+  expiresAt: number;
+}
+
 /** One user's sign-in state, kept in a Secret of the operator's namespace (never in the CRs). */
-export interface CredentialRecord {
+export interface CredentialRecord extends FailureState {
   userName: string;
   passwordHash?: string;
   totpSecret?: string;
   totpLastStep?: number;
-  /** Failed sign-ins in a row, and until when the account is locked (ms since the epoch). */
-  failures: number;
-  lockedUntil?: number;
   /** Bumped by reset: sessions carry the epoch they were made in and die when it moves on. */
   sessionEpoch: number;
+  /**
+   * The sessions signed in and not signed out: a cookie is honoured only while its id is here,
+   * so sign-out, a new password, a reset and deactivation end sessions on the server.
+   */
+  sessions?: SessionEntry[];
   /** A pending one-time setup link: only its hash is stored. */
   setup?: { tokenHash: string; expiresAt: number };
 }
 
 export const SETUP_LINK_TTL_MS = 7 * 24 * 3600_000;
-const LOCK_BASE_MS = 60_000;
-const LOCK_MAX_MS = 3600_000;
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
@@ -50,27 +64,88 @@ export function resetRecord(record: CredentialRecord): CredentialRecord {
   return { userName: record.userName, failures: 0, sessionEpoch: record.sessionEpoch + 1 };
 }
 
-export function isLocked(record: CredentialRecord, now: number): boolean {
-  return record.lockedUntil !== undefined && now < record.lockedUntil;
+/** Ends every session of the user (new password, deactivation): the epoch moves on. */
+export function revokeSessions(record: CredentialRecord): CredentialRecord {
+  const next = { ...record, sessionEpoch: record.sessionEpoch + 1 };
+  delete next.sessions;
+  return next;
+}
+
+/** How long one counted failure weighs: one is forgiven per period without a new one. */
+export const FAILURE_DECAY_MS = 10 * 60_000;
+const LOCK_BASE_MS = 60_000;
+const LOCK_MAX_MS = 3600_000;
+
+export function isLocked(state: FailureState, now: number): boolean {
+  return state.lockedUntil !== undefined && now < state.lockedUntil;
+}
+
+/** The failures that still count now: one fewer for each FAILURE_DECAY_MS since the last. */
+export function currentFailures(state: FailureState, now: number): number {
+  const since = Math.max(0, now - (state.failuresAt ?? now));
+  return Math.max(0, state.failures - Math.floor(since / FAILURE_DECAY_MS));
 }
 
 /**
- * Counts a failed sign-in. From the threshold on, each further failure locks the account for
- * twice as long as the last (1 min, 2 min, ... at most 1 h).
+ * Counts a failed sign-in. From the threshold on, each further failure locks the name for twice
+ * as long as the last (1 min, 2 min, ... at most 1 h). Failures decay, so an attacker who tries
+ * once an hour never keeps the owner out.
  */
-export function recordFailure(
-  record: CredentialRecord,
-  now: number,
-  threshold: number,
-): CredentialRecord {
-  const failures = record.failures + 1;
-  if (failures < threshold) return { ...record, failures };
-  const lockMs = Math.min(LOCK_MAX_MS, LOCK_BASE_MS * 2 ** (failures - threshold));
-  return { ...record, failures, lockedUntil: now + lockMs };
+export function recordFailure<T extends FailureState>(state: T, now: number, threshold: number): T {
+  const failures = currentFailures(state, now) + 1;
+  const next: T = { ...state, failures, failuresAt: now };
+  if (failures < threshold) delete next.lockedUntil;
+  else next.lockedUntil = now + Math.min(LOCK_MAX_MS, LOCK_BASE_MS * 2 ** (failures - threshold));
+  return next;
 }
 
-export function recordSuccess(record: CredentialRecord): CredentialRecord {
-  const next = { ...record, failures: 0 };
+/**
+ * The start of a password check, as one conditional write: a locked name is refused, otherwise
+ * the attempt is counted as a failure before the (slow) hash runs, so parallel attempts cannot
+ * all pass the check. `allowed` says whether the password may be checked.
+ */
+export function beginAttempt<T extends FailureState>(
+  state: T,
+  now: number,
+  threshold: number,
+): { state: T; allowed: boolean } {
+  if (isLocked(state, now)) return { state, allowed: false };
+  return { state: recordFailure(state, now, threshold), allowed: true };
+}
+
+/**
+ * The right password with a second factor still to come: the attempt counted in advance is
+ * taken back, but earlier failures stay until the code is right too.
+ */
+export function passwordAccepted(record: CredentialRecord): CredentialRecord {
+  const next = { ...record, failures: Math.max(0, record.failures - 1) };
   delete next.lockedUntil;
   return next;
+}
+
+export function recordSuccess<T extends FailureState>(state: T): T {
+  const next = { ...state, failures: 0 };
+  delete next.lockedUntil;
+  delete next.failuresAt;
+  return next;
+}
+
+/** At most this many sessions per user are honoured; signing in on another drops the oldest. */
+export const MAX_SESSIONS = 10;
+
+export function addSession(
+  record: CredentialRecord,
+  session: SessionEntry,
+  now: number,
+): CredentialRecord {
+  const live = (record.sessions ?? []).filter((s) => s.expiresAt > now && s.id !== session.id);
+  return { ...record, sessions: [...live, session].slice(-MAX_SESSIONS) };
+}
+
+export function removeSession(record: CredentialRecord, id: string): CredentialRecord {
+  return { ...record, sessions: (record.sessions ?? []).filter((s) => s.id !== id) };
+}
+
+export function sessionListed(record: CredentialRecord, id: string, now: number): boolean {
+  return (record.sessions ?? []).some((s) => s.id === id && s.expiresAt > now);
 }

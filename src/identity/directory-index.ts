@@ -19,11 +19,17 @@ class NameIndex {
 }
 
 export const emailKey = (email: string): string => email.toLowerCase();
+/**
+ * userNames, like emails, are unique and matched ignoring case, as in AWS IAM Identity Center:
+ * "Alice" cannot be created beside "alice" to pass for her (in group members, assignments or
+ * at sign-in).
+ */
+export const userNameKey = (userName: string): string => userName.toLowerCase();
 
 /**
  * Lookups the identity store needs on every reconcile, kept up to date from informer changes
- * so a reconcile costs O(its own object), not O(all users): users by userName and by email
- * (case-insensitive), and groups by member userName. Pure data, no I/O.
+ * so a reconcile costs O(its own object), not O(all users): users by userName and by email,
+ * and groups by member userName, all ignoring case. Pure data, no I/O.
  */
 export class DirectoryIndex {
   private readonly byUserName = new NameIndex();
@@ -33,24 +39,24 @@ export class DirectoryIndex {
   /** Applies a User change; `old` is the previous version, `next` undefined on delete. */
   updateUser(old: User | undefined, next: User | undefined): void {
     if (old) {
-      this.byUserName.remove(old.spec.userName, old.metadata.name);
+      this.byUserName.remove(userNameKey(old.spec.userName), old.metadata.name);
       this.byEmail.remove(emailKey(old.spec.email), old.metadata.name);
     }
     if (next) {
-      this.byUserName.add(next.spec.userName, next.metadata.name);
+      this.byUserName.add(userNameKey(next.spec.userName), next.metadata.name);
       this.byEmail.add(emailKey(next.spec.email), next.metadata.name);
     }
   }
 
   updateGroup(old: Group | undefined, next: Group | undefined): void {
     for (const member of old?.spec.members ?? [])
-      this.groupsByMember.remove(member, old?.metadata.name ?? "");
+      this.groupsByMember.remove(userNameKey(member), old?.metadata.name ?? "");
     for (const member of next?.spec.members ?? [])
-      this.groupsByMember.add(member, next?.metadata.name ?? "");
+      this.groupsByMember.add(userNameKey(member), next?.metadata.name ?? "");
   }
 
   usersWithUserName(userName: string): ReadonlySet<string> {
-    return this.byUserName.get(userName);
+    return this.byUserName.get(userNameKey(userName));
   }
 
   usersWithEmail(email: string): ReadonlySet<string> {
@@ -58,7 +64,7 @@ export class DirectoryIndex {
   }
 
   groupsWithMember(userName: string): ReadonlySet<string> {
-    return this.groupsByMember.get(userName);
+    return this.groupsByMember.get(userNameKey(userName));
   }
 
   /** Other User objects that share this user's userName or email. */

@@ -43,6 +43,15 @@ describe("userValidity", () => {
       message: /is also used by User "alice"/,
     },
     {
+      name: "userNames compare case-insensitively (no look-alike of another user)",
+      users: [user("alice"), user("shadow", withUserName("ALICE"))],
+      check: "shadow",
+      reason: "Duplicate",
+      status: "False",
+      message:
+        /userName "ALICE" is also used by User "alice" \(userNames and emails are compared ignoring case\)/,
+    },
+    {
       name: "emails compare case-insensitively",
       users: [user("alice"), user("al", withEmail("ALICE@Example.com"))],
       check: "al",
@@ -97,6 +106,7 @@ describe("resolveGroup", () => {
       unknown: ["yan", "zed"],
       reason: "UnknownMembers",
     },
+    { members: ["Alice", "BOB"], count: 2, unknown: [], reason: "Resolved" },
     // A clashing userName is treated as absent.
     { members: ["eve", "bob"], count: 1, unknown: ["eve"], reason: "UnknownMembers" },
   ])(
@@ -114,6 +124,7 @@ describe("resolveGroup", () => {
     const g1 = group("g1", ["alice", "bob"]);
     idx.updateGroup(undefined, g1);
     expect([...idx.groupsWithMember("alice")]).toEqual(["g1"]);
+    expect([...idx.groupsWithMember("ALICE")]).toEqual(["g1"]);
     idx.updateGroup(g1, group("g1", ["bob"]));
     expect([...idx.groupsWithMember("alice")]).toEqual([]);
     expect([...idx.groupsWithMember("bob")]).toEqual(["g1"]);

@@ -19,6 +19,7 @@ export function userValidity(user: User, index: DirectoryIndex): ConditionInput 
     );
   }
   if (parts.length > 0) {
+    parts.push(`${parts.pop() ?? ""} (userNames and emails are compared ignoring case)`);
     return {
       type: "Ready",
       status: "False",

@@ -67,6 +67,11 @@ export class PortalMetrics {
     labelNames: ["step", "result"],
     registers: [this.registry],
   });
+  readonly passwordHashes = new Counter({
+    name: "idc_portal_password_hashes_total",
+    help: "Password hashes checked at sign-in, against a stored or a dummy hash: the same work for every name.",
+    registers: [this.registry],
+  });
   readonly samlResponses = new Counter({
     name: "idc_portal_saml_responses_total",
     help: "Signed SAML responses by target (aws_console, aws_credentials, application).",

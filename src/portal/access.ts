@@ -5,6 +5,7 @@ import type {
   PermissionSet,
   User,
 } from "../api/v1alpha1/index.ts";
+import { userNameKey } from "../identity/directory-index.ts";
 import { assignmentTargets, permissionSetName } from "../plan/desired-roles.ts";
 
 export interface RoleAccess {
@@ -35,7 +36,8 @@ export function assignedTo(user: User, groups: readonly Group[]) {
     spec: { principal: { kind: "User" | "Group"; name: string } };
   }): boolean =>
     !a.metadata.deletionTimestamp &&
-    ((a.spec.principal.kind === "User" && a.spec.principal.name === user.spec.userName) ||
+    ((a.spec.principal.kind === "User" &&
+      userNameKey(a.spec.principal.name) === userNameKey(user.spec.userName)) ||
       (a.spec.principal.kind === "Group" && groupNames.has(a.spec.principal.name)));
 }
 

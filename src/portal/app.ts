@@ -1,6 +1,6 @@
 import cookie from "@fastify/cookie";
 import formbody from "@fastify/formbody";
-import Fastify from "fastify";
+import Fastify, { type FastifyRequest } from "fastify";
 import { PortalContext, portalContext, type PortalDeps } from "./context.ts";
 import { errorPages } from "./errors.ts";
 import { observability } from "./plugins/observability.ts";
@@ -12,8 +12,41 @@ import { awsRoutes } from "./routes/aws.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { setupRoutes } from "./routes/setup.ts";
 import { signInRoutes } from "./routes/sign-in.ts";
+import { credentialThrottle } from "./throttle.ts";
 
 export type { CredentialBackend, PortalDeps, PortalStores } from "./context.ts";
+
+/**
+ * What the request log says about a request: never its query string, which carries setup
+ * tokens and SAML messages.
+ */
+function requestLogValue(req: FastifyRequest) {
+  return {
+    method: req.method,
+    url: req.url.split("?")[0],
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket.remotePort,
+  };
+}
+
+/**
+ * A user made inactive or deleted loses every session at once, on every replica, and a later
+ * reactivation does not bring them back (they are gone from the record). Level-based: the
+ * informer's first list revokes for users already inactive when the portal starts.
+ */
+function revokeSessionsOfInactiveUsers(portal: PortalContext): () => void {
+  let closed = false;
+  portal.stores.users.informer.onChange(({ type, object }) => {
+    if (closed || (type !== "delete" && object.spec.active)) return;
+    portal.checks.revokeAll(object.spec.userName).catch((err: unknown) => {
+      portal.log.warn({ err: String(err), user: object.spec.userName }, "revoking sessions failed");
+    });
+  });
+  return () => {
+    closed = true;
+  };
+}
 
 /**
  * The access portal and SAML IdP as a Fastify app; `idc portal` makes it listen. The shared
@@ -21,10 +54,18 @@ export type { CredentialBackend, PortalDeps, PortalStores } from "./context.ts";
  * route plugin holds one concern and sees only those decorators.
  */
 export function buildPortalApp(deps: PortalDeps) {
-  const app = Fastify({ loggerInstance: deps.log, trustProxy: true, bodyLimit: 64 * 1024 });
+  const hops = deps.trustedProxyHops ?? 1;
+  const app = Fastify({
+    loggerInstance: deps.log.child({}, { serializers: { req: requestLogValue } }),
+    // The first `hops` addresses, from the socket back, are our proxies; the next is the client.
+    trustProxy: (_address: string, hop: number) => hop < hops,
+    bodyLimit: 64 * 1024,
+  });
+  const context = new PortalContext(deps);
   void app.register(formbody);
   void app.register(cookie);
-  void app.register(portalContext, { context: new PortalContext(deps) });
+  void app.register(portalContext, { context });
+  void app.register(credentialThrottle);
   void app.register(observability);
   void app.register(securityHeaders);
   void app.register(errorPages);
@@ -35,5 +76,10 @@ export function buildPortalApp(deps: PortalDeps) {
   void app.register(accountRoutes);
   void app.register(applicationRoutes);
   void app.register(awsRoutes);
+  const stopRevoking = revokeSessionsOfInactiveUsers(context);
+  app.addHook("onClose", (_instance, done) => {
+    stopRevoking();
+    done();
+  });
   return app;
 }

@@ -12,13 +12,18 @@ import type {
   User,
 } from "../api/v1alpha1/index.ts";
 import { portalUrl } from "../plan/naming.ts";
+import type { Change } from "../runtime/informer.ts";
 import type { DirectoryIndex } from "../identity/directory-index.ts";
 import { PortalMetrics } from "../observability/metrics.ts";
 import { accessibleAccounts } from "./access.ts";
 import { accessibleApplications } from "./applications.ts";
 import type { CredentialRecord } from "../identity/credentials.ts";
 import { httpError } from "./errors.ts";
+import { sessionKeyId, type SessionKeyRing } from "./session-cookie.ts";
+import { SignInChecks } from "./sign-in.ts";
+import { DEFAULT_THROTTLE, type ThrottleOptions } from "./throttle.ts";
 
+/** Where credential records live (a Secret per user); `update` is a conditional write. */
 export interface CredentialBackend {
   get(userName: string): Promise<CredentialRecord | undefined>;
   update(
@@ -33,10 +38,16 @@ export interface Lookup<T> {
   list(): T[];
 }
 
+/** A cache that also tells of its changes. */
+export interface WatchedLookup<T> extends Lookup<T> {
+  onChange(handler: (change: Change<T>) => void): void;
+}
+
 /** The caches the portal reads (the informers' stores and the directory index over them). */
 export interface PortalStores {
   identityCenters: { informer: Lookup<IdentityCenter> };
-  users: { informer: Lookup<User> };
+  /** Watched: a user made inactive or deleted loses their sessions at once. */
+  users: { informer: WatchedLookup<User> };
   groups: { informer: Lookup<Group> };
   permissionSets: { informer: Lookup<PermissionSet> };
   accounts: { informer: Lookup<Account> };
@@ -56,7 +67,18 @@ export interface PortalDeps {
   stores: PortalStores;
   instanceName: string;
   credentials: CredentialBackend;
-  sessionKey: Buffer;
+  /** The session key; `sessionKeys` instead when keys rotate. */
+  sessionKey?: Buffer;
+  /** Session keys, current first (it seals; all open), or where to read them each time. */
+  sessionKeys?: SessionKeyRing | (() => SessionKeyRing);
+  /** Limits on credential checks; DEFAULT_THROTTLE when unset. */
+  throttle?: ThrottleOptions;
+  /**
+   * Proxies in front of the portal whose X-Forwarded-For entry is believed (the ingress: 1).
+   * The client address is the entry that many hops back; anything a client adds itself is
+   * to the left of it and ignored.
+   */
+  trustedProxyHops?: number;
   signing: SigningIdentity;
   /** STS endpoint for CLI credentials when the IdentityCenter does not set one. */
   stsEndpoint: string | undefined;
@@ -74,25 +96,38 @@ export class PortalContext {
   readonly stores: PortalStores;
   readonly instanceName: string;
   readonly credentials: CredentialBackend;
-  readonly sessionKey: Buffer;
+  /** The credential checks of sign-in, setup and sessions (see sign-in.ts). */
+  readonly checks: SignInChecks;
+  readonly throttle: ThrottleOptions;
   readonly signing: SigningIdentity;
   readonly stsEndpoint: string | undefined;
   readonly region: string;
   readonly metrics: PortalMetrics;
   readonly log: Logger;
   readonly now: () => Date;
+  private readonly keys: SessionKeyRing | (() => SessionKeyRing);
 
   constructor(deps: PortalDeps) {
     this.stores = deps.stores;
     this.instanceName = deps.instanceName;
     this.credentials = deps.credentials;
-    this.sessionKey = deps.sessionKey;
+    const key = deps.sessionKey;
+    const keys = deps.sessionKeys ?? (key ? [{ id: sessionKeyId(key), key }] : undefined);
+    if (!keys) throw new Error("the portal needs a session key");
+    this.keys = keys;
+    this.throttle = deps.throttle ?? DEFAULT_THROTTLE;
     this.signing = deps.signing;
     this.stsEndpoint = deps.stsEndpoint;
     this.region = deps.region;
     this.metrics = deps.metrics ?? new PortalMetrics();
     this.log = deps.log;
     this.now = deps.now ?? (() => new Date());
+    this.checks = new SignInChecks(this.credentials, this.metrics);
+  }
+
+  /** The session keys now: the first seals, every one opens (they rotate; see portal.ts). */
+  sessionKeys(): SessionKeyRing {
+    return typeof this.keys === "function" ? this.keys() : this.keys;
   }
 
   /** The IdentityCenter served, if the cache has it. */

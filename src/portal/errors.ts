@@ -22,7 +22,14 @@ export const MESSAGES = {
   signInFirst: "Sign in first.",
 } as const;
 
-type PortalError = { statusCode?: number; message: string; code?: string; validation?: unknown };
+type PortalError = {
+  statusCode?: number;
+  message: string;
+  code?: string;
+  validation?: unknown;
+  /** Headers the client needs with the page, such as a 429's Retry-After. */
+  headers?: Record<string, string>;
+};
 
 /** What the page says: fastify's own messages about a bad request name its parts, not the form. */
 function messageFor(err: PortalError, status: number): string {
@@ -43,6 +50,7 @@ export const errorPages = fp(
     app.setErrorHandler(async (err: PortalError, _req, reply) => {
       const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
       if (status >= 500) app.log.error({ err: err.message }, "portal error");
+      if (status < 500 && err.headers) void reply.headers(err.headers);
       return reply
         .code(status)
         .type("text/html")

@@ -1,8 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { openSession, sealSession, sessionValid, type Session } from "./session-cookie.ts";
+import {
+  openSession,
+  pendingMfaValid,
+  PENDING_MFA_MS,
+  sealSession,
+  sessionKeyId,
+  sessionValid,
+  type Session,
+} from "./session-cookie.ts";
 
-const key = randomBytes(32);
+const raw = randomBytes(32);
+const key = [{ id: sessionKeyId(raw), key: raw }];
 const t0 = 1_700_000_000_000;
 const session: Session = {
   userName: "alice",
@@ -22,12 +31,34 @@ describe("session cookie", () => {
 
   it("refuses another key, a flipped bit and garbage", () => {
     const cookie = sealSession(session, key);
-    expect(openSession(cookie, randomBytes(32))).toBeUndefined();
-    const raw = Buffer.from(cookie, "base64url");
-    raw[20] = (raw[20] ?? 0) ^ 1;
-    expect(openSession(raw.toString("base64url"), key)).toBeUndefined();
+    expect(openSession(cookie, [{ id: key[0]?.id ?? "", key: randomBytes(32) }])).toBeUndefined();
+    const [id, body] = cookie.split(".");
+    const bytes = Buffer.from(body ?? "", "base64url");
+    bytes[20] = (bytes[20] ?? 0) ^ 1;
+    expect(openSession(`${id ?? ""}.${bytes.toString("base64url")}`, key)).toBeUndefined();
     expect(openSession("not-a-cookie", key)).toBeUndefined();
     expect(openSession("", key)).toBeUndefined();
+  });
+
+  it("opens cookies of every key in the ring, seals with the first, and refuses retired keys", () => {
+    const next = randomBytes(32);
+    const rotated = [{ id: sessionKeyId(next), key: next }, ...key];
+    const old = sealSession(session, key);
+    expect(openSession(old, rotated)).toEqual(session);
+    const fresh = sealSession(session, rotated);
+    expect(fresh.startsWith(`${sessionKeyId(next)}.`)).toBe(true);
+    expect(openSession(fresh, rotated.slice(0, 1))).toEqual(session);
+    expect(openSession(old, rotated.slice(0, 1))).toBeUndefined();
+    // The id is authenticated: a cookie relabelled with another key's id does not open.
+    expect(openSession(old.replace(/^[^.]+/, sessionKeyId(next)), rotated)).toBeUndefined();
+  });
+
+  it("lets the password step wait for the code a few minutes, within one credential epoch", () => {
+    const pending = { ...session, pendingMfa: true };
+    expect(pendingMfaValid(pending, 3, t0 + PENDING_MFA_MS)).toBe(true);
+    expect(pendingMfaValid(pending, 3, t0 + PENDING_MFA_MS + 1)).toBe(false);
+    expect(pendingMfaValid(pending, 4, t0 + 1000)).toBe(false);
+    expect(pendingMfaValid(session, 3, t0 + 1000)).toBe(false);
   });
 
   it.each([

@@ -1,8 +1,23 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+
+/** How a user proved who they are, strongest last. */
+export type AuthnMethod = "password" | "password+totp";
 
 /** What the session cookie carries; the portal re-checks the user on every request. */
 export interface Session {
   userName: string;
+  /**
+   * Random id of a signed-in (or half-signed-in) session; the credential record lists the ids
+   * it still honours, so a copied cookie dies with sign-out.
+   */
+  id?: string;
+  /** When and how the user signed in (for the SAML AuthnStatement). */
+  authnAt?: number;
+  authnMethod?: AuthnMethod;
+  /** The id of the ForceAuthn AuthnRequest this fresh sign-in answers (used once). */
+  freshFor?: string;
+  /** Before sign-in: the ForceAuthn AuthnRequest that asked for a new sign-in. */
+  forceFor?: string;
   /** The user's session epoch when signing in; a reset or deactivation bumps it. */
   epoch: number;
   /** Signed-in time and last activity, in ms since the epoch. */
@@ -21,22 +36,47 @@ export interface Session {
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-/**
- * AES-256-GCM: the cookie is encrypted and authenticated with one key every replica reads from
- * the same Secret, so a session works on any replica and survives restarts.
- */
-export function sealSession(session: Session, key: Buffer): string {
-  const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv("aes-256-gcm", key, iv);
-  const body = Buffer.concat([cipher.update(JSON.stringify(session), "utf8"), cipher.final()]);
-  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString("base64url");
+/** A session key and its id, which the cookie names so the key can be rotated. */
+export interface SessionKey {
+  id: string;
+  key: Buffer;
 }
 
-export function openSession(cookie: string, key: Buffer): Session | undefined {
+/** The id of a key read from a Secret: a short hash, so the Secret needs to store no ids. */
+export function sessionKeyId(key: Buffer): string {
+  return createHash("sha256").update(key).digest("base64url").slice(0, 8);
+}
+
+/**
+ * The keys sessions are sealed with: the first seals, every one opens. After a rotation the
+ * previous key stays in the list until the sessions it sealed have expired.
+ */
+export type SessionKeyRing = readonly SessionKey[];
+
+/**
+ * AES-256-GCM: the cookie is encrypted and authenticated with one key every replica reads from
+ * the same Secret, so a session works on any replica and survives restarts. The key id is
+ * bound as additional data, so a cookie cannot be moved to another key's name.
+ */
+export function sealSession(session: Session, keys: SessionKeyRing): string {
+  const current = keys[0];
+  if (!current) throw new Error("no session key");
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv("aes-256-gcm", current.key, iv);
+  cipher.setAAD(Buffer.from(current.id));
+  const body = Buffer.concat([cipher.update(JSON.stringify(session), "utf8"), cipher.final()]);
+  return `${current.id}.${Buffer.concat([iv, body, cipher.getAuthTag()]).toString("base64url")}`;
+}
+
+export function openSession(cookie: string, keys: SessionKeyRing): Session | undefined {
+  const dot = cookie.indexOf(".");
+  const key = dot > 0 ? keys.find((k) => k.id === cookie.slice(0, dot)) : undefined;
+  if (!key) return undefined; // sealed with a retired key, or not ours
   try {
-    const raw = Buffer.from(cookie, "base64url");
+    const raw = Buffer.from(cookie.slice(dot + 1), "base64url");
     if (raw.length < IV_BYTES + TAG_BYTES + 2) return undefined;
-    const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, IV_BYTES));
+    const decipher = createDecipheriv("aes-256-gcm", key.key, raw.subarray(0, IV_BYTES));
+    decipher.setAAD(Buffer.from(key.id));
     decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
     const text = Buffer.concat([
       decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)),
@@ -44,7 +84,7 @@ export function openSession(cookie: string, key: Buffer): Session | undefined {
     ]).toString("utf8");
     return JSON.parse(text) as Session;
   } catch {
-    return undefined; // tampered, truncated, or sealed with another key
+    return undefined; // tampered or truncated
   }
 }
 
@@ -64,6 +104,22 @@ export function sessionValid(
     session.epoch === currentEpoch &&
     now - session.issuedAt <= policy.absoluteMs &&
     now - session.lastSeen <= policy.idleMs &&
+    now >= session.issuedAt - 60_000
+  );
+}
+
+/** How long the password step waits for the second factor. */
+export const PENDING_MFA_MS = 5 * 60_000;
+
+/**
+ * Whether a half-signed-in session may still finish with a code: only for a few minutes, and
+ * only while the user's credentials are the ones the password was checked against.
+ */
+export function pendingMfaValid(session: Session, currentEpoch: number, now: number): boolean {
+  return (
+    session.pendingMfa === true &&
+    session.epoch === currentEpoch &&
+    now - session.issuedAt <= PENDING_MFA_MS &&
     now >= session.issuedAt - 60_000
   );
 }

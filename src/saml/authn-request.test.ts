@@ -18,6 +18,9 @@ describe("AuthnRequest", () => {
       issuer: "urn:sp",
       acsUrl: "https://sp/acs",
       protocolBinding: undefined,
+      forceAuthn: false,
+      isPassive: false,
+      requestedAuthnContext: undefined,
     });
     const posted = Buffer.from(request()).toString("base64");
     expect(parseAuthnRequest(decodeSamlRequest(posted, "post")).id).toBe("_abc");
@@ -41,5 +44,40 @@ describe("AuthnRequest", () => {
     expect(() => decodeSamlRequest(Buffer.from("plain").toString("base64"), "redirect")).toThrow(
       AuthnRequestError,
     );
+  });
+});
+
+describe("AuthnRequest sign-in requirements", () => {
+  const withContext = (inner: string, attributes = 'ID="_abc" Version="2.0"') =>
+    request(attributes).replace("</samlp:AuthnRequest>", `${inner}</samlp:AuthnRequest>`);
+  it("reads ForceAuthn, IsPassive and RequestedAuthnContext", () => {
+    const xml = withContext(
+      '<samlp:RequestedAuthnContext Comparison="minimum"><saml:AuthnContextClassRef>urn:x</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>',
+      'ID="_abc" Version="2.0" ForceAuthn="true" IsPassive="1"',
+    );
+    expect(parseAuthnRequest(xml)).toMatchObject({
+      forceAuthn: true,
+      isPassive: true,
+      requestedAuthnContext: { comparison: "minimum", classRefs: ["urn:x"] },
+    });
+    expect(parseAuthnRequest(request())).toMatchObject({
+      forceAuthn: false,
+      isPassive: false,
+      requestedAuthnContext: undefined,
+    });
+  });
+
+  it.each([
+    [
+      "an unknown comparison",
+      '<samlp:RequestedAuthnContext Comparison="most"><saml:AuthnContextClassRef>urn:x</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>',
+    ],
+    ["no class", "<samlp:RequestedAuthnContext></samlp:RequestedAuthnContext>"],
+    [
+      "a declaration",
+      "<samlp:RequestedAuthnContext><saml:AuthnContextDeclRef>urn:d</saml:AuthnContextDeclRef></samlp:RequestedAuthnContext>",
+    ],
+  ])("refuses %s", (_, inner) => {
+    expect(() => parseAuthnRequest(withContext(inner))).toThrow(AuthnRequestError);
   });
 });

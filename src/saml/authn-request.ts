@@ -9,7 +9,24 @@ export interface AuthnRequest {
   /** Where the SP wants the Response; must be the Application's registered ACS URL. */
   acsUrl: string | undefined;
   protocolBinding: string | undefined;
+  /** The SP wants the user to sign in again, whatever session exists. */
+  forceAuthn: boolean;
+  /** The SP wants no interaction: answer from an existing session or with NoPassive. */
+  isPassive: boolean;
+  /** How the user must have signed in, if the SP says. */
+  requestedAuthnContext: RequestedAuthnContext | undefined;
 }
+
+export interface RequestedAuthnContext {
+  comparison: AuthnContextComparison;
+  classRefs: string[];
+}
+
+export type AuthnContextComparison = "exact" | "minimum" | "maximum" | "better";
+const COMPARISONS: readonly string[] = ["exact", "minimum", "maximum", "better"];
+
+/** xs:boolean: "true" or "1". */
+const xsTrue = (value: string | null) => value === "true" || value === "1";
 
 export class AuthnRequestError extends Error {}
 
@@ -60,10 +77,14 @@ export function parseAuthnRequest(xml: string): AuthnRequest {
   if (!/^[A-Za-z_][\w.-]{0,255}$/.test(id))
     throw new AuthnRequestError("the AuthnRequest has no valid ID");
   let issuer = "";
+  let requestedAuthnContext: RequestedAuthnContext | undefined;
   for (let n = root.firstChild; n; n = n.nextSibling) {
     const child = n as Element;
-    if (n.nodeType === 1 && child.namespaceURI === NS.saml && child.localName === "Issuer")
+    if (n.nodeType !== 1) continue;
+    if (child.namespaceURI === NS.saml && child.localName === "Issuer")
       issuer = child.textContent.trim();
+    if (child.namespaceURI === NS.samlp && child.localName === "RequestedAuthnContext")
+      requestedAuthnContext = readRequestedAuthnContext(child);
   }
   if (!issuer) throw new AuthnRequestError("the AuthnRequest names no Issuer");
   const protocolBinding = root.getAttribute("ProtocolBinding") || undefined;
@@ -74,5 +95,25 @@ export function parseAuthnRequest(xml: string): AuthnRequest {
     issuer,
     acsUrl: root.getAttribute("AssertionConsumerServiceURL") || undefined,
     protocolBinding,
+    forceAuthn: xsTrue(root.getAttribute("ForceAuthn")),
+    isPassive: xsTrue(root.getAttribute("IsPassive")),
+    requestedAuthnContext,
   };
+}
+
+function readRequestedAuthnContext(element: Element): RequestedAuthnContext {
+  const comparison = element.getAttribute("Comparison") || "exact";
+  if (!COMPARISONS.includes(comparison))
+    throw new AuthnRequestError(`the RequestedAuthnContext has an unknown Comparison`);
+  const classRefs: string[] = [];
+  for (let n = element.firstChild; n; n = n.nextSibling) {
+    const child = n as Element;
+    if (n.nodeType !== 1 || child.namespaceURI !== NS.saml) continue;
+    if (child.localName === "AuthnContextDeclRef")
+      throw new AuthnRequestError("authentication context declarations are not supported");
+    if (child.localName === "AuthnContextClassRef") classRefs.push(child.textContent.trim());
+  }
+  if (classRefs.length === 0)
+    throw new AuthnRequestError("the RequestedAuthnContext names no AuthnContextClassRef");
+  return { comparison: comparison as AuthnContextComparison, classRefs };
 }

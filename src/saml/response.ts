@@ -21,6 +21,10 @@ export interface ResponseInput {
   validForSeconds?: number;
   sessionNotOnOrAfter?: Date;
   inResponseTo?: string;
+  /** When the user signed in (AuthnInstant); the response time when unknown. */
+  authnInstant?: Date;
+  /** How the user signed in (see authn-context.ts); PasswordProtectedTransport when unknown. */
+  authnContextClassRef?: string;
 }
 
 /** 128 random bits, as an XML ID (which must not start with a digit). */
@@ -103,7 +107,7 @@ export function buildResponseDocument(input: ResponseInput): {
     el(
       "saml:AuthnStatement",
       {
-        AuthnInstant: issueInstant,
+        AuthnInstant: input.authnInstant ? iso(input.authnInstant) : issueInstant,
         SessionIndex: assertionId,
         SessionNotOnOrAfter: input.sessionNotOnOrAfter ? iso(input.sessionNotOnOrAfter) : undefined,
       },
@@ -113,7 +117,8 @@ export function buildResponseDocument(input: ResponseInput): {
         el(
           "saml:AuthnContextClassRef",
           {},
-          "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+          input.authnContextClassRef ??
+            "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
         ),
       ),
     ),
@@ -137,6 +142,46 @@ export function buildResponseDocument(input: ResponseInput): {
     assertion,
   );
   return { doc: toDocument(response, ["samlp", "saml", "xs", "xsi"]), responseId, assertionId };
+}
+
+/** Second-level status codes the IdP answers an AuthnRequest with when it cannot sign in. */
+export type FailureStatus = "NoPassive" | "NoAuthnContext";
+
+/**
+ * A Response with no Assertion that says why the IdP did not sign the user in: top-level
+ * Responder with the second-level code (SAML core 3.2.2.2), which SPs show or act on (a
+ * passive SP falls back to its own sign-in). Sign its Response element: SPs trust the status
+ * only with a valid signature.
+ */
+export function buildStatusResponseDocument(input: {
+  issuer: string;
+  destination: string;
+  inResponseTo: string;
+  status: FailureStatus;
+  now: Date;
+}): { doc: Document; responseId: string } {
+  const responseId = newId();
+  const response = el(
+    "samlp:Response",
+    {
+      ID: responseId,
+      Version: "2.0",
+      IssueInstant: iso(input.now),
+      Destination: input.destination,
+      InResponseTo: input.inResponseTo,
+    },
+    el("saml:Issuer", {}, input.issuer),
+    el(
+      "samlp:Status",
+      {},
+      el(
+        "samlp:StatusCode",
+        { Value: "urn:oasis:names:tc:SAML:2.0:status:Responder" },
+        el("samlp:StatusCode", { Value: `urn:oasis:names:tc:SAML:2.0:status:${input.status}` }),
+      ),
+    ),
+  );
+  return { doc: toDocument(response, ["samlp", "saml"]), responseId };
 }
 
 export { NS };

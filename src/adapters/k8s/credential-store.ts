@@ -1,10 +1,13 @@
 import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import { newRecord, type CredentialRecord } from "../../identity/credentials.ts";
 import { apiStatusCode } from "../../runtime/api-errors.ts";
 import { MANAGED_BY, MANAGED_BY_LABEL } from "../../plan/naming.ts";
 
 const KEY = "credentials.json";
+// Enough for a burst of parallel sign-ins on one name: each round one writer wins.
+const UPDATE_ATTEMPTS = 30;
 export const CREDENTIALS_LABEL = "identitycenter.dev/credentials";
 
 /** Secret names must be DNS labels; userNames are not, so the name is a hash of the userName. */
@@ -46,17 +49,25 @@ export class CredentialStore {
       : undefined;
   }
 
-  /** Read-modify-write with optimistic concurrency, retried on conflict. */
+  /**
+   * Read-modify-write as a conditional write (the Secret's resourceVersion), retried on conflict
+   * with `change` run again on what the winner wrote: a check made in `change` (a lock, a code
+   * step, a setup token) and the write it allows are one atomic step. When `change` returns the
+   * record it was given, nothing is written.
+   */
   async update(
     userName: string,
     change: (current: CredentialRecord) => CredentialRecord,
   ): Promise<CredentialRecord> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      // Many replicas or requests racing for one record: spread the retries out.
+      if (attempt > 0) await sleep(Math.random() * 20 * Math.min(attempt, 5));
       const secret = await this.read(userName);
       const current = secret?.data?.[KEY]
         ? (JSON.parse(Buffer.from(secret.data[KEY], "base64").toString("utf8")) as CredentialRecord)
         : newRecord(userName);
       const next = change(current);
+      if (next === current) return current;
       const body: V1Secret = {
         metadata: {
           name: credentialSecretName(userName),

@@ -4,8 +4,16 @@ import fp from "fastify-plugin";
 import type { User } from "../../api/v1alpha1/index.ts";
 import { isValidUser } from "../../identity/directory.ts";
 import { isoDurationSeconds } from "../../plan/naming.ts";
+import { chooseAuthnContext } from "../../saml/authn-context.ts";
+import type { RequestedAuthnContext } from "../../saml/authn-request.ts";
 import type { PortalContext } from "../context.ts";
-import { openSession, sealSession, sessionValid, type Session } from "../session-cookie.ts";
+import {
+  openSession,
+  sealSession,
+  sessionValid,
+  type AuthnMethod,
+  type Session,
+} from "../session-cookie.ts";
 
 /** Who is signed in: the User (re-read from the cache) and the session, its lastSeen refreshed. */
 export interface SignedIn {
@@ -37,6 +45,35 @@ export function freshSession(userName: string, epoch: number, now: number): Sess
   return { userName, epoch, issuedAt: now, lastSeen: now, csrf: newCsrfToken() };
 }
 
+/**
+ * A signed-in session, listed in the user's credential record under `id`; it remembers when
+ * and how the user signed in (the SAML AuthnStatement reports both), and, for a sign-in a
+ * ForceAuthn request asked for, that request's ID (`freshFor`, answered once).
+ */
+export function signedInSession(
+  user: { userName: string; epoch: number; id: string; method: AuthnMethod; freshFor?: string },
+  now: number,
+): Session {
+  return {
+    ...freshSession(user.userName, user.epoch, now),
+    id: user.id,
+    authnAt: now,
+    authnMethod: user.method,
+    ...(user.freshFor ? { freshFor: user.freshFor } : {}),
+  };
+}
+
+/**
+ * When and how the session's user signed in, as an AuthnStatement reports it; the class
+ * honours the SP's RequestedAuthnContext (undefined: the sign-in cannot satisfy it).
+ */
+export function authnStatementOf(session: Session, requested?: RequestedAuthnContext) {
+  return {
+    authnInstant: new Date(session.authnAt ?? session.issuedAt),
+    authnContextClassRef: chooseAuthnContext(session.authnMethod ?? "password", requested),
+  };
+}
+
 /** A session for someone not signed in yet: it carries the CSRF token of the login form. */
 export function anonymousSession(existing: Session | undefined, now: number): Session {
   if (existing && existing.userName === "") return existing;
@@ -51,10 +88,10 @@ function readSession(portal: PortalContext, req: FastifyRequest): Session | unde
   // The cookie's name depends on the instance's URL; without the instance no route can answer.
   if (!portal.findInstance()) return undefined;
   const sealed = req.cookies[cookieName(portal)];
-  return sealed ? openSession(sealed, portal.sessionKey) : undefined;
+  return sealed ? openSession(sealed, portal.sessionKeys()) : undefined;
 }
 
-function signInPolicy(portal: PortalContext) {
+export function signInPolicy(portal: PortalContext) {
   const signIn = portal.instance().spec.signIn;
   return {
     absoluteMs: isoDurationSeconds(signIn.duration) * 1000,
@@ -69,14 +106,20 @@ async function signedInUser(
   reply: FastifyReply,
 ): Promise<SignedIn | undefined> {
   const session = req.session;
-  if (!session || session.userName === "" || session.pendingMfa) return undefined;
+  if (!session || session.userName === "" || session.pendingMfa || !session.id) return undefined;
   const s = portal.stores;
   const userObject = s.directory.validUserFor(session.userName);
   const user = userObject === undefined ? undefined : s.users.informer.get(userObject);
   if (!user || !user.spec.active || !isValidUser(user, s.directory)) return undefined;
-  const record = await portal.credentials.get(session.userName);
+  const record = await portal.credentials.get(user.spec.userName);
   const t = portal.now().getTime();
-  if (!record || !sessionValid(session, signInPolicy(portal), record.sessionEpoch, t))
+  // The cookie alone is not enough: the server must still list the session (not signed out,
+  // not ended by a new password, a reset or deactivation).
+  if (
+    !record ||
+    !sessionValid(session, signInPolicy(portal), record.sessionEpoch, t) ||
+    !portal.checks.sessionHonoured(record, session, t)
+  )
     return undefined;
   const refreshed = { ...session, lastSeen: t };
   reply.writeSession(refreshed);
@@ -106,7 +149,8 @@ export const sessions = fp(
         secure: portal.secure(),
       } as const;
       const name = cookieName(portal);
-      if (session) this.setCookie(name, sealSession(session, portal.sessionKey), options);
+      // setCookie keeps one cookie per name: the last word in this response wins.
+      if (session) this.setCookie(name, sealSession(session, portal.sessionKeys()), options);
       else this.clearCookie(name, options);
     });
     app.decorateReply("anonymousSession", function () {

@@ -8,7 +8,12 @@ import {
   type AuthnRequest,
 } from "../../saml/authn-request.ts";
 import { idpEndpoints, idpMetadataXml } from "../../saml/metadata.ts";
-import { buildResponseDocument, newId } from "../../saml/response.ts";
+import {
+  buildResponseDocument,
+  buildStatusResponseDocument,
+  newId,
+  type FailureStatus,
+} from "../../saml/response.ts";
 import { signInDocument } from "../../saml/sign.ts";
 import { serialize } from "../../saml/xml-builder.ts";
 import { ApplicationSignInError, applicationResponseInput } from "../applications.ts";
@@ -17,7 +22,8 @@ import { httpError, MESSAGES } from "../errors.ts";
 import { formRoute, queryRoute, type Form } from "../forms.ts";
 import { applicationPage, autoPostPage } from "../html.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
-import { anonymousSession, resolveSignedIn } from "../plugins/session.ts";
+import { anonymousSession, authnStatementOf, resolveSignedIn } from "../plugins/session.ts";
+import type { Session } from "../session-cookie.ts";
 
 /** The application named in the URL, if the signed-in user is assigned to it. */
 function authorizedApplication(portal: PortalContext, req: FastifyRequest) {
@@ -33,7 +39,14 @@ function authorizedApplication(portal: PortalContext, req: FastifyRequest) {
 function postToApplication(
   portal: PortalContext,
   reply: FastifyReply,
-  target: { user: User; application: Application; inResponseTo?: string; relayState?: string },
+  target: {
+    user: User;
+    session: Session;
+    application: Application;
+    inResponseTo?: string;
+    relayState?: string;
+    authnContextClassRef?: string;
+  },
 ) {
   const { user, application } = target;
   let input;
@@ -49,6 +62,8 @@ function postToApplication(
   }
   const { doc } = buildResponseDocument({
     ...input,
+    ...authnStatementOf(target.session),
+    ...(target.authnContextClassRef ? { authnContextClassRef: target.authnContextClassRef } : {}),
     ...(target.inResponseTo ? { inResponseTo: target.inResponseTo } : {}),
   });
   if (application.spec.signing.assertion) signInDocument(doc, portal.signing, "Assertion");
@@ -68,6 +83,45 @@ function postToApplication(
       spInitiated: !!target.inResponseTo,
     },
     "application sign-in",
+  );
+  return reply
+    .type("text/html")
+    .send(autoPostPage(application.spec.acsUrl, fields, nonce, application.spec.displayName));
+}
+
+/**
+ * A signed Response with no assertion, saying why the user was not signed in (NoPassive,
+ * NoAuthnContext), posted to the application's ACS URL like a sign-in.
+ */
+function postStatus(
+  portal: PortalContext,
+  reply: FastifyReply,
+  target: {
+    application: Application;
+    inResponseTo: string;
+    status: FailureStatus;
+    relayState?: string;
+  },
+) {
+  const { application } = target;
+  const { doc } = buildStatusResponseDocument({
+    issuer: idpEndpoints(portal.portalUrl()).entityId,
+    destination: application.spec.acsUrl,
+    inResponseTo: target.inResponseTo,
+    status: target.status,
+    now: portal.now(),
+  });
+  signInDocument(doc, portal.signing, "Response");
+  portal.metrics.samlResponses.inc({ target: "application" });
+  const nonce = reply.scriptNonce();
+  reply.formActionTarget = application.spec.acsUrl;
+  const fields: Record<string, string> = {
+    SAMLResponse: Buffer.from(serialize(doc)).toString("base64"),
+  };
+  if (target.relayState) fields.RelayState = target.relayState;
+  portal.log.info(
+    { application: application.metadata.name, status: target.status },
+    "application sign-in refused",
   );
   return reply
     .type("text/html")
@@ -138,7 +192,7 @@ export const applicationRoutes: FastifyPluginCallback = (app, _options, done) =>
       if (!found) throw httpError(401, MESSAGES.signInFirst);
       const { user, session, application } = found;
       checkCsrf(session, req.body as Form);
-      return postToApplication(portal, reply, { user, application });
+      return postToApplication(portal, reply, { user, session, application });
     },
   );
 
@@ -153,10 +207,22 @@ export const applicationRoutes: FastifyPluginCallback = (app, _options, done) =>
       // Resolved after the request is checked: a bad request gets its 400 whoever sends it.
       await resolveSignedIn(req, reply);
       const current = req.signedIn;
-      if (!current) {
+      const relay = query.RelayState ? { relayState: query.RelayState } : {};
+      // ForceAuthn: only a sign-in made for this very request will do.
+      const fresh = current && (!request.forceAuthn || current.session.freshFor === request.id);
+      if (!current || !fresh) {
+        // IsPassive: the SP asked the portal not to show the user anything.
+        if (request.isPassive)
+          return postStatus(portal, reply, {
+            application,
+            inResponseTo: request.id,
+            status: "NoPassive",
+            ...relay,
+          });
         reply.writeSession({
           ...anonymousSession(req.session, portal.now().getTime()),
           returnTo: req.url,
+          ...(request.forceAuthn ? { forceFor: request.id } : {}),
         });
         return reply.redirect("/login", 303);
       }
@@ -166,11 +232,30 @@ export const applicationRoutes: FastifyPluginCallback = (app, _options, done) =>
           .some((a) => a.metadata.name === application.metadata.name)
       )
         throw httpError(403, `You are not assigned ${application.spec.displayName}.`);
+      const { authnContextClassRef } = authnStatementOf(
+        current.session,
+        request.requestedAuthnContext,
+      );
+      if (!authnContextClassRef)
+        return postStatus(portal, reply, {
+          application,
+          inResponseTo: request.id,
+          status: "NoAuthnContext",
+          ...relay,
+        });
+      if (current.session.freshFor) {
+        // Used: the same request again asks for another sign-in.
+        const rest = { ...current.session };
+        delete rest.freshFor;
+        reply.writeSession(rest);
+      }
       return postToApplication(portal, reply, {
         user: current.user,
+        session: current.session,
         application,
         inResponseTo: request.id,
-        ...(query.RelayState ? { relayState: query.RelayState } : {}),
+        authnContextClassRef,
+        ...relay,
       });
     },
   );

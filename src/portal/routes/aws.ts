@@ -12,10 +12,16 @@ import { httpError, MESSAGES } from "../errors.ts";
 import { formRoute, type Form } from "../forms.ts";
 import { autoPostPage, credentialsPage } from "../html.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
-import { resolveSignedIn } from "../plugins/session.ts";
+import { authnStatementOf, resolveSignedIn } from "../plugins/session.ts";
+import type { Session } from "../session-cookie.ts";
 
 /** A signed SAML Response for the AWS sign-in endpoint, base64 as it is posted. */
-function signedAwsResponse(portal: PortalContext, user: User, role: RoleAccess): string {
+function signedAwsResponse(
+  portal: PortalContext,
+  user: User,
+  session: Session,
+  role: RoleAccess,
+): string {
   const ic = portal.instance();
   const endpoints = idpEndpoints(portal.portalUrl());
   const tags: Record<string, string> = {};
@@ -31,6 +37,7 @@ function signedAwsResponse(portal: PortalContext, user: User, role: RoleAccess):
       nameId: user.metadata.uid ?? user.metadata.name,
       nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
       now: portal.now(),
+      ...authnStatementOf(session),
       attributes: awsSignInAttributes({
         roleArn: role.roleArn,
         samlProviderArn: role.samlProviderArn,
@@ -69,10 +76,10 @@ export const awsRoutes: FastifyPluginCallback = (app, _options, done) => {
     "/aws/console",
     { schema: roleForm, preHandler: resolveSignedIn },
     async (req, reply) => {
-      const { user, role } = authorizedRole(portal, req);
+      const { user, session, role } = authorizedRole(portal, req);
       const nonce = reply.scriptNonce();
       const fields: Record<string, string> = {
-        SAMLResponse: signedAwsResponse(portal, user, role),
+        SAMLResponse: signedAwsResponse(portal, user, session, role),
       };
       portal.metrics.samlResponses.inc({ target: "aws_console" });
       if (role.relayState) fields.RelayState = role.relayState;
@@ -97,7 +104,7 @@ export const awsRoutes: FastifyPluginCallback = (app, _options, done) => {
         new AssumeRoleWithSAMLCommand({
           RoleArn: role.roleArn,
           PrincipalArn: role.samlProviderArn,
-          SAMLAssertion: signedAwsResponse(portal, user, role),
+          SAMLAssertion: signedAwsResponse(portal, user, session, role),
         }),
       );
       portal.metrics.samlResponses.inc({ target: "aws_credentials" });

@@ -1,10 +1,6 @@
 import type { FastifyPluginCallback, FastifyReply } from "fastify";
 import { idpEndpoints } from "../../saml/metadata.ts";
-import {
-  recordSuccess,
-  setupTokenValid,
-  type CredentialRecord,
-} from "../../identity/credentials.ts";
+import { setupTokenValid } from "../../identity/credentials.ts";
 import { formRoute, queryRoute, type Form } from "../forms.ts";
 import { errorPage, setupPage } from "../html.ts";
 import { hashPassword, passwordProblem } from "../password.ts";
@@ -59,7 +55,10 @@ export const setupRoutes: FastifyPluginCallback = (app, _options, done) => {
 
   app.post(
     "/setup",
-    { schema: formRoute(["csrf", "user", "token", "password", "otp"]) },
+    {
+      schema: formRoute(["csrf", "user", "token", "password", "otp"]),
+      preHandler: app.throttleCredentialChecks,
+    },
     async (req, reply) => {
       const form = req.body as Form;
       const session = req.session;
@@ -71,7 +70,21 @@ export const setupRoutes: FastifyPluginCallback = (app, _options, done) => {
         return setupLinkGone(reply);
       }
       const password = form.password ?? "";
-      const problem = passwordProblem(password);
+      const owner = portal.stores.directory.validUserFor(userName);
+      const ownerSpec =
+        owner === undefined ? undefined : portal.stores.users.informer.get(owner)?.spec;
+      // The user's own names make a guessable password too.
+      const problem = passwordProblem(
+        password,
+        [
+          userName,
+          ownerSpec?.email,
+          ownerSpec?.email.split("@")[0],
+          ownerSpec?.displayName,
+          ownerSpec?.name?.givenName,
+          ownerSpec?.name?.familyName,
+        ].filter((v): v is string => !!v),
+      );
       const pendingTotp = session?.pendingTotp;
       const again = (error: string) =>
         reply
@@ -99,15 +112,16 @@ export const setupRoutes: FastifyPluginCallback = (app, _options, done) => {
           return again("That code is not right; check the time on your device.");
       }
       const passwordHash = await hashPassword(password);
-      await portal.credentials.update(userName, (r) => {
-        const next: CredentialRecord = { ...recordSuccess(r), passwordHash };
-        delete next.setup; // single use
-        if (pendingTotp) {
-          next.totpSecret = pendingTotp;
-          if (step !== undefined) next.totpLastStep = step;
-        }
-        return next;
+      // Checked again and consumed in one write: two submissions of one link set one
+      // password; every earlier session ends.
+      const consumed = await portal.checks.completeSetup({
+        userName,
+        token,
+        passwordHash,
+        ...(pendingTotp && step !== undefined ? { totp: { secret: pendingTotp, step } } : {}),
+        now: portal.now().getTime(),
       });
+      if (!consumed) return setupLinkGone(reply);
       req.audit("setup", pendingTotp ? "password_and_authenticator" : "password", userName);
       reply.writeSession(undefined);
       return reply.redirect("/login", 303);

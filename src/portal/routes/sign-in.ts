@@ -1,12 +1,10 @@
 import type { FastifyPluginCallback } from "fastify";
 import { isValidUser } from "../../identity/directory.ts";
-import { isLocked, recordFailure, recordSuccess } from "../../identity/credentials.ts";
 import { formRoute, type Form } from "../forms.ts";
 import { loginPage, otpPage } from "../html.ts";
-import { verifyPassword } from "../password.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
-import { freshSession } from "../plugins/session.ts";
-import { verifyTotp } from "../mfa.ts";
+import { freshSession, signInPolicy, signedInSession } from "../plugins/session.ts";
+import { PENDING_MFA_MS } from "../session-cookie.ts";
 
 const BAD_LOGIN = "The user name or password is incorrect.";
 const LOCKED = "Too many failed sign-ins. Try again later.";
@@ -16,7 +14,11 @@ export function safeReturnTo(value: string | undefined): string | undefined {
   return value?.startsWith("/saml/sso?") ? value : undefined;
 }
 
-/** Sign-in with password, then the authenticator's code when the user has one; sign-out. */
+/**
+ * Sign-in with password, then the authenticator's code when the user has one; sign-out. The
+ * credential checks (sign-in.ts) are atomic per attempt and cost the same for every name; the
+ * routes that run them are throttled per address and overall.
+ */
 export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
   const portal = app.portal;
   const s = portal.stores;
@@ -27,94 +29,146 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
 
   app.post(
     "/login",
-    { schema: formRoute(["csrf", "username", "password"]) },
+    {
+      schema: formRoute(["csrf", "username", "password"]),
+      preHandler: app.throttleCredentialChecks,
+    },
     async (req, reply) => {
       const form = req.body as Form;
       const session = req.session;
       checkCsrf(session, form);
-      const userName = (form.username ?? "").trim();
-      const password = form.password ?? "";
+      const typedName = (form.username ?? "").trim();
       const fail = (message = BAD_LOGIN) =>
         reply.code(401).type("text/html").send(loginPage(message, session?.csrf));
-      const userObject = s.directory.validUserFor(userName);
+      const userObject = s.directory.validUserFor(typedName);
       const user = userObject === undefined ? undefined : s.users.informer.get(userObject);
-      const record = user ? await portal.credentials.get(userName) : undefined;
+      // userNames match ignoring case; the record and the session use the User's own spelling.
+      const userName = user?.spec.userName ?? typedName;
       const t = portal.now().getTime();
-      if (record && isLocked(record, t)) {
-        req.audit("password", "locked", userName);
-        return fail(LOCKED);
+      // Unknown, duplicate and inactive users get the same work and answer as a wrong password.
+      const outcome = await portal.checks.checkPassword({
+        typedName,
+        recordName: user?.spec.userName,
+        eligible: !!user && user.spec.active && isValidUser(user, s.directory),
+        password: form.password ?? "",
+        now: t,
+        threshold: portal.instance().spec.signIn.lockoutThreshold,
+      });
+      if (outcome.result !== "accepted") {
+        req.audit("password", outcome.result, userName);
+        return fail(outcome.result === "locked" ? LOCKED : BAD_LOGIN);
       }
-      // Unknown, duplicate and inactive users get the same answer as a wrong password.
-      const ok =
-        !!user &&
-        user.spec.active &&
-        isValidUser(user, s.directory) &&
-        !!record?.passwordHash &&
-        (await verifyPassword(password, record.passwordHash));
-      if (!ok) {
-        req.audit("password", "rejected", userName);
-        if (user && record)
-          await portal.credentials.update(userName, (r) =>
-            recordFailure(r, t, portal.instance().spec.signIn.lockoutThreshold),
-          );
-        return fail();
-      }
+      const record = outcome.record;
       const mfa = portal.instance().spec.signIn.mfa;
       if (mfa === "required" && !record.totpSecret) {
         req.audit("password", "no_authenticator", userName);
         return fail("Your account needs an authenticator. Ask an administrator for a setup link.");
       }
-      const pendingMfa = mfa !== "disabled" && !!record.totpSecret;
-      req.audit("password", pendingMfa ? "accepted" : "signed_in", userName);
-      if (!pendingMfa) await portal.credentials.update(userName, recordSuccess);
       const returnTo = safeReturnTo(session?.returnTo);
-      reply.writeSession({
-        ...freshSession(userName, record.sessionEpoch, t),
-        ...(pendingMfa ? { pendingMfa: true, ...(returnTo ? { returnTo } : {}) } : {}),
-      });
-      return reply.redirect(pendingMfa ? "/login/otp" : (returnTo ?? "/"), 303);
+      // A sign-in that a ForceAuthn request asked for answers that request.
+      const forceFor = returnTo ? session?.forceFor : undefined;
+      if (mfa !== "disabled" && record.totpSecret) {
+        await portal.checks.passwordAccepted(userName);
+        req.audit("password", "accepted", userName);
+        // Half signed in, for PENDING_MFA_MS and only under the credentials just checked.
+        reply.writeSession({
+          ...freshSession(userName, record.sessionEpoch, t),
+          pendingMfa: true,
+          ...(returnTo ? { returnTo } : {}),
+          ...(forceFor ? { forceFor } : {}),
+        });
+        return reply.redirect("/login/otp", 303);
+      }
+      const id = await portal.checks.signedIn(userName, t + signInPolicy(portal).absoluteMs, t);
+      req.audit("password", "signed_in", userName);
+      reply.writeSession(
+        signedInSession(
+          {
+            userName,
+            epoch: record.sessionEpoch,
+            id,
+            method: "password",
+            ...(forceFor ? { freshFor: forceFor } : {}),
+          },
+          t,
+        ),
+      );
+      return reply.redirect(returnTo ?? "/", 303);
     },
   );
 
   app.get("/login/otp", async (req, reply) => {
     const session = req.session;
-    if (!session?.pendingMfa) return reply.redirect("/login", 303);
+    if (!session?.pendingMfa || portal.now().getTime() - session.issuedAt > PENDING_MFA_MS)
+      return reply.redirect("/login", 303);
     return reply.type("text/html").send(otpPage(session.csrf));
   });
 
-  app.post("/login/otp", { schema: formRoute(["csrf", "otp"]) }, async (req, reply) => {
-    const form = req.body as Form;
-    const session = req.session;
-    checkCsrf(session, form);
-    if (!session?.pendingMfa) return reply.redirect("/login", 303);
-    const t = portal.now().getTime();
-    const record = await portal.credentials.get(session.userName);
-    if (!record?.totpSecret || isLocked(record, t)) {
-      req.audit("otp", "locked", session.userName);
-      return reply.code(401).type("text/html").send(otpPage(session.csrf, LOCKED));
-    }
-    const step = verifyTotp(record.totpSecret, form.otp ?? "", portal.now(), record.totpLastStep);
-    if (step === undefined) {
-      req.audit("otp", "rejected", session.userName);
-      await portal.credentials.update(session.userName, (r) =>
-        recordFailure(r, t, portal.instance().spec.signIn.lockoutThreshold),
+  app.post(
+    "/login/otp",
+    { schema: formRoute(["csrf", "otp"]), preHandler: app.throttleCredentialChecks },
+    async (req, reply) => {
+      const form = req.body as Form;
+      const session = req.session;
+      checkCsrf(session, form);
+      if (!session?.pendingMfa) return reply.redirect("/login", 303);
+      const t = portal.now().getTime();
+      const outcome = await portal.checks.checkCode({
+        session,
+        code: form.otp ?? "",
+        now: t,
+        threshold: portal.instance().spec.signIn.lockoutThreshold,
+        expiresAt: t + signInPolicy(portal).absoluteMs,
+      });
+      req.audit(
+        "otp",
+        outcome.result === "accepted" ? "signed_in" : outcome.result,
+        session.userName,
       );
-      return reply
-        .code(401)
-        .type("text/html")
-        .send(otpPage(session.csrf, "That code is not right."));
-    }
-    await portal.credentials.update(session.userName, (r) => ({
-      ...recordSuccess(r),
-      totpLastStep: step,
-    }));
-    req.audit("otp", "signed_in", session.userName);
-    reply.writeSession(freshSession(session.userName, record.sessionEpoch, t));
-    return reply.redirect(safeReturnTo(session.returnTo) ?? "/", 303);
-  });
+      if (outcome.result === "expired") {
+        // Too slow, or the credentials changed since the password step: start again.
+        const fresh = freshSession("", 0, t);
+        reply.writeSession(fresh);
+        return reply
+          .code(401)
+          .type("text/html")
+          .send(
+            loginPage(
+              "Your sign-in took too long or is no longer valid. Sign in again.",
+              fresh.csrf,
+            ),
+          );
+      }
+      if (outcome.result !== "accepted")
+        return reply
+          .code(401)
+          .type("text/html")
+          .send(
+            otpPage(session.csrf, outcome.result === "locked" ? LOCKED : "That code is not right."),
+          );
+      const returnTo = safeReturnTo(session.returnTo);
+      reply.writeSession(
+        signedInSession(
+          {
+            userName: session.userName,
+            epoch: session.epoch,
+            id: outcome.sessionId,
+            method: "password+totp",
+            ...(returnTo && session.forceFor ? { freshFor: session.forceFor } : {}),
+          },
+          t,
+        ),
+      );
+      return reply.redirect(returnTo ?? "/", 303);
+    },
+  );
 
   app.post("/logout", { schema: formRoute(["csrf"]) }, async (req, reply) => {
-    checkCsrf(req.session, req.body as Form);
+    const session = req.session;
+    checkCsrf(session, req.body as Form);
+    // Ended on the server too: a copy of the cookie is worth nothing from now on.
+    if (session?.id && session.userName)
+      await portal.checks.signedOut(session.userName, session.id);
     reply.writeSession(undefined);
     return reply.redirect("/login", 303);
   });

@@ -3,14 +3,14 @@ import { pino } from "pino";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
-import type { createStores } from "../../../src/controllers/context.ts";
+import type { createStores } from "../../../src/adapters/k8s/stores.ts";
 import type { buildPortalApp } from "../../../src/portal/app.ts";
-import { issueSetupToken, resetRecord } from "../../../src/portal/credentials.ts";
+import { issueSetupToken, resetRecord } from "../../../src/identity/credentials.ts";
 import { hashPassword } from "../../../src/portal/password.ts";
-import { base32Decode, totp } from "../../../src/portal/totp.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import type { customObjects } from "../../harness/k8s.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
+import { totpCode } from "../../harness/totp.ts";
 import { waitFor } from "../../harness/wait.ts";
 import { xmlsecVerifies } from "../../harness/xmlsec.ts";
 import { Client } from "./client.ts";
@@ -87,7 +87,7 @@ describe("attacks on the access portal", () => {
     // The middle of a step, so that the code is still current when the portal checks it.
     const into = portalNow().getTime() % 30_000;
     if (into > 20_000) clockOffset += 30_000 - into + 15_000;
-    return totp(base32Decode(secret), portalNow());
+    return totpCode(secret, portalNow());
   }
 
   /** Follows a setup link: a password and an authenticator; returns the authenticator secret. */
@@ -434,7 +434,7 @@ describe("attacks on the access portal", () => {
             user: "twice",
             token,
             password: `${PASSWORD} ${String(i)}`,
-            otp: totp(base32Decode(secretOf(pages[i]?.body ?? "")), portalNow()),
+            otp: totpCode(secretOf(pages[i]?.body ?? ""), portalNow()),
           }),
         ),
       );
@@ -579,9 +579,9 @@ describe("attacks on the access portal", () => {
           "the shadow user to be reported as a duplicate",
           async () => {
             const shadow = await objects.get("users", "alice-shadow");
-            const ready = (shadow.status?.conditions as { type: string; reason: string }[])?.find(
-              (c) => c.type === "Ready",
-            );
+            const conditions = shadow.status?.conditions as
+              { type: string; reason: string }[] | undefined;
+            const ready = conditions?.find((c) => c.type === "Ready");
             return ready?.reason === "Duplicate";
           },
           15_000,
