@@ -5,7 +5,7 @@ export const UserSpec = Type.Object(
   {
     userName: Type.String({
       description:
-        "Sign-in name and primary identifier; unique across all users. No whitespace. Users whose userName clashes with another's are not Ready and get no access.",
+        "Sign-in name and primary identifier; unique across all users, compared ignoring case. No whitespace. Users whose userName clashes with another's are not Ready and get no access.",
       minLength: 1,
       maxLength: 128,
       pattern: "^\\S+$",

@@ -168,6 +168,9 @@ export async function startPortalFixture(
     log,
     now: options.now,
     metrics: new PortalMetrics(),
+    // The tests sign in from one address many times a minute; the throttling tests make
+    // replicas with tight limits of their own.
+    throttle: { perAddress: { max: 10_000 }, global: { max: 10_000 } },
   };
   const app = buildPortalApp(deps);
   const replicas: ReturnType<typeof buildPortalApp>[] = [];
