@@ -81,6 +81,10 @@ describe("access portal", () => {
       now: portalNow,
     });
     ({ app, stores, objects, store } = fixture);
+    // alice is enrolled here, not by the setup test, so every test can sign in on its own.
+    totpSecret = newTotpSecret();
+    const passwordHash = await hashPassword(PASSWORD);
+    await store.update("alice", (r) => ({ ...r, passwordHash, totpSecret }));
   });
   afterAll(async () => {
     await fixture.stop();
@@ -495,18 +499,25 @@ describe("access portal", () => {
     const client = new Client(app);
     await signIn(client);
     await objects.patchSpec("groups", "admins", { members: [] });
-    await waitFor("the portal cache to see the change", () =>
-      Promise.resolve(stores.directory.groupsWithMember("alice").size === 0),
-    );
-    const home = await client.request("GET", "/");
-    expect(home.body).not.toContain('data-account="production"');
-    const res = await client.request("POST", "/aws/console", {
-      csrf: Client.csrf(home.body),
-      account: "production",
-      permissionSet: "read-only",
-    });
-    expect(res.statusCode).toBe(403);
-    await objects.patchSpec("groups", "admins", { members: ["alice"] });
+    try {
+      await waitFor("the portal cache to see the change", () =>
+        Promise.resolve(stores.directory.groupsWithMember("alice").size === 0),
+      );
+      const home = await client.request("GET", "/");
+      expect(home.body).not.toContain('data-account="production"');
+      const res = await client.request("POST", "/aws/console", {
+        csrf: Client.csrf(home.body),
+        account: "production",
+        permissionSet: "read-only",
+      });
+      expect(res.statusCode).toBe(403);
+    } finally {
+      // Put the membership back, and wait until the cache has it, for the tests that follow.
+      await objects.patchSpec("groups", "admins", { members: ["alice"] });
+      await waitFor("alice back in admins in the portal cache", () =>
+        Promise.resolve(stores.directory.groupsWithMember("alice").size === 1),
+      );
+    }
   });
 
   it("locks the account after 5 failures in a row, and unlocks it when the lock runs out", async () => {
@@ -627,11 +638,18 @@ describe("access portal", () => {
     const client = new Client(app);
     expect((await signIn(client)).statusCode).toBe(303);
     await objects.patchSpec("users", "alice", { active: false });
-    await waitFor("the portal cache to see the change", () =>
-      Promise.resolve(stores.users.informer.get("alice")?.spec.active === false),
-    );
-    const home = await client.request("GET", "/");
-    expect(home.statusCode).toBe(303);
-    expect(home.headers.location).toBe("/login");
+    try {
+      await waitFor("the portal cache to see the change", () =>
+        Promise.resolve(stores.users.informer.get("alice")?.spec.active === false),
+      );
+      const home = await client.request("GET", "/");
+      expect(home.statusCode).toBe(303);
+      expect(home.headers.location).toBe("/login");
+    } finally {
+      await objects.patchSpec("users", "alice", { active: true });
+      await waitFor("alice active again in the portal cache", () =>
+        Promise.resolve(stores.users.informer.get("alice")?.spec.active === true),
+      );
+    }
   });
 });
