@@ -72,6 +72,8 @@ export class FaultProxy {
   readonly url: string;
   /** Requests passed to moto. */
   forwarded = 0;
+  /** Every request seen, by action (injected or passed on), so a test can count writes. */
+  readonly seen = new Map<string, number>();
   private rules: FaultRule[] = [];
   private choose: ((info: RequestInfo) => Fault | undefined) | undefined;
   private readonly server: Server;
@@ -105,6 +107,11 @@ export class FaultProxy {
   /** Decides every request not matched by a rule; undefined passes it on. */
   setChooser(choose: ((info: RequestInfo) => Fault | undefined) | undefined): void {
     this.choose = choose;
+  }
+
+  /** Requests seen so far whose action matches `filter`. */
+  count(filter: (action: string) => boolean): number {
+    return [...this.seen].filter(([a]) => filter(a)).reduce((sum, [, n]) => sum + n, 0);
   }
 
   /** Requests accepted and never answered, still open. */
@@ -153,6 +160,7 @@ export class FaultProxy {
         body: [...params.entries()].map(([k, v]) => `${k}=${v}`).join("&"),
       };
       info.account = this.accountOf(req, info.body);
+      this.seen.set(info.action, (this.seen.get(info.action) ?? 0) + 1);
       const fault = this.decide(info);
       if (fault) {
         this.injected.set(info.action, (this.injected.get(info.action) ?? 0) + 1);
