@@ -94,6 +94,52 @@ export function samePolicy(a: PolicyDocument | string, b: PolicyDocument | strin
   return canonicalPolicy(a) === canonicalPolicy(b);
 }
 
+const isStringOrStrings = (v: unknown): boolean =>
+  typeof v === "string" ||
+  (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string"));
+
+/**
+ * What IAM would refuse in the shape of an identity policy, found before any AWS call: each
+ * statement has exactly one of Action/NotAction and of Resource/NotResource as a string or a
+ * list of strings, no Principal (identity policies have none), and a Condition of blocks.
+ * IAM checks more (action and ARN grammar); what it refuses is reported as IamRefused.
+ */
+export function malformedPolicyProblem(document: PolicyDocument): string | undefined {
+  const statements: unknown[] = Array.isArray(document.Statement)
+    ? document.Statement
+    : [document.Statement];
+  for (const [i, statement] of statements.entries()) {
+    const at = `statement ${String(i + 1)}`;
+    if (typeof statement !== "object" || statement === null || Array.isArray(statement))
+      return `${at} is not an object`;
+    const s = statement as Record<string, unknown>;
+    if (s.Effect !== "Allow" && s.Effect !== "Deny") return `${at}: Effect must be Allow or Deny`;
+    if ("Principal" in s || "NotPrincipal" in s)
+      return `${at}: an identity policy has no Principal or NotPrincipal`;
+    for (const [a, b] of [
+      ["Action", "NotAction"],
+      ["Resource", "NotResource"],
+    ] as const) {
+      const has = [a, b].filter((k) => k in s);
+      if (has.length !== 1) return `${at}: set exactly one of ${a} or ${b}`;
+      const key = has[0] ?? a;
+      if (!isStringOrStrings(s[key])) return `${at}: ${key} must be a string or a list of strings`;
+    }
+    const condition = s.Condition;
+    if (
+      condition !== undefined &&
+      (typeof condition !== "object" ||
+        condition === null ||
+        Array.isArray(condition) ||
+        Object.values(condition).some(
+          (b) => typeof b !== "object" || b === null || Array.isArray(b),
+        ))
+    )
+      return `${at}: Condition must map operators to blocks of keys`;
+  }
+  return undefined;
+}
+
 /** IAM's limits on an inline role policy, checked before any AWS call. */
 export function inlinePolicyProblem(
   document: PolicyDocument,

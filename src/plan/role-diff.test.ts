@@ -23,6 +23,9 @@ function plan(
     samlProviderArn,
     permissionSets,
     assignments,
+    accounts: [prod],
+    previous: [],
+    ownedPermissionSets: [],
   });
 }
 
@@ -108,7 +111,7 @@ describe("planAccountRoles", () => {
     });
   });
 
-  it("reports a missing or oversized permission set as a failure, with no role", () => {
+  it("reports an oversized permission set and an assignment of a missing one, with no role", () => {
     const huge = permissionSet("huge", (p) => {
       p.spec.inlinePolicy = {
         Version: "2012-10-17",
@@ -123,8 +126,11 @@ describe("planAccountRoles", () => {
       ],
     );
     expect(result.roles).toEqual([]);
-    expect(result.failures.map((f) => f.permissionSet)).toEqual(["ghost", "huge"]);
-    expect(result.failures[1]?.message).toMatch(/non-whitespace characters/);
+    expect(result.pairs.map((f) => [f.permissionSet, f.problem?.reason, f.holds])).toEqual([
+      ["ghost", "PermissionSetNotFound", false],
+      ["huge", "InvalidPolicy", true],
+    ]);
+    expect(result.pairs[1]?.problem?.message).toMatch(/non-whitespace characters/);
   });
 });
 
@@ -146,13 +152,13 @@ describe("diffRoles", () => {
   ).roles;
   if (!desired) throw new Error("no role planned");
 
-  it("creates a missing role, then attaches, then puts the inline policy", () => {
+  it("creates a missing role, puts the inline policy (what IAM may refuse) first, then attaches", () => {
     const [p] = diffRoles([desired], []);
     expect(p?.actions.map((a) => a.type)).toEqual([
       "createRole",
-      "attachRolePolicy",
-      "attachRolePolicy",
       "putRolePolicy",
+      "attachRolePolicy",
+      "attachRolePolicy",
     ]);
   });
 
@@ -231,9 +237,27 @@ describe("diffRoles", () => {
     ]);
   });
 
-  it("leaves frozen roles alone, present or not", () => {
-    expect(diffRoles([desired], [], new Set([desired.roleName]))).toEqual([]);
-    expect(diffRoles([], [observedFrom(desired)], new Set([desired.roleName]))).toEqual([]);
+  it("leaves the roles of frozen permission sets alone, present or not", () => {
+    expect(diffRoles([desired], [], new Set(["ps"]))).toEqual([]);
+    expect(diffRoles([], [observedFrom(desired)], new Set(["ps"]))).toEqual([]);
+    // Also a role of the set under an older name (the set's display name changed).
+    const renamed = { ...observedFrom(desired), roleName: "IdC_Old_0000000000000000" };
+    expect(diffRoles([], [renamed], new Set(["ps"]))).toEqual([]);
+  });
+
+  it("orders an update: inline policy first, removals last", () => {
+    const drifted: ObservedRole = {
+      ...observedFrom(desired),
+      inlinePolicies: {},
+      attachedPolicyArns: ["arn:aws:iam::aws:policy/AdministratorAccess"],
+    };
+    const [p] = diffRoles([desired], [drifted]);
+    expect(p?.actions.map((a) => a.type)).toEqual([
+      "putRolePolicy",
+      "attachRolePolicy",
+      "attachRolePolicy",
+      "detachRolePolicy",
+    ]);
   });
 });
 
