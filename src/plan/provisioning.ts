@@ -11,8 +11,24 @@ export function provisioningRow(account: Account, permissionSet: string): Accoun
     accountId: account.spec.accountId,
     state: role?.state ?? "Pending",
     ...(role?.roleArn ? { roleArn: role.roleArn } : {}),
+    ...(role?.reason ? { reason: role.reason } : {}),
     ...(role?.message ? { message: role.message } : {}),
   };
+}
+
+/**
+ * The permission sets whose row in an Account's status differs between two versions of it
+ * (all of them when one version is missing): what the PermissionSet and AccountAssignment
+ * controllers report changes only with these.
+ */
+export function changedRows(next: Account | undefined, old: Account | undefined): string[] {
+  const rows = (a: Account | undefined) =>
+    new Map((a?.status?.roles ?? []).map((r) => [r.permissionSet, JSON.stringify(r)]));
+  const before = rows(old);
+  const after = rows(next);
+  return [...new Set([...before.keys(), ...after.keys()])].filter(
+    (name) => before.get(name) !== after.get(name),
+  );
 }
 
 /** The Ready condition of something provisioned in these accounts (a role, an assignment). */

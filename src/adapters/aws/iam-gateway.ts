@@ -7,6 +7,7 @@ import {
   DeleteRolePolicyCommand,
   DeleteSAMLProviderCommand,
   DetachRolePolicyCommand,
+  GetAccountSummaryCommand,
   GetPolicyCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
@@ -85,6 +86,25 @@ export class IamGateway {
       this.readRole(r.RoleName ?? "", instance),
     );
     return roles.filter((r): r is ObservedRole => r !== undefined);
+  }
+
+  /** One owned role, fully read; undefined when it does not exist or is not ours. */
+  async readOwnedRole(roleName: string, instance: string): Promise<ObservedRole | undefined> {
+    return this.readRole(roleName, instance);
+  }
+
+  /** The account's IAM quotas that a plan can run into half-way (GetAccountSummary, a read). */
+  async quotas(): Promise<{
+    attachedPoliciesPerRole?: number | undefined;
+    rolesQuota?: number | undefined;
+    roles?: number | undefined;
+  }> {
+    const summary = (await this.iam.send(new GetAccountSummaryCommand({}))).SummaryMap ?? {};
+    return {
+      attachedPoliciesPerRole: summary.AttachedPoliciesPerRoleQuota,
+      rolesQuota: summary.RolesQuota,
+      roles: summary.Roles,
+    };
   }
 
   private async readRole(roleName: string, instance: string): Promise<ObservedRole | undefined> {

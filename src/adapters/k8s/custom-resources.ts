@@ -1,5 +1,7 @@
 import {
   CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
   type KubeConfig,
   type KubernetesListObject,
 } from "@kubernetes/client-node";
@@ -69,6 +71,43 @@ export class CustomResourceClient<T extends AnyResource> {
       body: { ...cached, status },
     });
     return true;
+  }
+
+  /**
+   * Adds a finalizer with a JSON patch, so a spec edit made since the cache saw the object is
+   * neither overwritten nor a conflict. Returns the object as stored, or the cached one when
+   * the finalizer was already there (nothing is sent).
+   */
+  async addFinalizer(cached: T, finalizer: string): Promise<T> {
+    const finalizers = cached.metadata.finalizers;
+    if (finalizers?.includes(finalizer)) return cached;
+    const ops =
+      finalizers === undefined
+        ? [{ op: "add", path: "/metadata/finalizers", value: [finalizer] }]
+        : [{ op: "add", path: "/metadata/finalizers/-", value: finalizer }];
+    return this.jsonPatch(cached.metadata.name, ops);
+  }
+
+  /**
+   * Removes a finalizer with a JSON patch that first tests it is still at the index the cache
+   * saw (a concurrent change of the list makes the patch fail and the reconcile retry).
+   */
+  async removeFinalizer(cached: T, finalizer: string): Promise<boolean> {
+    const index = (cached.metadata.finalizers ?? []).indexOf(finalizer);
+    if (index < 0) return false;
+    const path = `/metadata/finalizers/${String(index)}`;
+    await this.jsonPatch(cached.metadata.name, [
+      { op: "test", path, value: finalizer },
+      { op: "remove", path },
+    ]);
+    return true;
+  }
+
+  private async jsonPatch(name: string, ops: unknown[]): Promise<T> {
+    return (await this.api.patchClusterCustomObject(
+      { ...this.ref, name, body: ops },
+      setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+    )) as T;
   }
 
   /** Replaces the object (spec and metadata such as finalizers); conflicts on a stale copy. */

@@ -69,15 +69,58 @@ export const AccountStatus = statusOf("Observed state of the account.", {
           roleName: Type.Optional(Type.String({ description: "IAM role name." })),
           roleArn: Type.Optional(Type.String({ description: "IAM role ARN." })),
           state: enumOf(["Provisioned", "Pending", "Failed"] as const, "Provisioning state."),
+          reason: Type.Optional(
+            Type.String({
+              description:
+                "Why the state is not Provisioned, as a CamelCase word (InvalidPolicy, PolicyNotFound, QuotaExceeded, IamRefused, PermissionSetNotFound, AccountNotFound, ...).",
+            }),
+          ),
           message: Type.Optional(Type.String({ description: "Why the state is not Provisioned." })),
+          assignments: Type.Optional(
+            Type.Array(Type.String(), {
+              description:
+                "The AccountAssignments that grant this role. An assignment that later becomes invalid keeps the role it granted, unchanged, until it is fixed or deleted.",
+            }),
+          ),
+          permissionSetGeneration: Type.Optional(
+            Type.Integer({
+              description:
+                "For reason IamRefused: the PermissionSet generation IAM refused; it is not sent again until the PermissionSet changes.",
+              minimum: 0,
+            }),
+          ),
         },
         { description: "The role of one permission set in this account." },
       ),
       { description: "Every permission set assigned to this account and its role, sorted." },
     ),
   ),
+  removals: Type.Optional(
+    Type.Array(
+      Type.Object(
+        {
+          roleName: Type.String({ description: "IAM role name." }),
+          permissionSet: Type.Optional(
+            Type.String({ description: "PermissionSet object name the role was made for." }),
+          ),
+          state: enumOf(["Pending", "Failed"] as const, "Removal state."),
+          reason: Type.String({ description: "Why the role is not removed yet." }),
+          message: Type.String({ description: "Details." }),
+        },
+        { description: "An owned role that is no longer wanted and could not be removed yet." },
+      ),
+      {
+        description:
+          "Owned roles whose removal is pending or failed; a role leaves this list when it is gone.",
+      },
+    ),
+  ),
   lastSyncTime: Type.Optional(
-    Type.String({ description: "When the account last converged.", format: "date-time" }),
+    Type.String({
+      description:
+        "When the controller last changed something in the account or in this status; a re-check that finds nothing to do does not move it.",
+      format: "date-time",
+    }),
   ),
 });
 

@@ -167,6 +167,9 @@ export const AccountProvisioning = Type.Object(
     accountId: Type.String({ description: "AWS account id." }),
     roleArn: Type.Optional(Type.String({ description: "ARN of the role in that account." })),
     state: enumOf(["Provisioned", "Pending", "Failed"] as const, "Provisioning state."),
+    reason: Type.Optional(
+      Type.String({ description: "Why the state is not Provisioned, as a CamelCase word." }),
+    ),
     message: Type.Optional(Type.String({ description: "Why the state is not Provisioned." })),
   },
   { description: "Provisioning of the role in one account." },

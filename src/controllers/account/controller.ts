@@ -29,8 +29,13 @@ export function createAccountController(ctx: OperatorContext, workers: number): 
     for (const account of ctx.accounts.informer.list()) controller.enqueue(account.metadata.name);
   };
   ctx.accounts.informer.onChange(({ type, object, old }) => {
-    if (type === "delete" || !meaningfulUpdate(old, object)) return;
-    controller.enqueue(object.metadata.name);
+    // An Account that appears or goes can make an assignment that names it valid or broken,
+    // and settles which of two objects for one AWS account is in charge: every account looks.
+    if (type !== "update") {
+      enqueueAll();
+      return;
+    }
+    if (meaningfulUpdate(old, object)) controller.enqueue(object.metadata.name);
   });
   ctx.permissionSets.informer.onChange(({ type, object, old }) => {
     if (type === "update" && !meaningfulUpdate(old, object)) return;
@@ -44,9 +49,11 @@ export function createAccountController(ctx: OperatorContext, workers: number): 
       if (before || after) controller.enqueue(account.metadata.name);
     }
   });
-  ctx.identityCenters.informer.onChange(({ object, old }) => {
-    // The signing certificate (status) and sign-in settings (spec) shape every account.
+  ctx.identityCenters.informer.onChange(({ type, object, old }) => {
+    // The instance's existence, signing certificate (status) and sign-in settings (spec) shape
+    // every account.
     if (
+      type !== "update" ||
       old?.status?.signingCertificate !== object.status?.signingCertificate ||
       meaningfulUpdate(old, object)
     )

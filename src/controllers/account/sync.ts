@@ -3,9 +3,23 @@ import { DEFAULT_ACCESS_ROLE_NAME } from "../../api/v1alpha1/index.ts";
 import type { AccessRole } from "../../adapters/aws/account-clients.ts";
 import { classifyAwsError, errorMessage, isNetworkFailure } from "../../adapters/aws/errors.ts";
 import type { IamGateway } from "../../adapters/aws/iam-gateway.ts";
-import { planAccountRoles, type DesiredRole } from "../../plan/desired-roles.ts";
-import { iamArn, portalUrl, samlProviderName } from "../../plan/naming.ts";
-import { diffRoles, type RolePlan } from "../../plan/role-diff.ts";
+import { isDeepStrictEqual } from "node:util";
+import {
+  duplicateAccountProblem,
+  IAM_REFUSED,
+  planAccountRoles,
+  type PairDecision,
+} from "../../plan/desired-roles.ts";
+import { iamArn, portalUrl, samlProviderName, TAG_PERMISSION_SET } from "../../plan/naming.ts";
+import {
+  diffRoles,
+  plansNeedQuotas,
+  preflightProblems,
+  referencedPolicyArns,
+  restoreActions,
+  type ObservedRole,
+  type RolePlan,
+} from "../../plan/role-diff.ts";
 import { findCondition, setCondition, type ConditionInput } from "../../runtime/conditions.ts";
 import {
   TerminalError,
@@ -20,6 +34,7 @@ import type { OperatorContext } from "../context.ts";
 export const ACCOUNT_FINALIZER = "identitycenter.dev/account-cleanup";
 
 type RoleStatus = NonNullable<AccountStatus["roles"]>[number];
+type RemovalStatus = NonNullable<AccountStatus["removals"]>[number];
 
 export function accessRole(account: Account, partition: string): AccessRole {
   return {
@@ -101,20 +116,39 @@ async function checkAccess(
 interface Outcome {
   roleName: string;
   error?: unknown;
+  /** For a refused change: whether the role was put back the way it was. */
+  restored?: boolean;
 }
+
+/** Errors that retrying the same input cannot fix: the half-applied change is undone. */
+const refusal = (err: unknown) => {
+  const kind = classifyAwsError(err);
+  return kind === "malformed" || kind === "notFound";
+};
 
 async function applyPlans(
   gateway: IamGateway,
   plans: RolePlan[],
-  concurrency: number,
+  options: { concurrency: number; instance: string; observed: readonly ObservedRole[] },
 ): Promise<Map<string, Outcome>> {
-  const outcomes = await mapLimit(plans, concurrency, async (plan): Promise<Outcome> => {
+  const before = new Map(options.observed.map((r) => [r.roleName, r]));
+  const outcomes = await mapLimit(plans, options.concurrency, async (plan): Promise<Outcome> => {
     try {
       // Actions of one role run in order; roles run in parallel.
       for (const action of plan.actions) await gateway.apply(action);
       return { roleName: plan.roleName };
     } catch (err) {
-      return { roleName: plan.roleName, error: err };
+      const removing = plan.actions.some((a) => a.type === "deleteRole");
+      if (removing || !refusal(err)) return { roleName: plan.roleName, error: err };
+      // IAM refused the input half-way: put the role back as it was, so nothing is half-built.
+      try {
+        const now = await gateway.readOwnedRole(plan.roleName, options.instance);
+        for (const action of restoreActions(before.get(plan.roleName), now))
+          await gateway.apply(action);
+        return { roleName: plan.roleName, error: err, restored: true };
+      } catch {
+        return { roleName: plan.roleName, error: err, restored: false };
+      }
     }
   });
   return new Map(outcomes.map((o) => [o.roleName, o]));
@@ -130,11 +164,11 @@ async function cleanUp(
   const { instance, partition } = target;
   const gateway = gatewayFor(ctx, account, partition);
   const observed = await gateway.readOwnedRoles(instance);
-  const outcomes = await applyPlans(
-    gateway,
-    diffRoles([], observed),
-    ctx.aws.concurrencyPerAccount,
-  );
+  const outcomes = await applyPlans(gateway, diffRoles([], observed), {
+    concurrency: ctx.aws.concurrencyPerAccount,
+    instance,
+    observed,
+  });
   const failed = [...outcomes.values()].filter((o) => o.error !== undefined);
   if (failed.length > 0)
     throw new Error(
@@ -153,9 +187,17 @@ async function finalize(
   instance: IdentityCenter | undefined,
   log: ReconcileContext["log"],
 ): Promise<void> {
-  const finalizers = account.metadata.finalizers ?? [];
-  if (!finalizers.includes(ACCOUNT_FINALIZER)) return;
-  if (account.spec.deletionPolicy === "Delete") {
+  if (!(account.metadata.finalizers ?? []).includes(ACCOUNT_FINALIZER)) return;
+  // Another Account object still manages this AWS account: its roles are not ours to remove.
+  const sharedWith = ctx.accounts.informer
+    .list()
+    .find(
+      (a) =>
+        a.metadata.name !== account.metadata.name &&
+        a.spec.accountId === account.spec.accountId &&
+        !a.metadata.deletionTimestamp,
+    );
+  if (account.spec.deletionPolicy === "Delete" && !sharedWith) {
     // If cleanup fails the finalizer stays and the deletion is retried.
     await cleanUp(
       ctx,
@@ -167,71 +209,175 @@ async function finalize(
       log,
     );
   }
-  await ctx.accounts.client.replace({
-    ...account,
-    metadata: {
-      ...account.metadata,
-      finalizers: finalizers.filter((f) => f !== ACCOUNT_FINALIZER),
-    },
-  });
+  await ctx.accounts.client.removeFinalizer(account, ACCOUNT_FINALIZER);
 }
 
-function roleStatuses(
-  target: { account: Account; partition: string },
-  desired: DesiredRole[],
-  failures: Map<string, string>,
-  outcomes: Map<string, Outcome>,
-): { roles: RoleStatus[]; retry: boolean; terminal: string | undefined } {
+interface RoleReport {
+  roles: RoleStatus[];
+  removals: RemovalStatus[];
+  retry: boolean;
+}
+
+function awsReason(kind: ReturnType<typeof classifyAwsError>): string {
+  switch (kind) {
+    case "throttled":
+      return "Throttled";
+    case "transient":
+      return "AwsUnavailable";
+    case "accessDenied":
+      return "AccessDenied";
+    case "conflict":
+      return "Conflict";
+    case "malformed":
+      return IAM_REFUSED;
+    case "notFound":
+      return "NotFound";
+    case "other":
+      return "AwsError";
+  }
+}
+
+/** The account's status rows: one per pair, and one per role whose removal is not done. */
+function report(
+  target: { account: Account; partition: string; generations: Map<string, number | undefined> },
+  pairs: PairDecision[],
+  observed: readonly ObservedRole[],
+  applied: { plans: RolePlan[]; outcomes: Map<string, Outcome> },
+): RoleReport {
   const { account, partition } = target;
+  const { plans, outcomes } = applied;
+  const arnOf = (roleName: string, path: string) =>
+    iamArn(partition, account.spec.accountId, `role${path}${roleName}`);
   const roles: RoleStatus[] = [];
   let retry = false;
-  let terminal: string | undefined;
-  for (const role of desired) {
-    const arn = iamArn(partition, account.spec.accountId, `role${role.path}${role.roleName}`);
-    const failure = failures.get(role.permissionSet);
-    const outcome = outcomes.get(role.roleName);
-    if (failure !== undefined) {
+  for (const pair of pairs) {
+    const { permissionSet, assignments } = pair;
+    const role = pair.role;
+    if (!role) {
+      // Frozen or failed: report the role that is kept, if there is one.
+      const kept = observed.find((r) => r.tags[TAG_PERMISSION_SET] === permissionSet);
       roles.push({
-        permissionSet: role.permissionSet,
-        roleName: role.roleName,
+        permissionSet,
+        ...(kept && pair.holds ? { roleName: kept.roleName, roleArn: kept.arn } : {}),
         state: "Failed",
-        message: failure,
+        reason: pair.problem?.reason ?? "Failed",
+        message: pair.problem?.message ?? "not provisioned",
+        assignments,
+        ...(pair.problem?.permissionSetGeneration === undefined
+          ? {}
+          : { permissionSetGeneration: pair.problem.permissionSetGeneration }),
       });
-    } else if (outcome?.error !== undefined) {
-      const kind = classifyAwsError(outcome.error);
-      const message = errorMessage(outcome.error);
-      if (kind === "throttled" || kind === "transient" || kind === "other") retry = true;
-      if (kind === "malformed") terminal ??= message;
-      roles.push({
-        permissionSet: role.permissionSet,
-        roleName: role.roleName,
-        state: kind === "throttled" || kind === "transient" ? "Pending" : "Failed",
-        message:
-          kind === "conflict"
-            ? `${message} (a role of that name exists and is not managed by the operator)`
-            : message,
-      });
-    } else {
-      roles.push({
-        permissionSet: role.permissionSet,
-        roleName: role.roleName,
-        roleArn: arn,
-        state: "Provisioned",
-      });
+      continue;
     }
+    const outcome = outcomes.get(role.roleName);
+    if (outcome?.error === undefined) {
+      roles.push({
+        permissionSet,
+        roleName: role.roleName,
+        roleArn: arnOf(role.roleName, role.path),
+        state: "Provisioned",
+        assignments,
+      });
+      continue;
+    }
+    const kind = classifyAwsError(outcome.error);
+    const message = errorMessage(outcome.error);
+    const existed = observed.some((r) => r.roleName === role.roleName);
+    if (kind === "malformed") {
+      const generation = target.generations.get(permissionSet);
+      roles.push({
+        permissionSet,
+        roleName: role.roleName,
+        ...(existed ? { roleArn: arnOf(role.roleName, role.path) } : {}),
+        state: "Failed",
+        reason: IAM_REFUSED,
+        message: `IAM refused the permission set: ${message}; ${
+          outcome.restored === false
+            ? "putting the role back failed and is retried"
+            : existed
+              ? "the role is kept as it was"
+              : "no role is created"
+        } until the permission set changes`,
+        assignments,
+        ...(generation === undefined || outcome.restored === false
+          ? {}
+          : { permissionSetGeneration: generation }),
+      });
+      if (outcome.restored === false) retry = true;
+      continue;
+    }
+    if (kind !== "accessDenied" && kind !== "conflict") retry = true;
+    roles.push({
+      permissionSet,
+      roleName: role.roleName,
+      ...(existed ? { roleArn: arnOf(role.roleName, role.path) } : {}),
+      state: kind === "throttled" || kind === "transient" ? "Pending" : "Failed",
+      reason: awsReason(kind),
+      message:
+        kind === "conflict"
+          ? `${message} (a role of that name exists and is not managed by the operator)`
+          : message,
+      assignments,
+    });
   }
-  for (const [permissionSet, message] of failures) {
-    if (!desired.some((r) => r.permissionSet === permissionSet))
-      roles.push({ permissionSet, state: "Failed", message });
+  const removals: RemovalStatus[] = [];
+  for (const plan of plans) {
+    if (!plan.actions.some((a) => a.type === "deleteRole")) continue;
+    const error = outcomes.get(plan.roleName)?.error;
+    if (error === undefined) continue;
+    const kind = classifyAwsError(error);
+    retry = true;
+    removals.push({
+      roleName: plan.roleName,
+      ...(plan.permissionSet === undefined ? {} : { permissionSet: plan.permissionSet }),
+      state: kind === "throttled" || kind === "transient" ? "Pending" : "Failed",
+      reason: kind === "conflict" ? "DeleteConflict" : awsReason(kind),
+      message: `the role is no longer wanted but could not be removed: ${errorMessage(error)}`,
+    });
   }
   roles.sort((a, b) => a.permissionSet.localeCompare(b.permissionSet));
-  return { roles, retry, terminal };
+  removals.sort((a, b) => a.roleName.localeCompare(b.roleName));
+  return { roles, removals, retry };
 }
 
+function readyCondition(roles: RoleStatus[], removals: RemovalStatus[]): ConditionInput {
+  const failed = roles.filter((r) => r.state !== "Provisioned");
+  if (failed.length === 0 && removals.length === 0) {
+    return {
+      type: "Ready",
+      status: "True",
+      reason: "Synced",
+      message: `${String(roles.length)} role(s) provisioned`,
+    };
+  }
+  const lines = [
+    ...failed.map((r) => `${r.permissionSet}: ${r.reason ?? r.state}: ${r.message ?? r.state}`),
+    ...removals.map((r) => `removing ${r.roleName}: ${r.reason}: ${r.message}`),
+  ];
+  return {
+    type: "Ready",
+    status: "False",
+    reason:
+      failed.length > 0
+        ? "RolesFailed"
+        : removals.some((r) => r.state === "Failed")
+          ? "RemovalFailed"
+          : "RemovalPending",
+    message: lines.join("; ").slice(0, 2000),
+  };
+}
+
+/** The account's status without the time stamps a re-check moves, to see if anything changed. */
+const substance = (status: AccountStatus | undefined) => ({
+  ...status,
+  lastSyncTime: undefined,
+});
+
 /**
- * One account's reconcile: assume its access role, keep the SAML provider current, work out the
- * roles it needs from every permission set and assignment, read the roles the operator owns
- * there, and apply only the difference. Steady state makes no IAM writes.
+ * One account's reconcile: assume its access role, keep the SAML provider current, read the
+ * roles the operator owns there, decide every pair from the permission sets and assignments
+ * (pairs with a problem are frozen, see planAccountRoles), check what IAM would refuse half-way,
+ * and apply only the difference. Steady state makes no IAM writes and no status write.
  */
 export async function syncAccount(
   ctx: OperatorContext,
@@ -244,14 +390,15 @@ export async function syncAccount(
     await finalize(ctx, account, instance, log);
     return undefined;
   }
-  if (!(account.metadata.finalizers ?? []).includes(ACCOUNT_FINALIZER)) {
-    account = await ctx.accounts.client.replace({
-      ...account,
-      metadata: {
-        ...account.metadata,
-        finalizers: [...(account.metadata.finalizers ?? []), ACCOUNT_FINALIZER],
-      },
+  account = await ctx.accounts.client.addFinalizer(account, ACCOUNT_FINALIZER);
+  const duplicate = duplicateAccountProblem(account, ctx.accounts.informer.list());
+  if (duplicate) {
+    await writeStatus(ctx, account, account.status ?? {}, {
+      type: "Ready",
+      status: "False",
+      ...duplicate,
     });
+    return undefined; // the other object's deletion enqueues every account
   }
   const certificate = instance?.status?.signingCertificate;
   if (!instance || !certificate) {
@@ -259,7 +406,7 @@ export async function syncAccount(
       type: "Ready",
       status: "False",
       reason: "WaitingForIdentityCenter",
-      message: "no IdentityCenter with a signing certificate yet",
+      message: "no IdentityCenter with a signing certificate yet; the roles are kept as they are",
     });
     return undefined; // the IdentityCenter's status change enqueues every account
   }
@@ -277,44 +424,70 @@ export async function syncAccount(
     samlProviderName(instance.metadata.name),
     idpMetadataXml(idpEndpoints(portalUrl(instance)), certificate),
   );
-
+  const observed = await gateway.readOwnedRoles(instance.metadata.name);
+  const permissionSets = ctx.permissionSets.informer.list();
   const plan = planAccountRoles({
     instance: { name: instance.metadata.name, partition, signInUrl: instance.spec.aws.signInUrl },
     account,
     samlProviderArn,
-    permissionSets: ctx.permissionSets.informer.list(),
-    assignments: ctx.assignments.informer.list().filter((a) => !a.metadata.deletionTimestamp),
+    permissionSets,
+    assignments: ctx.assignments.informer.list(),
+    accounts: ctx.accounts.informer.list(),
+    previous: account.status?.roles ?? [],
+    ownedPermissionSets: observed.flatMap((r) => r.tags[TAG_PERMISSION_SET] ?? []),
   });
-  const failures = new Map(plan.failures.map((f) => [f.permissionSet, f.message]));
-  // A role whose customer managed policy is missing here fails alone; the rest proceed.
-  const exists = new Map<string, Promise<boolean>>();
-  const frozen = new Set<string>();
-  for (const r of plan.roles) {
-    for (const arn of r.customerManagedPolicyArns) {
-      if (!exists.has(arn)) exists.set(arn, gateway.policyExists(arn));
-      if (!(await exists.get(arn))) {
-        failures.set(
-          r.permissionSet,
-          `customer managed policy ${arn} does not exist in account ${account.spec.accountId}`,
-        );
-        frozen.add(r.roleName);
-      }
-    }
-  }
-  const observed = await gateway.readOwnedRoles(instance.metadata.name);
-  const plans = diffRoles(plan.roles, observed, frozen);
-  const writesBefore = gateway.writes;
-  const outcomes = await applyPlans(gateway, plans, ctx.aws.concurrencyPerAccount);
-  const { roles, retry, terminal } = roleStatuses(
-    { account, partition },
-    plan.roles,
-    failures,
-    outcomes,
+  const frozen = new Set(plan.pairs.filter((p) => p.holds).map((p) => p.permissionSet));
+  const planned = diffRoles(plan.roles, observed, frozen);
+
+  // What IAM would refuse half-way (a policy that does not exist, a quota) freezes the pair
+  // before any write.
+  const exists = new Map<string, boolean>();
+  for (const arn of referencedPolicyArns(planned)) exists.set(arn, await gateway.policyExists(arn));
+  const problems = preflightProblems(planned, observed, {
+    accountId: account.spec.accountId,
+    missingPolicies: new Set([...exists].filter(([, ok]) => !ok).map(([arn]) => arn)),
+    ...(plansNeedQuotas(planned) ? await gateway.quotas() : {}),
+  });
+  const pairs = plan.pairs.map((p): PairDecision => {
+    const problem = problems.get(p.permissionSet);
+    if (!problem) return p;
+    return {
+      permissionSet: p.permissionSet,
+      assignments: p.assignments,
+      problem,
+      holds: true,
+    };
+  });
+  for (const ps of problems.keys()) frozen.add(ps);
+  const plans = planned.filter(
+    (p) => p.permissionSet === undefined || !frozen.has(p.permissionSet),
   );
-  const failed = roles.filter((r) => r.state !== "Provisioned");
+
+  const writesBefore = gateway.writes;
+  const outcomes = await applyPlans(gateway, plans, {
+    concurrency: ctx.aws.concurrencyPerAccount,
+    instance: instance.metadata.name,
+    observed,
+  });
+  const writes = gateway.writes - writesBefore;
+  const { roles, removals, retry } = report(
+    {
+      account,
+      partition,
+      generations: new Map(permissionSets.map((ps) => [ps.metadata.name, ps.metadata.generation])),
+    },
+    pairs,
+    observed,
+    { plans, outcomes },
+  );
   if (plans.length > 0)
     log.info(
-      { roles: plans.length, writes: gateway.writes - writesBefore, failed: failed.length },
+      {
+        roles: plans.length,
+        writes,
+        failed: roles.filter((r) => r.state !== "Provisioned").length,
+        removals: removals.length,
+      },
       "applied IAM changes",
     );
 
@@ -328,38 +501,25 @@ export async function syncAccount(
   const created = plans.filter(
     (p) => p.actions[0]?.type === "createRole" && !outcomes.get(p.roleName)?.error,
   ).length;
-  await writeStatus(
-    ctx,
-    account,
-    {
-      ...account.status,
-      samlProviderArn,
-      managedRoles: observed.filter((r) => !deleted.has(r.roleName)).length + created,
-      roles,
-      lastSyncTime: failed.length === 0 ? ctx.now().toISOString() : account.status?.lastSyncTime,
-    },
-    failed.length === 0
-      ? {
-          type: "Ready",
-          status: "True",
-          reason: "Synced",
-          message: `${String(roles.length)} role(s) provisioned`,
-        }
-      : {
-          type: "Ready",
-          status: "False",
-          reason: "RolesFailed",
-          message: failed
-            .map((r) => `${r.permissionSet}: ${r.message ?? r.state}`)
-            .join("; ")
-            .slice(0, 2000),
-        },
-  );
-  if (retry) throw new Error(`${String(failed.length)} role(s) not provisioned yet; retrying`);
-  if (terminal)
-    log.warn(
-      { err: terminal },
-      "IAM refused a role's input; waiting for the permission set to change",
-    );
+  const next: AccountStatus = {
+    ...account.status,
+    samlProviderArn,
+    managedRoles: observed.filter((r) => !deleted.has(r.roleName)).length + created,
+    roles,
+    removals,
+  };
+  const ready = readyCondition(roles, removals);
+  const previous = account.status;
+  const changed =
+    writes > 0 ||
+    !isDeepStrictEqual(substance(previous), {
+      ...substance(next),
+      observedGeneration: account.metadata.generation ?? 0,
+      conditions: setCondition(previous?.conditions, ready, account.metadata.generation, ctx.now()),
+    });
+  // The time moves only when something changed, so a quiet re-check writes no status at all.
+  if (changed) next.lastSyncTime = ctx.now().toISOString();
+  await writeStatus(ctx, account, next, ready);
+  if (retry) throw new Error("some roles are not provisioned or removed yet; retrying");
   return { requeueAfterMs: ctx.resyncMs };
 }

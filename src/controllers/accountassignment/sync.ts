@@ -1,6 +1,6 @@
 import type { AccountAssignmentStatus } from "../../api/v1alpha1/index.ts";
 import { principalProblem } from "../../identity/directory.ts";
-import { assignmentTargets } from "../../plan/desired-roles.ts";
+import { assignmentProblem, assignmentTargets } from "../../plan/desired-roles.ts";
 import { provisioningRow, summarize } from "../../plan/provisioning.ts";
 import { setCondition, type ConditionInput } from "../../runtime/conditions.ts";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.ts";
@@ -12,30 +12,23 @@ export async function syncAccountAssignment(
 ): Promise<ReconcileResult> {
   const a = ctx.assignments.informer.get(key);
   if (!a) return undefined;
-  const ps = ctx.permissionSets.informer.get(a.spec.permissionSet);
   const rows = ctx.accounts.informer
     .list()
     .filter((account) => assignmentTargets(a, account))
     .map((account) => provisioningRow(account, a.spec.permissionSet));
   rows.sort((x, y) => x.account.localeCompare(y.account));
-  const unknownIds = (a.spec.accounts ?? []).filter(
-    (ref) => !rows.some((r) => r.account === ref || r.accountId === ref),
-  );
   const principal = principalProblem(ctx, a.spec.principal);
+  const problem = assignmentProblem(a, {
+    permissionSets: ctx.permissionSets.informer.list(),
+    accounts: ctx.accounts.informer.list(),
+  });
   let ready: ConditionInput;
-  if (!ps)
+  if (problem)
     ready = {
       type: "Ready",
       status: "False",
-      reason: "PermissionSetNotFound",
-      message: `PermissionSet "${a.spec.permissionSet}" does not exist`,
-    };
-  else if (unknownIds.length > 0)
-    ready = {
-      type: "Ready",
-      status: "False",
-      reason: "AccountNotFound",
-      message: `no Account for ${unknownIds.join(", ")}`,
+      reason: problem.reason,
+      message: `${problem.message}; the roles this assignment granted are kept as they are and none is created until this is fixed`,
     };
   else if (principal)
     ready = {

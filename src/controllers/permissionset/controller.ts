@@ -1,4 +1,5 @@
 import { Controller } from "../../runtime/controller.ts";
+import { changedRows } from "../../plan/provisioning.ts";
 import { meaningfulUpdate } from "../../runtime/predicates.ts";
 import type { OperatorContext } from "../context.ts";
 import { syncPermissionSet } from "./sync.ts";
@@ -16,11 +17,11 @@ export function createPermissionSetController(ctx: OperatorContext, workers: num
     if (type === "delete" || !meaningfulUpdate(old, object)) return;
     controller.enqueue(object.metadata.name);
   });
-  ctx.accounts.informer.onChange(({ object, old }) => {
-    const names = new Set(
-      [...(old?.status?.roles ?? []), ...(object.status?.roles ?? [])].map((r) => r.permissionSet),
-    );
-    for (const name of names) controller.enqueue(name);
+  // Only the sets whose row in the account changed: an Account status write that leaves a
+  // set's row as it was cannot change that set's status.
+  ctx.accounts.informer.onChange(({ type, object, old }) => {
+    for (const name of changedRows(type === "delete" ? undefined : object, old))
+      controller.enqueue(name);
   });
   return controller;
 }

@@ -26,8 +26,8 @@ export async function syncPermissionSet(
     ? {
         type: "Ready",
         status: "False",
-        reason: "InvalidPolicy",
-        message: `${problem}; no role is created or changed until this is fixed`,
+        reason: problem.reason,
+        message: `${problem.message}; existing roles are kept as they are and no role is created or changed until this is fixed`,
       }
     : summarize(rows, "role");
   const status: PermissionSetStatus = {
