@@ -12,6 +12,7 @@ import type { OperatorContext } from "./controllers/context.ts";
 import { createGroupController } from "./controllers/group/controller.ts";
 import { createIdentityCenterController } from "./controllers/identitycenter/controller.ts";
 import { PortalObjects } from "./adapters/k8s/portal-objects.ts";
+import { InstanceSigningSecrets } from "./adapters/k8s/instance-signing-secrets.ts";
 import { createPermissionSetController } from "./controllers/permissionset/controller.ts";
 import { createUserController } from "./controllers/user/controller.ts";
 import type { Logger } from "./observability/logger.ts";
@@ -102,6 +103,7 @@ export function createOperatorContext(
       concurrencyPerAccount: config.awsConcurrencyPerAccount,
     },
     applicationSigningSecrets: new ApplicationSigningSecrets(kubeConfig, config.namespace, log),
+    instanceSigningSecrets: new InstanceSigningSecrets(kubeConfig, config.namespace, log),
     portal: config.portalWorkload
       ? {
           objects: new PortalObjects(kubeConfig, config.namespace, log),
@@ -131,6 +133,7 @@ export function createOperator(
     informers: [
       ...operatorInformers(ctx),
       ctx.applicationSigningSecrets.informer,
+      ctx.instanceSigningSecrets.informer,
       ...(ctx.portal?.objects.caches() ?? []),
     ],
     controllers,

@@ -17,6 +17,7 @@ import type { OperatorMetrics } from "../observability/metrics.ts";
 import type { PortalObjects } from "../adapters/k8s/portal-objects.ts";
 import type { Store } from "../adapters/k8s/stores.ts";
 import type { ApplicationSigningSecrets } from "../adapters/k8s/application-signing-secrets.ts";
+import type { InstanceSigningSecrets } from "../adapters/k8s/instance-signing-secrets.ts";
 
 export interface AwsSettings {
   /** One IAM and one STS client per access role, with timeouts, reused by every reconcile. */
@@ -46,6 +47,8 @@ export interface OperatorContext {
   directory: DirectoryIndex;
   /** Each Application's own signing key, in a Secret of the operator namespace. */
   applicationSigningSecrets: ApplicationSigningSecrets;
+  /** The instances' signing Secrets in the operator namespace, cached. */
+  instanceSigningSecrets: InstanceSigningSecrets;
   /** Set when the controller runs each instance's portal workload (off in the local stack). */
   portal: PortalWorkloadSettings | undefined;
   identityCenters: Store<IdentityCenter>;

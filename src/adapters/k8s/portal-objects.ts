@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   KubernetesObjectApi,
   PatchStrategy,
@@ -89,9 +90,29 @@ export class PortalObjects {
     return object && isDeployment(object) ? object : undefined;
   }
 
-  /** Applies every desired object, then deletes the instance's objects no longer desired. */
-  async reconcile(instance: string, desired: KubernetesObject[]): Promise<void> {
-    for (const object of desired) {
+  /**
+   * Applies every desired object that the cache does not already hold as desired, then deletes
+   * the instance's objects no longer desired. An object is up to date when it carries the
+   * fingerprint of the desired object (so a field the controller stopped setting is applied
+   * away) and every field the controller sets still has its value (so a hand edit is reverted);
+   * a reconcile of an instance whose objects are in shape writes nothing. Returns how many
+   * objects it applied.
+   */
+  async reconcile(instance: string, desired: KubernetesObject[]): Promise<number> {
+    let applied = 0;
+    for (const wanted of desired) {
+      const object = withFingerprint(wanted);
+      const cached = this.informers
+        .get(object.kind ?? "")
+        ?.list()
+        .find(
+          (o) =>
+            o.metadata?.name === object.metadata?.name &&
+            (o.metadata?.namespace ?? "") === (object.metadata?.namespace ?? "") &&
+            isOurs(o, instance),
+        );
+      if (cached && contains(cached, object)) continue;
+      applied++;
       await this.api.patch(
         object,
         undefined,
@@ -112,7 +133,39 @@ export class PortalObjects {
         if (apiStatusCode(err) !== 404) throw err;
       }
     }
+    return applied;
   }
+}
+
+const FINGERPRINT = "identitycenter.dev/applied-sha256";
+
+/** The object with an annotation holding the hash of what the controller applies. */
+function withFingerprint(object: KubernetesObject): KubernetesObject {
+  const hash = createHash("sha256").update(JSON.stringify(object)).digest("hex");
+  return {
+    ...object,
+    metadata: {
+      ...object.metadata,
+      annotations: { ...object.metadata?.annotations, [FINGERPRINT]: hash },
+    },
+  };
+}
+
+/** Whether `have` holds every field of `want` with the same value (arrays element by element). */
+function contains(have: unknown, want: unknown): boolean {
+  if (Array.isArray(want)) {
+    return (
+      Array.isArray(have) &&
+      have.length === want.length &&
+      want.every((w, i) => contains(have[i], w))
+    );
+  }
+  if (typeof want === "object" && want !== null) {
+    if (typeof have !== "object" || have === null || Array.isArray(have)) return false;
+    const h = have as Record<string, unknown>;
+    return Object.entries(want).every(([k, v]) => v === undefined || contains(h[k], v));
+  }
+  return have === want;
 }
 
 /** The Deployment informer holds only Deployments (list items carry no `kind` to check). */

@@ -15,6 +15,10 @@ export function createIdentityCenterController(ctx: OperatorContext, workers: nu
     if (type === "delete" || !meaningfulUpdate(old, object)) return;
     controller.enqueue(object.metadata.name);
   });
+  // A deleted signing Secret is a key rotation: the instance makes a new one at once.
+  ctx.instanceSigningSecrets.onChange((instance) => {
+    controller.enqueue(instance);
+  });
   // A changed or deleted portal object (a hand edit, a Deployment's ready count) is put back
   // in shape and reported on the instance.
   ctx.portal?.objects.onChange((instance) => {

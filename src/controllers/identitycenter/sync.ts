@@ -27,14 +27,21 @@ import {
 async function ensureSigningSecret(ctx: OperatorContext, ic: IdentityCenter): Promise<string> {
   const core = ctx.kubeConfig.makeApiClient(CoreV1Api);
   const name = signingSecretName(ic.metadata.name);
+  const certificateOf = (secret: V1Secret | undefined) => {
+    const pem = secret?.data?.["tls.crt"];
+    return pem ? Buffer.from(pem, "base64").toString("utf8") : undefined;
+  };
+  // The cache answers; the API server is asked only when the cache has no Secret.
+  const cached = certificateOf(ctx.instanceSigningSecrets.get(name));
+  if (cached) return cached;
   let secret: V1Secret | undefined;
   try {
     secret = await core.readNamespacedSecret({ name, namespace: ctx.namespace });
   } catch (err) {
     if (apiStatusCode(err) !== 404) throw err;
   }
-  const existing = secret?.data?.["tls.crt"];
-  if (existing) return Buffer.from(existing, "base64").toString("utf8");
+  const existing = certificateOf(secret);
+  if (existing) return existing;
   const identity = createSigningIdentity(`${ic.spec.portal.hostname} SAML signing`, ctx.now());
   await core.createNamespacedSecret({
     namespace: ctx.namespace,
