@@ -64,13 +64,17 @@ export class CustomResourceClient<T extends AnyResource> {
    * controller retries against fresher data. Returns whether it wrote.
    */
   async updateStatus(cached: T, status: T["status"]): Promise<boolean> {
-    if (isDeepStrictEqual(cached.status, status)) return false;
-    await this.api.replaceClusterCustomObjectStatus({
+    return (await this.writeStatus(cached, status)) !== undefined;
+  }
+
+  /** updateStatus that returns the object as stored (undefined when nothing was written). */
+  async writeStatus(cached: T, status: T["status"]): Promise<T | undefined> {
+    if (isDeepStrictEqual(cached.status, status)) return undefined;
+    return (await this.api.replaceClusterCustomObjectStatus({
       ...this.ref,
       name: cached.metadata.name,
       body: { ...cached, status },
-    });
-    return true;
+    })) as T;
   }
 
   /**

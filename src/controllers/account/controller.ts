@@ -2,19 +2,20 @@ import { assignmentTargets } from "../../plan/desired-roles.ts";
 import { Controller } from "../../runtime/controller.ts";
 import { meaningfulUpdate } from "../../runtime/predicates.ts";
 import type { OperatorContext } from "../context.ts";
-import { syncAccount } from "./sync.ts";
+import { syncAccount, type AccountSyncContext } from "./sync.ts";
 
 /**
  * The Account controller: the unit of AWS work is one account. Permission set, assignment and
  * instance changes enqueue the accounts they affect; users and groups never do.
  */
 export function createAccountController(ctx: OperatorContext, workers: number): Controller {
+  const syncContext: AccountSyncContext = { ...ctx, statusWrittenFrom: new Map() };
   const controller = new Controller({
     name: "account",
     log: ctx.log,
     metrics: ctx.metrics,
     workers,
-    reconcile: (rc) => syncAccount(ctx, rc),
+    reconcile: (rc) => syncAccount(syncContext, rc),
   });
   const enqueueTargetsOf = (permissionSet: string) => {
     const assignments = ctx.assignments.informer

@@ -50,8 +50,23 @@ function gatewayFor(ctx: OperatorContext, account: Account, partition: string): 
   return ctx.aws.accounts.forRole(accessRole(account, partition)).iam;
 }
 
+/**
+ * The Account reconcile's context: the operator's, plus the resourceVersion each account's last
+ * status write was based on. Until the cache shows a newer version, it still holds the status
+ * from before that write, which must not be read as the account's memory (which assignments
+ * granted a role, what IAM refused).
+ */
+export type AccountSyncContext = OperatorContext & {
+  statusWrittenFrom: Map<string, { basedOn: string; at: number }>;
+};
+
+/** How soon to look again when the cache has not caught up with our own status write. */
+const CACHE_CATCH_UP_MS = 200;
+/** How long to wait for that at most (a watch that is down is restarted meanwhile). */
+const CACHE_CATCH_UP_LIMIT_MS = 10_000;
+
 async function writeStatus(
-  ctx: OperatorContext,
+  ctx: AccountSyncContext,
   account: Account,
   status: AccountStatus,
   ready: ConditionInput,
@@ -67,7 +82,14 @@ async function writeStatus(
     ),
   };
   const before = findCondition(account.status?.conditions, "Ready");
-  if (await ctx.accounts.client.updateStatus(account, next)) {
+  const stored = await ctx.accounts.client.writeStatus(account, next);
+  if (stored) {
+    // A write the API server found to change nothing keeps the version: nothing to wait for.
+    if (stored.metadata.resourceVersion !== account.metadata.resourceVersion)
+      ctx.statusWrittenFrom.set(account.metadata.name, {
+        basedOn: account.metadata.resourceVersion ?? "",
+        at: ctx.now().getTime(),
+      });
     if (ready.status === "False" && before?.reason !== ready.reason) {
       ctx.events.record(account, {
         type: "Warning",
@@ -380,11 +402,19 @@ const substance = (status: AccountStatus | undefined) => ({
  * and apply only the difference. Steady state makes no IAM writes and no status write.
  */
 export async function syncAccount(
-  ctx: OperatorContext,
+  ctx: AccountSyncContext,
   { key, log }: ReconcileContext,
 ): Promise<ReconcileResult> {
   let account = ctx.accounts.informer.get(key);
   if (!account) return undefined;
+  const written = ctx.statusWrittenFrom.get(key);
+  if (
+    written !== undefined &&
+    written.basedOn === account.metadata.resourceVersion &&
+    ctx.now().getTime() - written.at < CACHE_CATCH_UP_LIMIT_MS
+  )
+    return { requeueAfterMs: CACHE_CATCH_UP_MS };
+  ctx.statusWrittenFrom.delete(key);
   const instance = currentInstance(ctx);
   if (account.metadata.deletionTimestamp) {
     await finalize(ctx, account, instance, log);
