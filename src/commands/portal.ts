@@ -2,6 +2,8 @@ import { createPrivateKey, randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { CredentialStore } from "../adapters/k8s/credential-store.ts";
+import { SecretDocument } from "../adapters/k8s/secret-document.ts";
+import { emptyApprovals, deviceApprovalsSecretName } from "../portal/sso/device-approvals.ts";
 import { loadKubeConfig } from "../adapters/k8s/kube-config.ts";
 import { createStores, portalInformers } from "../adapters/k8s/stores.ts";
 import { startInformers } from "../runtime/informer.ts";
@@ -157,6 +159,11 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     instanceName: values.instance,
     credentials: new CredentialStore(kubeConfig, values.namespace),
     sessionKeys: keyRing.keys,
+    deviceApprovals: new SecretDocument(kubeConfig, {
+      namespace: values.namespace,
+      name: deviceApprovalsSecretName(values.instance),
+      empty: emptyApprovals,
+    }),
     signing: {
       privateKey: createPrivateKey(keyPem),
       certificatePem,

@@ -29,6 +29,19 @@ export interface CredentialRecord extends FailureState {
   sessions?: SessionEntry[];
   /** A pending one-time setup link: only its hash is stored. */
   setup?: { tokenHash: string; expiresAt: number };
+  /** CLI and SDK sign-ins (device or PKCE) the user approved; a reset drops them all. */
+  ssoGrants?: SsoGrant[];
+}
+
+/** One approved CLI sign-in: its refresh tokens are valid while it lives. */
+export interface SsoGrant {
+  id: string;
+  clientId: string;
+  clientName: string;
+  createdAt: number;
+  expiresAt: number;
+  /** Set once an authorization code for it has been exchanged (codes are single use). */
+  redeemed?: boolean;
 }
 
 export const SETUP_LINK_TTL_MS = 7 * 24 * 3600_000;

@@ -22,6 +22,7 @@ export interface AccountAccess {
   account: string;
   accountId: string;
   displayName: string;
+  email?: string;
   roles: RoleAccess[];
 }
 
@@ -87,6 +88,7 @@ export function accessibleAccounts(input: AccessInput): AccountAccess[] {
       account: account.metadata.name,
       accountId: account.spec.accountId,
       displayName: account.spec.displayName ?? account.metadata.name,
+      ...(account.spec.email ? { email: account.spec.email } : {}),
       roles,
     });
   }

@@ -13,6 +13,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { setupRoutes } from "./routes/setup.ts";
 import { signInRoutes } from "./routes/sign-in.ts";
 import { credentialThrottle } from "./throttle.ts";
+import { ssoRoutes } from "./sso/index.ts";
 
 export type { CredentialBackend, PortalDeps, PortalStores } from "./context.ts";
 
@@ -81,5 +82,6 @@ export function buildPortalApp(deps: PortalDeps) {
     stopRevoking();
     done();
   });
+  void app.register(ssoRoutes);
   return app;
 }

@@ -22,6 +22,8 @@ import { httpError } from "./errors.ts";
 import { sessionKeyId, type SessionKeyRing } from "./session-cookie.ts";
 import { SignInChecks } from "./sign-in.ts";
 import { DEFAULT_THROTTLE, type ThrottleOptions } from "./throttle.ts";
+import { memoryDocument, type SharedDocument } from "../adapters/k8s/secret-document.ts";
+import { emptyApprovals, type DeviceApprovals } from "./sso/device-approvals.ts";
 
 /** Where credential records live (a Secret per user); `update` is a conditional write. */
 export interface CredentialBackend {
@@ -86,6 +88,8 @@ export interface PortalDeps {
   metrics?: PortalMetrics;
   log: Logger;
   now?: () => Date;
+  /** Device approvals of CLI sign-in, shared by the replicas (default: this process only). */
+  deviceApprovals?: SharedDocument<DeviceApprovals>;
 }
 
 /**
@@ -106,6 +110,7 @@ export class PortalContext {
   readonly log: Logger;
   readonly now: () => Date;
   private readonly keys: SessionKeyRing | (() => SessionKeyRing);
+  readonly deviceApprovals: SharedDocument<DeviceApprovals>;
 
   constructor(deps: PortalDeps) {
     this.stores = deps.stores;
@@ -123,6 +128,7 @@ export class PortalContext {
     this.log = deps.log;
     this.now = deps.now ?? (() => new Date());
     this.checks = new SignInChecks(this.credentials, this.metrics);
+    this.deviceApprovals = deps.deviceApprovals ?? memoryDocument(emptyApprovals);
   }
 
   /** The session keys now: the first seals, every one opens (they rotate; see portal.ts). */

@@ -231,6 +231,25 @@ export const IdentityCenterStatus = statusOf("Observed state of the instance.", 
   readyReplicas: Type.Optional(
     Type.Integer({ description: "Portal replicas that are ready.", minimum: 0 }),
   ),
+  endpoints: Type.Optional(
+    Type.Object(
+      {
+        ssoOidc: Type.Optional(
+          Type.String({
+            description:
+              "Base URL of the SSO OIDC API (the SDKs' sso_oidc endpoint_url, AWS_ENDPOINT_URL_SSO_OIDC).",
+          }),
+        ),
+        ssoPortal: Type.Optional(
+          Type.String({
+            description:
+              "Base URL of the SSO portal API (the SDKs' sso endpoint_url, AWS_ENDPOINT_URL_SSO).",
+          }),
+        ),
+      },
+      { description: "Where the AWS SDKs and CLIs sign in (see idc login)." },
+    ),
+  ),
 });
 
 export type IdentityCenterSpec = Static<typeof IdentityCenterSpec>;

@@ -51,6 +51,37 @@ function signedAwsResponse(
   return Buffer.from(xml).toString("base64");
 }
 
+/**
+ * AWS credentials for a role: STS AssumeRoleWithSAML with the console's own assertion, so every
+ * rule of the console sign-in applies. The one path to credentials (the page and the SSO API).
+ */
+export async function roleCredentials(
+  portal: PortalContext,
+  { user, session, role }: { user: User; session: Session; role: RoleAccess },
+) {
+  const endpoint = portal.instance().spec.aws.stsEndpoint ?? portal.stsEndpoint;
+  const sts = new STSClient({
+    region: portal.region,
+    ...(endpoint ? { endpoint } : {}),
+    credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
+  });
+  const out = await sts.send(
+    new AssumeRoleWithSAMLCommand({
+      RoleArn: role.roleArn,
+      PrincipalArn: role.samlProviderArn,
+      SAMLAssertion: signedAwsResponse(portal, user, session, role),
+    }),
+  );
+  portal.metrics.samlResponses.inc({ target: "aws_credentials" });
+  const c = out.Credentials;
+  return {
+    accessKeyId: c?.AccessKeyId ?? "",
+    secretAccessKey: c?.SecretAccessKey ?? "",
+    sessionToken: c?.SessionToken ?? "",
+    expiration: c?.Expiration ?? portal.now(),
+  };
+}
+
 /** The signed-in user and the role of the form's account and permission set, if assigned. */
 function authorizedRole(portal: PortalContext, req: FastifyRequest) {
   const current = req.signedIn;
@@ -94,27 +125,8 @@ export const awsRoutes: FastifyPluginCallback = (app, _options, done) => {
     { schema: roleForm, preHandler: resolveSignedIn },
     async (req, reply) => {
       const { user, session, role } = authorizedRole(portal, req);
-      const endpoint = portal.instance().spec.aws.stsEndpoint ?? portal.stsEndpoint;
-      const sts = new STSClient({
-        region: portal.region,
-        ...(endpoint ? { endpoint } : {}),
-        credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
-      });
-      const out = await sts.send(
-        new AssumeRoleWithSAMLCommand({
-          RoleArn: role.roleArn,
-          PrincipalArn: role.samlProviderArn,
-          SAMLAssertion: signedAwsResponse(portal, user, session, role),
-        }),
-      );
-      portal.metrics.samlResponses.inc({ target: "aws_credentials" });
-      const c = out.Credentials;
-      const creds = {
-        accessKeyId: c?.AccessKeyId ?? "",
-        secretAccessKey: c?.SecretAccessKey ?? "",
-        sessionToken: c?.SessionToken ?? "",
-        expiration: c?.Expiration?.toISOString() ?? "",
-      };
+      const c = await roleCredentials(portal, { user, session, role });
+      const creds = { ...c, expiration: c.expiration.toISOString() };
       if ((req.headers.accept ?? "").includes("application/json")) return reply.send(creds);
       const account = portal.stores.accounts.informer.get((req.body as Form).account ?? "");
       return reply

@@ -9,9 +9,14 @@ import { PENDING_MFA_MS } from "../session-cookie.ts";
 const BAD_LOGIN = "The user name or password is incorrect.";
 const LOCKED = "Too many failed sign-ins. Try again later.";
 
-/** Where to go after signing in: only a pending SP-initiated sign-in, never another site. */
+/**
+ * Where to go after signing in: only a pending SP-initiated sign-in or CLI approval (device
+ * code, authorization request), never another site.
+ */
 export function safeReturnTo(value: string | undefined): string | undefined {
-  return value?.startsWith("/saml/sso?") ? value : undefined;
+  return value !== undefined && /^\/(saml\/sso\?|authorize\?|device(\?|$))/.test(value)
+    ? value
+    : undefined;
 }
 
 /**

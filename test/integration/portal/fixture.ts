@@ -1,6 +1,11 @@
 import { createPrivateKey, randomBytes } from "node:crypto";
 import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
 import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
+import { SecretDocument } from "../../../src/adapters/k8s/secret-document.ts";
+import {
+  deviceApprovalsSecretName,
+  emptyApprovals,
+} from "../../../src/portal/sso/device-approvals.ts";
 import { loadKubeConfig } from "../../../src/adapters/k8s/kube-config.ts";
 import { createStores, portalInformers } from "../../../src/adapters/k8s/stores.ts";
 import { startInformers } from "../../../src/runtime/informer.ts";
@@ -157,6 +162,11 @@ export async function startPortalFixture(
     stores,
     instanceName: "default",
     credentials: store,
+    deviceApprovals: new SecretDocument(portalKc, {
+      namespace: NS,
+      name: deviceApprovalsSecretName("default"),
+      empty: emptyApprovals,
+    }),
     sessionKey: randomBytes(32),
     signing: {
       privateKey: createPrivateKey(keyPem),

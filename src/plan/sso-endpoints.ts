@@ -1,0 +1,9 @@
+/** Where the portal serves the SSO OIDC and SSO portal APIs, under its base URL. */
+export const SSO_OIDC_PATH = "/sso/oidc";
+export const SSO_PORTAL_PATH = "/sso/portal";
+
+/** The endpoint URLs the SDKs are pointed at (`sso_oidc` / `sso` endpoint_url). */
+export function ssoEndpoints(portalUrl: string): { ssoOidc: string; ssoPortal: string } {
+  const base = portalUrl.replace(/\/+$/, "");
+  return { ssoOidc: `${base}${SSO_OIDC_PATH}`, ssoPortal: `${base}${SSO_PORTAL_PATH}` };
+}
