@@ -2,6 +2,16 @@
 import { CONTROLLER_HELP, runController } from "./commands/controller.ts";
 import { INVITE_HELP, runInvite } from "./commands/invite.ts";
 import { PORTAL_HELP, runPortal } from "./commands/portal.ts";
+import {
+  CONFIGURE_HELP,
+  CREDENTIALS_HELP,
+  LOGIN_HELP,
+  LOGOUT_HELP,
+  runConfigure,
+  runCredentials,
+  runLogin,
+  runLogout,
+} from "./commands/sso.ts";
 import { operatorVersion } from "./version.ts";
 
 const USAGE = `Usage: idc <command> [flags]
@@ -11,6 +21,10 @@ Commands:
   portal      serve the access portal and SAML identity provider (see idc portal --help)
   invite      print a one-time setup link for a user
   reset       revoke a user's credentials and sessions, and print a new setup link
+  login       sign in to the portal from a terminal; the AWS SDKs and CLIs then use the session
+  configure   write a profile for every account and role to ~/.aws/config
+  credentials print credentials for a role (credential_process helper)
+  logout      end the terminal's SSO session
   version     print the operator version
   help        show this help
 `;
@@ -32,17 +46,31 @@ export async function runCli(argv: string[], out: Out): Promise<number> {
     case "invite":
     case "reset":
       return runInvite(rest, out, command === "reset");
+    case "login":
+      return runLogin(rest, out);
+    case "configure":
+      return runConfigure(rest, out);
+    case "credentials":
+      return runCredentials(rest, out);
+    case "logout":
+      return runLogout(rest, out);
     case "help":
     case "--help":
     case "-h":
       out(
-        rest[0] === "portal"
-          ? PORTAL_HELP
-          : rest[0] === "controller"
-            ? CONTROLLER_HELP
-            : rest[0] === "invite" || rest[0] === "reset"
-              ? INVITE_HELP
-              : USAGE,
+        {
+          login: LOGIN_HELP,
+          configure: CONFIGURE_HELP,
+          credentials: CREDENTIALS_HELP,
+          logout: LOGOUT_HELP,
+        }[rest[0] ?? ""] ??
+          (rest[0] === "portal"
+            ? PORTAL_HELP
+            : rest[0] === "controller"
+              ? CONTROLLER_HELP
+              : rest[0] === "invite" || rest[0] === "reset"
+                ? INVITE_HELP
+                : USAGE),
       );
       return 0;
     default:
