@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./cli.ts";
 import { parseHostPort } from "./commands/flags.ts";
 
@@ -9,6 +9,15 @@ async function capture(argv: string[]): Promise<{ code: number; text: string }> 
 }
 
 describe("idc", () => {
+  // cli.ts loads the server commands when they run; loading them is not what these tests time.
+  beforeAll(async () => {
+    await Promise.all([
+      import("./commands/controller.ts"),
+      import("./commands/portal.ts"),
+      import("./commands/invite.ts"),
+    ]);
+  }, 120_000);
+
   it.each([
     { argv: ["version"], code: 0, match: /^idc \d+\.\d+\.\d+ \(node 24\./ },
     { argv: ["--help"], code: 0, match: /^Usage: idc <command>/ },
@@ -16,6 +25,8 @@ describe("idc", () => {
     { argv: ["frobnicate"], code: 2, match: /^idc: unknown command "frobnicate"/ },
     { argv: ["controller", "--help"], code: 0, match: /^Usage: idc controller \[flags\]/ },
     { argv: ["help", "controller"], code: 0, match: /--leader-elect BOOL/ },
+    { argv: ["credentials", "--help"], code: 0, match: /credential_process JSON \(Version 1\)/ },
+    { argv: ["help", "login"], code: 0, match: /^Usage: idc login/ },
   ])("$argv exits $code", async ({ argv, code, match }) => {
     const result = await capture(argv);
     expect(result.code).toBe(code);

@@ -1,7 +1,4 @@
 #!/usr/bin/env node
-import { CONTROLLER_HELP, runController } from "./commands/controller.ts";
-import { INVITE_HELP, runInvite } from "./commands/invite.ts";
-import { PORTAL_HELP, runPortal } from "./commands/portal.ts";
 import {
   CONFIGURE_HELP,
   CREDENTIALS_HELP,
@@ -13,6 +10,12 @@ import {
   runLogout,
 } from "./commands/sso.ts";
 import { operatorVersion } from "./version.ts";
+
+// The server commands are loaded when run: `idc credentials` runs for every SDK client that
+// needs credentials, and must not load the Kubernetes and AWS clients it never uses.
+const controller = () => import("./commands/controller.ts");
+const portal = () => import("./commands/portal.ts");
+const invite = () => import("./commands/invite.ts");
 
 const USAGE = `Usage: idc <command> [flags]
 
@@ -40,12 +43,12 @@ export async function runCli(argv: string[], out: Out): Promise<number> {
       out(`idc ${operatorVersion()} (node ${process.versions.node})\n`);
       return 0;
     case "controller":
-      return runController(rest, out);
+      return (await controller()).runController(rest, out);
     case "portal":
-      return runPortal(rest, out);
+      return (await portal()).runPortal(rest, out);
     case "invite":
     case "reset":
-      return runInvite(rest, out, command === "reset");
+      return (await invite()).runInvite(rest, out, command === "reset");
     case "login":
       return runLogin(rest, out);
     case "configure":
@@ -65,11 +68,11 @@ export async function runCli(argv: string[], out: Out): Promise<number> {
           logout: LOGOUT_HELP,
         }[rest[0] ?? ""] ??
           (rest[0] === "portal"
-            ? PORTAL_HELP
+            ? (await portal()).PORTAL_HELP
             : rest[0] === "controller"
-              ? CONTROLLER_HELP
+              ? (await controller()).CONTROLLER_HELP
               : rest[0] === "invite" || rest[0] === "reset"
-                ? INVITE_HELP
+                ? (await invite()).INVITE_HELP
                 : USAGE),
       );
       return 0;

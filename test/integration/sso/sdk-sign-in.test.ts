@@ -466,7 +466,7 @@ describe("CLI and SDK sign-in with the real AWS SDKs (botocore/boto3, JS v3) and
     ]);
     expect(denied.code).not.toBe(0);
     expect(denied.stderr).toContain(`you may not use ReadOnlyAccess in account ${B}`);
-  });
+  }, 240_000);
 
   it("logout (as aws sso logout sends it) ends the session: the next refresh fails in boto3, JS and idc", async () => {
     const cached = await readCache("it");
