@@ -5,6 +5,21 @@ import { addGrant } from "./grants.ts";
 import { redirectUriAllowed, registration } from "./oidc.ts";
 import { authorizePage, deviceApprovalPage, deviceCodeEntryPage, deviceDonePage } from "./pages.ts";
 import { newId, normalizeUserCode, open, seal } from "./tokens.ts";
+import { formRoute, queryRoute } from "../forms.ts";
+
+const AUTHORIZATION_FIELDS = [
+  "response_type",
+  "client_id",
+  "redirect_uri",
+  "state",
+  "code_challenge",
+  "code_challenge_method",
+  "scopes",
+] as const;
+const deviceQuery = queryRoute(["ticket", "user_code"]);
+const deviceForm = formRoute(["csrf", "user_code", "ticket", "action"]);
+const authorizeQuery = queryRoute(AUTHORIZATION_FIELDS);
+const authorizeForm = formRoute(["csrf", "action", ...AUTHORIZATION_FIELDS]);
 
 type Form = Record<string, string | undefined>;
 
@@ -41,160 +56,167 @@ function redirectWith(reply: FastifyReply, redirectUri: string, params: Record<s
  */
 export function approvalPages(ctx: SsoContext) {
   return (app: FastifyInstance) => {
-    app.get("/device", async (req: FastifyRequest, reply: FastifyReply) => {
-      const current = await ctx.currentUser(req, reply);
-      if (!current) return ctx.signInFirst(req, reply);
-      const who = { name: current.user.spec.userName, csrf: current.session.csrf };
-      const query = req.query as Form;
-      const html = (body: string) => reply.type("text/html").send(body);
-      if (query.ticket !== undefined) {
-        const ticket = open("ticket", query.ticket, ctx.tokenKey);
-        if (!ticket || ticket.expiresAt <= ctx.now().getTime())
+    app.get(
+      "/device",
+      { schema: deviceQuery },
+      async (req: FastifyRequest, reply: FastifyReply) => {
+        const current = await ctx.currentUser(req, reply);
+        if (!current) return ctx.signInFirst(req, reply);
+        const who = { name: current.user.spec.userName, csrf: current.session.csrf };
+        const query = req.query as Form;
+        const html = (body: string) => reply.type("text/html").send(body);
+        if (query.ticket !== undefined) {
+          const ticket = open("ticket", query.ticket, ctx.tokenKey);
+          if (!ticket || ticket.expiresAt <= ctx.now().getTime())
+            return html(
+              deviceCodeEntryPage(
+                who,
+                "This sign-in request has expired or is not valid. Start it again in your terminal.",
+              ),
+            );
           return html(
-            deviceCodeEntryPage(
-              who,
-              "This sign-in request has expired or is not valid. Start it again in your terminal.",
-            ),
+            deviceApprovalPage(who, {
+              userCode: ticket.userCode,
+              clientName: ticket.clientName,
+              ticket: query.ticket,
+            }),
           );
-        return html(
-          deviceApprovalPage(who, {
-            userCode: ticket.userCode,
-            clientName: ticket.clientName,
-            ticket: query.ticket,
-          }),
-        );
-      }
-      if (query.user_code !== undefined) {
-        const userCode = normalizeUserCode(query.user_code);
-        if (!userCode) return html(deviceCodeEntryPage(who, "That is not a valid code."));
-        return html(
-          deviceApprovalPage(who, { userCode, clientName: undefined, ticket: undefined }),
-        );
-      }
-      return html(deviceCodeEntryPage(who));
-    });
-
-    app.post("/device", async (req: FastifyRequest, reply: FastifyReply) => {
-      const current = await ctx.currentUser(req, reply);
-      if (!current) throw httpError(401, "Sign in first.");
-      const form = req.body as Form;
-      ctx.checkCsrf(current.session, form);
-      const userCode = normalizeUserCode(form.user_code ?? "");
-      if (!userCode) throw httpError(400, "That is not a valid code.");
-      const now = ctx.now().getTime();
-      let nonce: string | undefined;
-      let expiresAt = now + 600_000;
-      if (form.ticket) {
-        const ticket = open("ticket", form.ticket, ctx.tokenKey);
-        if (ticket?.userCode !== userCode || ticket.expiresAt <= now)
-          throw httpError(
-            400,
-            "This sign-in request has expired. Start it again in your terminal.",
+        }
+        if (query.user_code !== undefined) {
+          const userCode = normalizeUserCode(query.user_code);
+          if (!userCode) return html(deviceCodeEntryPage(who, "That is not a valid code."));
+          return html(
+            deviceApprovalPage(who, { userCode, clientName: undefined, ticket: undefined }),
           );
-        nonce = ticket.nonce;
-        expiresAt = ticket.expiresAt;
-      }
-      const userName = current.user.spec.userName;
-      const record = await ctx.credentials.get(userName);
-      const allowed = form.action === "allow";
-      await ctx.approvals.update((doc) =>
-        addApproval(
-          doc,
-          userCode,
-          {
-            userName,
-            epoch: record?.sessionEpoch ?? 0,
-            expiresAt,
-            ...(nonce ? { nonce } : {}),
-            ...(allowed ? {} : { denied: true }),
-          },
-          now,
-        ),
-      );
-      ctx.log.info(
-        { audit: true, sso: "device", result: allowed ? "allowed" : "denied", user: userName },
-        "SSO device authorization",
-      );
-      return reply
-        .type("text/html")
-        .send(deviceDonePage({ name: userName, csrf: current.session.csrf }, allowed));
-    });
+        }
+        return html(deviceCodeEntryPage(who));
+      },
+    );
 
-    app.get("/authorize", async (req: FastifyRequest, reply: FastifyReply) => {
-      const params = req.query as Form;
-      const request = authorizationRequest(ctx, params);
-      const current = await ctx.currentUser(req, reply);
-      if (!current) return ctx.signInFirst(req, reply);
-      // The consent form's answer is a redirect to the client's loopback port: the page's CSP
-      // (form-action) must allow that origin.
-      reply.formActionTarget = request.redirectUri;
-      const fields: Record<string, string> = {};
-      for (const k of [
-        "response_type",
-        "client_id",
-        "redirect_uri",
-        "state",
-        "code_challenge",
-        "code_challenge_method",
-        "scopes",
-      ])
-        if (params[k] !== undefined) fields[k] = params[k];
-      return reply.type("text/html").send(
-        authorizePage(
-          { name: current.user.spec.userName, csrf: current.session.csrf },
-          {
-            clientName: request.client.name,
-            redirectHost: new URL(request.redirectUri).host,
-            fields,
-          },
-        ),
-      );
-    });
+    app.post(
+      "/device",
+      { schema: deviceForm },
+      async (req: FastifyRequest, reply: FastifyReply) => {
+        const current = await ctx.currentUser(req, reply);
+        if (!current) throw httpError(401, "Sign in first.");
+        const form = req.body as Form;
+        ctx.checkCsrf(current.session, form);
+        const userCode = normalizeUserCode(form.user_code ?? "");
+        if (!userCode) throw httpError(400, "That is not a valid code.");
+        const now = ctx.now().getTime();
+        let nonce: string | undefined;
+        let expiresAt = now + 600_000;
+        if (form.ticket) {
+          const ticket = open("ticket", form.ticket, ctx.tokenKey);
+          if (ticket?.userCode !== userCode || ticket.expiresAt <= now)
+            throw httpError(
+              400,
+              "This sign-in request has expired. Start it again in your terminal.",
+            );
+          nonce = ticket.nonce;
+          expiresAt = ticket.expiresAt;
+        }
+        const userName = current.user.spec.userName;
+        const record = await ctx.credentials.get(userName);
+        const allowed = form.action === "allow";
+        await ctx.approvals.update((doc) =>
+          addApproval(
+            doc,
+            userCode,
+            {
+              userName,
+              epoch: record?.sessionEpoch ?? 0,
+              expiresAt,
+              ...(nonce ? { nonce } : {}),
+              ...(allowed ? {} : { denied: true }),
+            },
+            now,
+          ),
+        );
+        ctx.log.info(
+          { audit: true, sso: "device", result: allowed ? "allowed" : "denied", user: userName },
+          "SSO device authorization",
+        );
+        return reply
+          .type("text/html")
+          .send(deviceDonePage({ name: userName, csrf: current.session.csrf }, allowed));
+      },
+    );
 
-    app.post("/authorize", async (req: FastifyRequest, reply: FastifyReply) => {
-      const current = await ctx.currentUser(req, reply);
-      if (!current) throw httpError(401, "Sign in first.");
-      const form = req.body as Form;
-      ctx.checkCsrf(current.session, form);
-      const request = authorizationRequest(ctx, form);
-      const userName = current.user.spec.userName;
-      if (form.action !== "allow") {
-        ctx.log.info({ audit: true, sso: "authorize", result: "denied", user: userName }, "SSO");
-        return redirectWith(reply, request.redirectUri, {
-          error: "access_denied",
-          state: request.state,
-        });
-      }
-      const now = ctx.now().getTime();
-      const grantId = newId();
-      await ctx.credentials.update(userName, (r) =>
-        addGrant(
-          r,
+    app.get(
+      "/authorize",
+      { schema: authorizeQuery },
+      async (req: FastifyRequest, reply: FastifyReply) => {
+        const params = req.query as Form;
+        const request = authorizationRequest(ctx, params);
+        const current = await ctx.currentUser(req, reply);
+        if (!current) return ctx.signInFirst(req, reply);
+        // The consent form's answer is a redirect to the client's loopback port: the page's CSP
+        // (form-action) must allow that origin.
+        reply.formActionTarget = request.redirectUri;
+        const fields: Record<string, string> = {};
+        for (const k of AUTHORIZATION_FIELDS) if (params[k] !== undefined) fields[k] = params[k];
+        return reply.type("text/html").send(
+          authorizePage(
+            { name: current.user.spec.userName, csrf: current.session.csrf },
+            {
+              clientName: request.client.name,
+              redirectHost: new URL(request.redirectUri).host,
+              fields,
+            },
+          ),
+        );
+      },
+    );
+
+    app.post(
+      "/authorize",
+      { schema: authorizeForm },
+      async (req: FastifyRequest, reply: FastifyReply) => {
+        const current = await ctx.currentUser(req, reply);
+        if (!current) throw httpError(401, "Sign in first.");
+        const form = req.body as Form;
+        ctx.checkCsrf(current.session, form);
+        const request = authorizationRequest(ctx, form);
+        const userName = current.user.spec.userName;
+        if (form.action !== "allow") {
+          ctx.log.info({ audit: true, sso: "authorize", result: "denied", user: userName }, "SSO");
+          return redirectWith(reply, request.redirectUri, {
+            error: "access_denied",
+            state: request.state,
+          });
+        }
+        const now = ctx.now().getTime();
+        const grantId = newId();
+        await ctx.credentials.update(userName, (r) =>
+          addGrant(
+            r,
+            {
+              id: grantId,
+              clientId: request.client.id,
+              clientName: request.client.name,
+              createdAt: now,
+              expiresAt: now + grantLifetimeMs(ctx),
+            },
+            now,
+          ),
+        );
+        const code = seal(
+          "code",
           {
-            id: grantId,
             clientId: request.client.id,
-            clientName: request.client.name,
-            createdAt: now,
-            expiresAt: now + grantLifetimeMs(ctx),
+            userName,
+            grantId,
+            redirectUri: request.redirectUri,
+            challenge: request.challenge,
+            expiresAt: now + AUTHORIZATION_CODE_SECONDS * 1000,
           },
-          now,
-        ),
-      );
-      const code = seal(
-        "code",
-        {
-          clientId: request.client.id,
-          userName,
-          grantId,
-          redirectUri: request.redirectUri,
-          challenge: request.challenge,
-          expiresAt: now + AUTHORIZATION_CODE_SECONDS * 1000,
-        },
-        ctx.tokenKey,
-      );
-      ctx.log.info({ audit: true, sso: "authorize", result: "allowed", user: userName }, "SSO");
-      return redirectWith(reply, request.redirectUri, { code, state: request.state });
-    });
+          ctx.tokenKey,
+        );
+        ctx.log.info({ audit: true, sso: "authorize", result: "allowed", user: userName }, "SSO");
+        return redirectWith(reply, request.redirectUri, { code, state: request.state });
+      },
+    );
     return Promise.resolve();
   };
 }

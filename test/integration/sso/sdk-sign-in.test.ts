@@ -27,7 +27,8 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../../src/portal/password.ts";
 import { resetRecord } from "../../../src/identity/credentials.ts";
-import { base32Decode, newTotpSecret, totp } from "../../../src/portal/totp.ts";
+import { newTotpSecret } from "../../../src/portal/mfa.ts";
+import { totpCode } from "../../harness/totp.ts";
 import { boto3Python } from "../../harness/boto3.ts";
 import { launchChromium } from "../../harness/browser.ts";
 import { spawnCli } from "../../harness/cli-process.ts";
@@ -121,7 +122,7 @@ describe("CLI and SDK sign-in with the real AWS SDKs (botocore/boto3, JS v3) and
     await page.click('button[type="submit"]');
     await page.waitForURL(`${portalUrl}/login/otp`);
     clockOffset += 30_000;
-    await page.fill('input[name="otp"]', totp(base32Decode(totpSecret), portalNow()));
+    await page.fill('input[name="otp"]', totpCode(totpSecret, portalNow()));
     await page.click('button[type="submit"]');
   }
 
