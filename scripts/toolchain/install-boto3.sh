@@ -11,6 +11,7 @@ mkdir -p "$CACHE/venv"
 exec {lock}>"$CACHE/venv/.boto3.lock"
 flock -n "$lock" || { echo "[install-boto3] waiting for another install of boto3" >&2; flock "$lock"; }
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import boto3" 2>/dev/null; then
+  command -v python3 >/dev/null || { echo "[install-boto3] boto3 needs Python 3 on PATH" >&2; exit 1; }
   echo "[install-boto3] installing boto3==$BOTO3_VERSION into $VENV" >&2
   rm -rf "$VENV"
   python3 -m venv "$VENV"
