@@ -438,7 +438,8 @@ export async function syncAccount(
       reason: "WaitingForIdentityCenter",
       message: "no IdentityCenter with a signing certificate yet; the roles are kept as they are",
     });
-    return undefined; // the IdentityCenter's status change enqueues every account
+    // The IdentityCenter's status change enqueues every account; the re-check is a safety net.
+    return { requeueAfterMs: ctx.resyncMs };
   }
   const partition = instance.spec.aws.partition;
   const role = accessRole(account, partition);
