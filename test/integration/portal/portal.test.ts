@@ -17,45 +17,13 @@ import type { customObjects } from "../../harness/k8s.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { waitFor } from "../../harness/wait.ts";
 import { xmlsecVerifies } from "../../harness/xmlsec.ts";
+import { Client } from "./client.ts";
 import { A, NS, startPortalFixture } from "./fixture.ts";
 
 const SIGN_IN = "https://signin.aws.amazon.com/saml";
 const PASSWORD = "a long enough passphrase";
 
 type App = ReturnType<typeof buildPortalApp>;
-
-/** A tiny browser: keeps the session cookie and reads CSRF tokens from pages. */
-class Client {
-  cookie = "";
-  private readonly app: App;
-  constructor(app: App) {
-    this.app = app;
-  }
-  async request(
-    method: "GET" | "POST",
-    url: string,
-    form?: Record<string, string>,
-    headers: Record<string, string> = {},
-  ) {
-    const res = await this.app.inject({
-      method,
-      url,
-      headers: {
-        cookie: this.cookie,
-        ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
-        ...headers,
-      },
-      ...(form ? { payload: new URLSearchParams(form).toString() } : {}),
-    });
-    const set = res.headers["set-cookie"];
-    const first = Array.isArray(set) ? set[0] : set;
-    if (first) this.cookie = first.split(";")[0] ?? "";
-    return res;
-  }
-  static csrf(html: string): string {
-    return /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
-  }
-}
 
 /** The AuthnRequest XML in an HTTP-Redirect URL. */
 const inflate = (url: URL) =>
