@@ -1,4 +1,6 @@
 import { createPrivateKey, randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { CredentialStore } from "../adapters/k8s/credential-store.ts";
@@ -14,7 +16,9 @@ import { startHealthServer } from "../runtime/health-server.ts";
 import { buildPortalApp } from "../portal/app.ts";
 import { certificateBase64 } from "../saml/signing-identity.ts";
 import { sessionKeyId, type SessionKeyRing } from "../portal/session-cookie.ts";
-import { logLevel, namespaceOption, nonNegativeInt, parseHostPort } from "./flags.ts";
+import { logLevel, namespaceOption, nonNegativeInt, parseHostPort, positiveInt } from "./flags.ts";
+import { hashConcurrencyFor } from "../plan/portal-sizing.ts";
+import { DEFAULT_PASSWORD_HASHING } from "../api/v1alpha1/identity-center.ts";
 import { apiStatusCode } from "../runtime/api-errors.ts";
 
 export const PORTAL_HELP = `Usage: idc portal [flags]
@@ -34,8 +38,27 @@ Flags:
   --trusted-proxy-hops N proxies in front of the portal that append to X-Forwarded-For; the
                          client address is the entry N hops back (default 1: the ingress;
                          0 when clients connect directly)
+  --hash-concurrency N   password checks run at once (default "auto": as many as the
+                         container's memory limit holds next to the portal, see
+                         IdentityCenter spec.portal.passwordHashConcurrency)
+  --hash-queue N         sign-ins that may wait for a check; beyond them 503 (default 32)
   --log-level LEVEL      trace, debug, info, warn, error (default info)
 `;
+
+/** The container's memory limit (cgroup v2, then v1), if it has one. */
+async function memoryLimitBytes(): Promise<number | undefined> {
+  for (const file of ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]) {
+    try {
+      const n = Number((await readFile(file, "utf8")).trim());
+      // "max", or v1's "no limit" (a number near 2^63), both mean unbounded.
+      if (Number.isFinite(n) && n > 0 && n < 2 ** 50) return n;
+      return undefined;
+    } catch {
+      // not this cgroup version
+    }
+  }
+  return undefined;
+}
 
 /** Reads a Secret's key, creating the Secret with `make()` when it does not exist yet. */
 async function secretValue(
@@ -116,6 +139,8 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       "sts-endpoint": { type: "string", default: process.env.IDC_STS_ENDPOINT },
       "trusted-proxy-hops": { type: "string", default: "1" },
       "log-level": { type: "string", default: "info" },
+      "hash-concurrency": { type: "string", default: "auto" },
+      "hash-queue": { type: "string", default: "32" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -132,6 +157,19 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
   const stores = createStores(kubeConfig, log);
   const informers = portalInformers(stores);
   await startInformers(informers);
+  const hashQueue = positiveInt("--hash-queue", values["hash-queue"]);
+  const hashConcurrency =
+    values["hash-concurrency"] === "auto"
+      ? hashConcurrencyFor(
+          await memoryLimitBytes(),
+          (
+            stores.identityCenters.informer.get(values.instance)?.spec.signIn.passwordHashing ??
+            DEFAULT_PASSWORD_HASHING
+          ).memoryKiB,
+          availableParallelism(),
+        )
+      : positiveInt("--hash-concurrency", values["hash-concurrency"]);
+  log.info({ hashConcurrency, hashQueue }, "password checks bounded");
   const signingName = signingSecretName(values.instance);
   const [keyPem, certificatePem, sessionKey] = await Promise.all([
     secretValue(kubeConfig, { namespace: values.namespace, name: signingName, key: "tls.key" }),
@@ -172,6 +210,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     stsEndpoint: values["sts-endpoint"],
     trustedProxyHops,
     region: process.env.AWS_REGION ?? "us-east-1",
+    hashing: { concurrency: hashConcurrency, queue: hashQueue },
     log,
   });
   await app.listen({ host: listen.host, port: listen.port });

@@ -85,6 +85,16 @@ export class PortalMetrics {
     buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly hashRefusals = new Counter({
+    name: "idc_portal_password_hash_refusals_total",
+    help: "Sign-ins answered 503 because every password-hash slot and the queue were full.",
+    registers: [this.registry],
+  });
+  readonly hashesInFlight = new Gauge({
+    name: "idc_portal_password_hashes_in_flight",
+    help: "Password hashes or verifications running now (each holds the Argon2 memory cost).",
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -10,7 +10,9 @@ import type {
   V1ServiceAccount,
 } from "@kubernetes/client-node";
 import type { IdentityCenter } from "../api/v1alpha1/index.ts";
+import { DEFAULT_PASSWORD_HASHING } from "../api/v1alpha1/identity-center.ts";
 import { INSTANCE_KEY, MANAGED_BY, MANAGED_BY_LABEL } from "./naming.ts";
+import { portalMemoryMiB } from "./portal-sizing.ts";
 
 const PORTAL_COMPONENT = "portal";
 const PORTAL_PORT = 8080;
@@ -102,6 +104,11 @@ function metadata(ic: IdentityCenter, namespace: string | undefined) {
 function deployment(ic: IdentityCenter, options: PortalWorkloadOptions): V1Deployment {
   const instance = ic.metadata.name;
   const labels = portalLabels(instance);
+  const hashConcurrency = ic.spec.portal.passwordHashConcurrency;
+  const memoryMiB = portalMemoryMiB(
+    hashConcurrency,
+    (ic.spec.signIn.passwordHashing ?? DEFAULT_PASSWORD_HASHING).memoryKiB,
+  );
   const probe = (path: string, periodSeconds: number) => ({
     httpGet: { path, port: "http" },
     periodSeconds,
@@ -151,18 +158,21 @@ function deployment(ic: IdentityCenter, options: PortalWorkloadOptions): V1Deplo
                 `--instance=${instance}`,
                 `--namespace=${options.namespace}`,
                 `--metrics-addr=0.0.0.0:${String(METRICS_PORT)}`,
+                `--hash-concurrency=${String(hashConcurrency)}`,
               ],
+              // The binding hashes on libuv's pool (4 threads by default).
+              env: [{ name: "UV_THREADPOOL_SIZE", value: String(Math.max(4, hashConcurrency)) }],
               ports: [
                 { name: "http", containerPort: PORTAL_PORT, protocol: "TCP" },
                 { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
               ],
               readinessProbe: probe("/readyz", 5),
               livenessProbe: probe("/healthz", 10),
-              // scrypt needs 128 MiB per password check outside the JS heap; the limit leaves
-              // room for two checks at once next to the heap the image caps at 160 MiB.
+              // Each password check holds its Argon2 memory outside the JS heap: the limit is the
+              // portal's base plus that many checks, the number the portal lets run at once.
               resources: {
-                requests: { cpu: "100m", memory: "256Mi" },
-                limits: { memory: "512Mi" },
+                requests: { cpu: "100m", memory: `${String(memoryMiB)}Mi` },
+                limits: { memory: `${String(memoryMiB)}Mi` },
               },
               securityContext: {
                 allowPrivilegeEscalation: false,

@@ -24,6 +24,14 @@ import { SignInChecks } from "./sign-in.ts";
 import { DEFAULT_THROTTLE, type ThrottleOptions } from "./throttle.ts";
 import { memoryDocument, type SharedDocument } from "../adapters/k8s/secret-document.ts";
 import { emptyApprovals, type DeviceApprovals } from "./sso/device-approvals.ts";
+import { HashGate, type HashGateOptions } from "./hash-gate.ts";
+import {
+  DEFAULT_ARGON2,
+  hashPassword,
+  verifyAgainstDummy,
+  verifyPassword,
+  type Argon2Params,
+} from "./password.ts";
 
 /** Where credential records live (a Secret per user); `update` is a conditional write. */
 export interface CredentialBackend {
@@ -90,6 +98,8 @@ export interface PortalDeps {
   now?: () => Date;
   /** Device approvals of CLI sign-in, shared by the replicas (default: this process only). */
   deviceApprovals?: SharedDocument<DeviceApprovals>;
+  /** Password hashes in flight and waiting (default: 2 and 32, what a 512 MiB pod bears). */
+  hashing?: Omit<HashGateOptions, "onRefused">;
 }
 
 /**
@@ -111,6 +121,7 @@ export class PortalContext {
   readonly now: () => Date;
   private readonly keys: SessionKeyRing | (() => SessionKeyRing);
   readonly deviceApprovals: SharedDocument<DeviceApprovals>;
+  private readonly hashGate: HashGate;
 
   constructor(deps: PortalDeps) {
     this.stores = deps.stores;
@@ -127,8 +138,46 @@ export class PortalContext {
     this.metrics = deps.metrics ?? new PortalMetrics();
     this.log = deps.log;
     this.now = deps.now ?? (() => new Date());
-    this.checks = new SignInChecks(this.credentials, this.metrics);
+    const metrics = this.metrics;
+    this.hashGate = new HashGate({
+      ...(deps.hashing ?? { concurrency: 2, queue: 32 }),
+      onRefused: () => metrics.hashRefusals.inc(),
+    });
+    this.checks = new SignInChecks(this.credentials, this.metrics, {
+      verify: (password, stored) => this.verifyPassword(password, stored),
+      verifyNothing: (password) => {
+        const params = this.passwordHashing();
+        return this.gated(() => verifyAgainstDummy(password, params));
+      },
+    });
     this.deviceApprovals = deps.deviceApprovals ?? memoryDocument(emptyApprovals);
+  }
+
+  /** The instance's Argon2id cost for new hashes. */
+  passwordHashing(): Argon2Params {
+    return this.findInstance()?.spec.signIn.passwordHashing ?? DEFAULT_ARGON2;
+  }
+
+  private async gated<T>(job: () => Promise<T>): Promise<T> {
+    return this.hashGate.run(async () => {
+      this.metrics.hashesInFlight.inc();
+      try {
+        return await job();
+      } finally {
+        this.metrics.hashesInFlight.dec();
+      }
+    });
+  }
+
+  /** Hashes a new password at the instance's cost, within the portal's memory bound. */
+  hashPassword(password: string): Promise<string> {
+    const params = this.passwordHashing();
+    return this.gated(() => hashPassword(password, params));
+  }
+
+  /** Checks a password within the portal's memory bound; a full queue answers 503. */
+  verifyPassword(password: string, stored: string): Promise<boolean> {
+    return this.gated(() => verifyPassword(password, stored));
   }
 
   /** The session keys now: the first seals, every one opens (they rotate; see portal.ts). */

@@ -42,7 +42,13 @@ export function identityCenter(name = "default", externalUrl = "http://127.0.0.1
     kind: "IdentityCenter",
     metadata: { name, generation: 1, uid: `uid-${name}` },
     spec: {
-      portal: { hostname: "sso.example.com", externalUrl, ingress: { enabled: true }, replicas: 2 },
+      portal: {
+        hostname: "sso.example.com",
+        externalUrl,
+        ingress: { enabled: true },
+        replicas: 2,
+        passwordHashConcurrency: 4,
+      },
       signIn: { mfa: "required", duration: "PT8H", idleTimeout: "PT1H", lockoutThreshold: 5 },
       aws: { partition: "aws", signInUrl: "https://signin.aws.amazon.com/saml" },
       identitySource: { type: "internal" },

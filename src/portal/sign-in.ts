@@ -16,7 +16,6 @@ import {
   type FailureState,
 } from "../identity/credentials.ts";
 import type { CredentialBackend } from "./context.ts";
-import { verifyAgainstDummy, verifyPassword } from "./password.ts";
 import { pendingMfaValid, type Session } from "./session-cookie.ts";
 import { verifyTotp } from "./mfa.ts";
 
@@ -51,6 +50,22 @@ export type CodeOutcome =
 
 export const newSessionId = () => randomBytes(18).toString("base64url");
 
+/** The password hashing sign-in uses: bounded in memory and off the event loop (context.ts). */
+export interface PasswordChecker {
+  verify(password: string, stored: string): Promise<boolean>;
+  /** The same work as `verify` against a current record, matching nothing. */
+  verifyNothing(password: string): Promise<false>;
+}
+
+/** A stored hash replaced by one at the current cost, unless the record changed meanwhile. */
+export interface HashUpgrade {
+  from: string;
+  to: string;
+}
+
+const upgraded = (r: CredentialRecord, upgrade: HashUpgrade | undefined): CredentialRecord =>
+  upgrade && r.passwordHash === upgrade.from ? { ...r, passwordHash: upgrade.to } : r;
+
 /**
  * The credential checks of sign-in, each built so that parallel requests and replicas cannot
  * get more than one answer per counted attempt: every check that decides something is made in
@@ -59,17 +74,19 @@ export const newSessionId = () => randomBytes(18).toString("base64url");
 export class SignInChecks {
   private readonly credentials: CredentialBackend;
   private readonly metrics: PortalMetrics;
+  private readonly passwords: PasswordChecker;
   private readonly unknownNames = new NameFailureCounters();
 
-  constructor(credentials: CredentialBackend, metrics: PortalMetrics) {
+  constructor(credentials: CredentialBackend, metrics: PortalMetrics, passwords: PasswordChecker) {
     this.credentials = credentials;
     this.metrics = metrics;
+    this.passwords = passwords;
   }
 
   /**
    * The password step. `recordName` is the userName of the User the typed name resolves to
    * (undefined when none does), `eligible` whether that user may sign in (active, unique).
-   * Every name that is not locked costs one scrypt hash, against the stored hash or a dummy
+   * Every name that is not locked costs one Argon2id check, against the stored hash or a dummy
    * one, and every name locks after `threshold` failures: unknown, inactive and real users
    * look the same from outside, by answer and by time.
    */
@@ -100,22 +117,27 @@ export class SignInChecks {
     this.metrics.passwordHashes.inc();
     const hash = input.eligible ? record?.passwordHash : undefined;
     const ok = hash
-      ? await verifyPassword(input.password, hash)
-      : await verifyAgainstDummy(input.password);
+      ? await this.passwords.verify(input.password, hash)
+      : await this.passwords.verifyNothing(input.password);
     if (!ok || !record || !recordName) return { result: "rejected" };
     return { result: "accepted", record };
   }
 
   /** The right password and a second factor still to come: the counted attempt is taken back. */
-  async passwordAccepted(userName: string): Promise<void> {
-    await this.credentials.update(userName, passwordAccepted);
+  async passwordAccepted(userName: string, upgrade?: HashUpgrade): Promise<void> {
+    await this.credentials.update(userName, (r) => upgraded(passwordAccepted(r), upgrade));
   }
 
   /** The right password and no second factor: signed in, with a new server-side session. */
-  async signedIn(userName: string, expiresAt: number, now: number): Promise<string> {
+  async signedIn(
+    userName: string,
+    expiresAt: number,
+    now: number,
+    upgrade?: HashUpgrade,
+  ): Promise<string> {
     const id = newSessionId();
     await this.credentials.update(userName, (r) =>
-      addSession(recordSuccess(r), { id, expiresAt }, now),
+      addSession(upgraded(recordSuccess(r), upgrade), { id, expiresAt }, now),
     );
     return id;
   }

@@ -55,12 +55,10 @@ export const credentialThrottle = fp(
       for (const limiter of limiters) {
         const result = await limiter(req);
         if (!result.isAllowed && result.isExceeded)
-          throw Object.assign(
-            httpError(
-              429,
-              `Too many requests. Try again in ${String(result.ttlInSeconds)} seconds.`,
-            ),
-            { headers: { "retry-after": String(result.ttlInSeconds) } },
+          throw httpError(
+            429,
+            `Too many requests. Try again in ${String(result.ttlInSeconds)} seconds.`,
+            { "retry-after": String(result.ttlInSeconds) },
           );
       }
     });

@@ -57,8 +57,54 @@ const Portal = Type.Object(
         maxLength: 1024,
       }),
     ),
+    passwordHashConcurrency: Type.Integer({
+      description:
+        "Password checks each portal pod runs at once; its memory limit grows with it (more sign-ins per second, more memory). Beyond it and a short queue, sign-in answers 503 with Retry-After.",
+      default: 4,
+      minimum: 1,
+      maximum: 32,
+    }),
   },
   { description: "The access portal and SAML identity provider workload." },
+);
+
+/** OWASP's recommended minimum for Argon2id (m=19 MiB, t=2, p=1). */
+export const DEFAULT_PASSWORD_HASHING = { memoryKiB: 19456, iterations: 2, parallelism: 1 };
+
+const PasswordHashing = Type.Object(
+  {
+    memoryKiB: Type.Integer({
+      description: "Argon2id memory cost in KiB (OWASP: at least 19456 with 2 iterations).",
+      default: 19456,
+      minimum: 7168,
+      maximum: 262144,
+    }),
+    iterations: Type.Integer({
+      description: "Argon2id passes over the memory.",
+      default: 2,
+      minimum: 1,
+      maximum: 10,
+    }),
+    parallelism: Type.Integer({
+      description: "Argon2id lanes.",
+      default: 1,
+      minimum: 1,
+      maximum: 8,
+    }),
+  },
+  {
+    description:
+      "Argon2id cost of new password hashes; older hashes are upgraded at the next sign-in.",
+    default: DEFAULT_PASSWORD_HASHING,
+    // OWASP's equivalent settings trade memory for passes (47 MiB x 1 ... 7 MiB x 5): refuse
+    // any pair cheaper than the cheapest of them.
+    ...rules({
+      rule: "self.memoryKiB * self.iterations >= 35840",
+      message:
+        "memoryKiB x iterations must be at least 35840 (OWASP's minimum, e.g. 19456 KiB x 2 or 7168 KiB x 5)",
+      fieldPath: ".memoryKiB",
+    }),
+  },
 );
 
 const SignIn = Type.Object(
@@ -84,6 +130,7 @@ const SignIn = Type.Object(
       minimum: 1,
       maximum: 100,
     }),
+    passwordHashing: Type.Optional(PasswordHashing),
   },
   {
     description: "Sign-in policy for the access portal.",

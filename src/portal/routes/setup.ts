@@ -3,7 +3,7 @@ import { idpEndpoints } from "../../saml/metadata.ts";
 import { setupTokenValid } from "../../identity/credentials.ts";
 import { formRoute, queryRoute, type Form } from "../forms.ts";
 import { errorPage, setupPage } from "../html.ts";
-import { hashPassword, passwordProblem } from "../password.ts";
+import { passwordProblem } from "../password.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { freshSession } from "../plugins/session.ts";
 import { newTotpSecret, otpauthUri, verifyTotp } from "../mfa.ts";
@@ -111,7 +111,7 @@ export const setupRoutes: FastifyPluginCallback = (app, _options, done) => {
         if (step === undefined)
           return again("That code is not right; check the time on your device.");
       }
-      const passwordHash = await hashPassword(password);
+      const passwordHash = await portal.hashPassword(password);
       // Checked again and consumed in one write: two submissions of one link set one
       // password; every earlier session ends.
       const consumed = await portal.checks.completeSetup({

@@ -2,6 +2,7 @@ import type { FastifyPluginCallback } from "fastify";
 import { isValidUser } from "../../identity/directory.ts";
 import { formRoute, type Form } from "../forms.ts";
 import { loginPage, otpPage } from "../html.ts";
+import { needsRehash } from "../password.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { freshSession, signInPolicy, signedInSession } from "../plugins/session.ts";
 import { PENDING_MFA_MS } from "../session-cookie.ts";
@@ -69,11 +70,18 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
         req.audit("password", "no_authenticator", userName);
         return fail("Your account needs an authenticator. Ask an administrator for a setup link.");
       }
+      // Older records (scrypt, or an earlier Argon2 cost) move to the current cost now that the
+      // password is known, in the write that ends the password step anyway.
+      const stored = record.passwordHash;
+      const upgrade =
+        stored && needsRehash(stored, portal.passwordHashing())
+          ? { from: stored, to: await portal.hashPassword(form.password ?? "") }
+          : undefined;
       const returnTo = safeReturnTo(session?.returnTo);
       // A sign-in that a ForceAuthn request asked for answers that request.
       const forceFor = returnTo ? session?.forceFor : undefined;
       if (mfa !== "disabled" && record.totpSecret) {
-        await portal.checks.passwordAccepted(userName);
+        await portal.checks.passwordAccepted(userName, upgrade);
         req.audit("password", "accepted", userName);
         // Half signed in, for PENDING_MFA_MS and only under the credentials just checked.
         reply.writeSession({
@@ -84,7 +92,12 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
         });
         return reply.redirect("/login/otp", 303);
       }
-      const id = await portal.checks.signedIn(userName, t + signInPolicy(portal).absoluteMs, t);
+      const id = await portal.checks.signedIn(
+        userName,
+        t + signInPolicy(portal).absoluteMs,
+        t,
+        upgrade,
+      );
       req.audit("password", "signed_in", userName);
       reply.writeSession(
         signedInSession(

@@ -111,7 +111,11 @@ describe("the IdentityCenter controller runs the portal", () => {
       "--instance=default",
       `--namespace=${NS}`,
       "--metrics-addr=0.0.0.0:9090",
+      "--hash-concurrency=4",
     ]);
+    // Memory for the portal plus four Argon2id checks at 19 MiB, which is what it runs at once.
+    expect(container?.resources?.limits?.memory).toBe("352Mi");
+    expect(container?.env).toContainEqual({ name: "UV_THREADPOOL_SIZE", value: "4" });
     expect(container?.securityContext).toMatchObject({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,

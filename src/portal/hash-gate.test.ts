@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { HashCapacityError, HashGate } from "./hash-gate.ts";
+
+/** A job that finishes when the test says so. */
+function pending() {
+  let finish = () => {};
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  return { job: () => done, finish };
+}
+
+describe("HashGate", () => {
+  it("runs at most `concurrency` jobs, queues up to `queue`, refuses the rest with 503", async () => {
+    let refused = 0;
+    const gate = new HashGate({ concurrency: 2, queue: 1, onRefused: () => refused++ });
+    const jobs = [pending(), pending(), pending()];
+    const runs = jobs.map((j) => gate.run(j.job));
+    expect(gate.inFlight).toBe(2);
+    expect(gate.queued).toBe(1);
+    const error = await gate.run(() => Promise.resolve()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HashCapacityError);
+    expect((error as HashCapacityError).statusCode).toBe(503);
+    expect((error as HashCapacityError).headers["retry-after"]).toBe("1");
+    expect(refused).toBe(1);
+    jobs[0]?.finish();
+    await runs[0];
+    // The freed slot went to the queued job: still two in flight, nobody waiting.
+    expect(gate.inFlight).toBe(2);
+    expect(gate.queued).toBe(0);
+    jobs[1]?.finish();
+    jobs[2]?.finish();
+    await Promise.all(runs);
+    expect(gate.inFlight).toBe(0);
+  });
+
+  it("frees the slot when a job fails", async () => {
+    const gate = new HashGate({ concurrency: 1, queue: 0 });
+    await expect(gate.run(() => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+    expect(gate.inFlight).toBe(0);
+    await expect(gate.run(() => Promise.resolve(7))).resolves.toBe(7);
+  });
+});

@@ -1,0 +1,100 @@
+import { scryptSync } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { operatorCrdFiles } from "../../harness/crds.ts";
+import { Client } from "./client.ts";
+import { useTestEnvironment } from "../../harness/use-environment.ts";
+import { waitFor } from "../../harness/wait.ts";
+import { startPortalFixture } from "./fixture.ts";
+
+const PASSWORD = "a long enough passphrase";
+
+/** alice's password as the portal stored it before Argon2id: scrypt at N=2^17. */
+function scryptRecordOf(password: string): string {
+  const salt = Buffer.from("fixed salt 16 by");
+  const N = 2 ** 17;
+  const key = scryptSync(password.normalize("NFKC"), salt, 32, {
+    N,
+    r: 8,
+    p: 1,
+    maxmem: 256 * N * 8,
+  });
+  return ["scrypt", N, 8, 1, salt.toString("base64"), key.toString("base64")].join("$");
+}
+
+describe("password hashing in the portal", () => {
+  const env = useTestEnvironment({ crdFiles: operatorCrdFiles(), moto: true });
+  let fixture: Awaited<ReturnType<typeof startPortalFixture>>;
+
+  beforeAll(async () => {
+    fixture = await startPortalFixture(env(), {
+      externalUrl: "http://127.0.0.1:8080",
+      signInUrl: "https://signin.aws.amazon.com/saml",
+      now: () => new Date(),
+    });
+    await fixture.objects.patchSpec("identitycenters", "default", {
+      signIn: { mfa: "disabled", duration: "PT8H", idleTimeout: "PT1H", lockoutThreshold: 100 },
+    });
+    await waitFor("the portal to see MFA disabled", () =>
+      Promise.resolve(
+        fixture.stores.identityCenters.informer.get("default")?.spec.signIn.mfa === "disabled",
+      ),
+    );
+  });
+  afterAll(async () => {
+    await fixture.stop();
+  });
+
+  async function signIn(app: typeof fixture.app, password = PASSWORD) {
+    const client = new Client(app);
+    const login = await client.request("GET", "/login");
+    return client.request("POST", "/login", {
+      csrf: Client.csrf(login.body),
+      username: "alice",
+      password,
+    });
+  }
+
+  it("signs in with a record written with scrypt and rewrites it as Argon2id at OWASP's cost", async () => {
+    const legacy = scryptRecordOf(PASSWORD);
+    await fixture.store.update("alice", (r) => ({ ...r, passwordHash: legacy, failures: 0 }));
+    expect((await signIn(fixture.app, "not the password")).statusCode).toBe(401);
+    expect((await fixture.store.get("alice"))?.passwordHash).toBe(legacy);
+    const res = await signIn(fixture.app);
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe("/");
+    const upgraded = (await fixture.store.get("alice"))?.passwordHash ?? "";
+    expect(upgraded).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    // The new record signs in; the old one is gone.
+    expect((await signIn(fixture.app)).statusCode).toBe(303);
+    expect((await fixture.store.get("alice"))?.passwordHash).toBe(upgraded);
+  });
+
+  it("answers 503 with Retry-After, never a 500, when more people sign in at once than its memory allows", async () => {
+    // One check at a time and one waiting: the rest of a burst is refused at once rather than
+    // each taking Argon2's memory.
+    const small = fixture.replica({ hashing: { concurrency: 1, queue: 1 } });
+    const before = (
+      await fixture.metrics.registry.getSingleMetricAsString(
+        "idc_portal_password_hash_refusals_total",
+      )
+    ).match(/ (\d+)$/m)?.[1];
+    const burst = await Promise.all(Array.from({ length: 16 }, () => signIn(small)));
+    const statuses = burst.map((r) => r.statusCode);
+    expect(statuses.every((s) => s === 303 || s === 503)).toBe(true);
+    expect(statuses).toContain(303);
+    const refused = burst.filter((r) => r.statusCode === 503);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      expect(r.headers["retry-after"]).toBe("1");
+      expect(r.body).toContain("busy signing other people in");
+    }
+    const after = (
+      await fixture.metrics.registry.getSingleMetricAsString(
+        "idc_portal_password_hash_refusals_total",
+      )
+    ).match(/ (\d+)$/m)?.[1];
+    expect(Number(after) - Number(before ?? 0)).toBe(refused.length);
+    // Once the burst is over, sign-in works again on the same replica.
+    expect((await signIn(small)).statusCode).toBe(303);
+  });
+});
