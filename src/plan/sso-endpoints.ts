@@ -7,3 +7,10 @@ export function ssoEndpoints(portalUrl: string): { ssoOidc: string; ssoPortal: s
   const base = portalUrl.replace(/\/+$/, "");
   return { ssoOidc: `${base}${SSO_OIDC_PATH}`, ssoPortal: `${base}${SSO_PORTAL_PATH}` };
 }
+
+/** Where an upstream OIDC provider sends users back (the redirect URI registered there). */
+export const UPSTREAM_OIDC_CALLBACK_PATH = "/upstream/oidc/callback";
+
+export function upstreamOidcRedirectUri(portalUrl: string): string {
+  return `${portalUrl.replace(/\/+$/, "")}${UPSTREAM_OIDC_CALLBACK_PATH}`;
+}

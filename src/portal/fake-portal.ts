@@ -51,7 +51,7 @@ export function identityCenter(name = "default", externalUrl = "http://127.0.0.1
       },
       signIn: { mfa: "required", duration: "PT8H", idleTimeout: "PT1H", lockoutThreshold: 5 },
       aws: { partition: "aws", signInUrl: "https://signin.aws.amazon.com/saml" },
-      identitySource: { type: "internal" },
+      identitySource: { type: "internal", jitProvisioning: false, trustUpstreamMfa: true },
     },
   };
   return ic;

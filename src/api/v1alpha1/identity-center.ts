@@ -1,6 +1,7 @@
 import Type, { type Static } from "typebox";
 import { USER_SOURCE_PATTERN } from "./application.ts";
 import {
+  objectName,
   enumOf,
   isoDuration,
   readyColumns,
@@ -185,9 +186,132 @@ const AccessControlAttribute = Type.Object(
   { description: "A session tag passed to AWS for attribute-based access control." },
 );
 
+/** A key of a Secret in the operator's namespace; the portal may `get` exactly that Secret. */
+const SecretKeyRef = (description: string) =>
+  Type.Object(
+    {
+      name: Type.String({
+        description: "Secret name, in the operator's namespace.",
+        minLength: 1,
+        maxLength: 253,
+        pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+      }),
+      key: Type.String({
+        description: "Key in the Secret's data.",
+        minLength: 1,
+        maxLength: 253,
+        pattern: "^[-._a-zA-Z0-9]+$",
+      }),
+    },
+    { description },
+  );
+
+/** A claim name of an id_token or userinfo response (a JSON member name). */
+const claimName = (description: string, fallback?: string) =>
+  Type.String({
+    description,
+    minLength: 1,
+    maxLength: 256,
+    pattern: "^\\S+$",
+    ...(fallback === undefined ? {} : { default: fallback }),
+  });
+
+export const DEFAULT_OIDC_SCOPES = ["openid", "profile", "email"];
+
+const Oidc = Type.Object(
+  {
+    issuerUrl: Type.String({
+      description:
+        "The upstream's issuer, exactly as its id_tokens name it; <issuerUrl>/.well-known/openid-configuration is read for its endpoints and keys. https only.",
+      maxLength: 1024,
+      pattern: "^https://[^\\s?#]+$",
+    }),
+    clientId: Type.String({
+      description: "The client id the upstream gave the portal.",
+      minLength: 1,
+      maxLength: 1024,
+    }),
+    clientSecret: SecretKeyRef(
+      "Where the client secret is: a Secret of the operator's namespace that the portal may read by name.",
+    ),
+    scopes: Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: "^[\\x21-\\x7e]+$" }), {
+      description: "Scopes requested; must include openid.",
+      default: DEFAULT_OIDC_SCOPES,
+      minItems: 1,
+      maxItems: 32,
+      "x-kubernetes-list-type": "set",
+      ...rules({ rule: "self.exists(s, s == 'openid')", message: "scopes must include openid" }),
+    }),
+    userNameClaim: claimName(
+      "Claim holding the userName matched to a User (ignoring case).",
+      "preferred_username",
+    ),
+    emailClaim: claimName("Claim holding the email of a user created on first sign-in.", "email"),
+    groupsClaim: Type.Optional(
+      claimName(
+        "Claim holding the user's upstream groups (an array of names or ids), mapped by groupMapping.",
+      ),
+    ),
+  },
+  {
+    description:
+      "An upstream OpenID Connect provider users sign in with (authorization code + PKCE).",
+  },
+);
+
+const GroupMapping = Type.Object(
+  {
+    sameName: Type.Boolean({
+      description:
+        "An upstream group with no entry in mappings maps to the Group of the same object name.",
+      default: false,
+    }),
+    mappings: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            upstream: Type.String({
+              description: "The upstream group's name or id, as the groups claim carries it.",
+              minLength: 1,
+              maxLength: 1024,
+            }),
+            group: objectName("The Group object the upstream group's members join."),
+          },
+          { description: "One upstream group and the Group it grants." },
+        ),
+        {
+          description: "Upstream groups and the Group each maps to.",
+          maxItems: 1000,
+          "x-kubernetes-list-type": "map",
+          "x-kubernetes-list-map-keys": ["upstream"],
+        },
+      ),
+    ),
+  },
+  {
+    description:
+      "How upstream group claims become Group membership, refreshed at each sign-in. Only Groups owned by the identity source (label identitycenter.dev/managed-by: identity-source; created when missing) are changed; a mapping to a Group managed elsewhere is skipped and logged.",
+    ...rules({
+      rule: "self.sameName || (has(self.mappings) && size(self.mappings) > 0)",
+      message: "groupMapping needs sameName: true or at least one mapping",
+    }),
+  },
+);
+
 const IdentitySource = Type.Object(
   {
-    type: enumOf(["internal", "saml"] as const, "Where users sign in.", { default: "internal" }),
+    type: enumOf(["internal", "saml", "oidc"] as const, "Where users sign in.", {
+      default: "internal",
+    }),
+    displayName: Type.Optional(
+      Type.String({
+        description:
+          "The upstream's name on the sign-in page's button (Sign in with <displayName>); the issuer's or IdP's host name when unset.",
+        minLength: 1,
+        maxLength: 64,
+      }),
+    ),
+    oidc: Type.Optional(Oidc),
     saml: Type.Optional(
       Type.Object(
         {
@@ -219,6 +343,17 @@ const IdentitySource = Type.Object(
         },
       ),
     ),
+    jitProvisioning: Type.Boolean({
+      description:
+        "Create a User (labelled identitycenter.dev/managed-by: identity-source) for an upstream user who has none; otherwise unknown upstream users are refused.",
+      default: false,
+    }),
+    groupMapping: Type.Optional(GroupMapping),
+    trustUpstreamMfa: Type.Boolean({
+      description:
+        "When the upstream reports a multi-factor sign-in (OIDC amr, SAML authentication context), the portal does not ask for its own TOTP; when false, or when the upstream reports none, signIn.mfa applies.",
+      default: true,
+    }),
     scim: Type.Optional(
       Type.Object(
         {
@@ -232,13 +367,41 @@ const IdentitySource = Type.Object(
     ),
   },
   {
-    description: "Where users come from.",
-    default: { type: "internal" },
-    ...rules({
-      rule: "self.type != 'saml' || has(self.saml)",
-      message: "type saml needs the saml settings",
-      fieldPath: ".saml",
-    }),
+    description:
+      "Where users come from and sign in. With an upstream (saml, oidc) password sign-in is off and the sign-in page sends users upstream.",
+    default: { type: "internal", jitProvisioning: false, trustUpstreamMfa: true },
+    ...rules(
+      {
+        rule: "self.type != 'saml' || has(self.saml)",
+        message: "type saml needs the saml settings",
+        fieldPath: ".saml",
+      },
+      {
+        rule: "self.type != 'oidc' || has(self.oidc)",
+        message: "type oidc needs the oidc settings",
+        fieldPath: ".oidc",
+      },
+      {
+        rule: "self.type == 'oidc' || !has(self.oidc)",
+        message: "oidc settings are used only with type oidc",
+        fieldPath: ".oidc",
+      },
+      {
+        rule: "self.type == 'saml' || !has(self.saml)",
+        message: "saml settings are used only with type saml",
+        fieldPath: ".saml",
+      },
+      {
+        rule: "self.type != 'internal' || (!self.jitProvisioning && !has(self.groupMapping) && !has(self.displayName))",
+        message:
+          "jitProvisioning, groupMapping and displayName apply to an upstream identity source (type saml or oidc)",
+      },
+      {
+        rule: "self.type != 'oidc' || has(self.oidc.groupsClaim) == has(self.groupMapping)",
+        message: "oidc.groupsClaim and groupMapping go together: set both or neither",
+        fieldPath: ".groupMapping",
+      },
+    ),
   },
 );
 
@@ -293,8 +456,17 @@ export const IdentityCenterStatus = statusOf("Observed state of the instance.", 
               "Base URL of the SSO portal API (the SDKs' sso endpoint_url, AWS_ENDPOINT_URL_SSO).",
           }),
         ),
+        upstreamOidcRedirectUri: Type.Optional(
+          Type.String({
+            description:
+              "With identitySource.type oidc: the redirect URI to register with the upstream provider for the portal's client.",
+          }),
+        ),
       },
-      { description: "Where the AWS SDKs and CLIs sign in (see idc login)." },
+      {
+        description:
+          "Where the AWS SDKs and CLIs sign in (see idc login), and what to register with an upstream identity provider.",
+      },
     ),
   ),
 });

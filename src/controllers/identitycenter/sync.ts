@@ -18,7 +18,7 @@ import {
   portalUrl,
   signingSecretName,
 } from "../../plan/naming.ts";
-import { ssoEndpoints } from "../../plan/sso-endpoints.ts";
+import { ssoEndpoints, upstreamOidcRedirectUri } from "../../plan/sso-endpoints.ts";
 
 /**
  * The instance's signing key and certificate, created once in a Secret of the operator's
@@ -147,7 +147,12 @@ export async function syncIdentityCenter(
     portalUrl: endpoints.portalUrl,
     metadataUrl: endpoints.metadataUrl,
     entityId: endpoints.entityId,
-    endpoints: ssoEndpoints(endpoints.portalUrl),
+    endpoints: {
+      ...ssoEndpoints(endpoints.portalUrl),
+      ...(ic.spec.identitySource.type === "oidc"
+        ? { upstreamOidcRedirectUri: upstreamOidcRedirectUri(endpoints.portalUrl) }
+        : {}),
+    },
     signingCertificate: certificatePem,
     signingCertificateFingerprint: certificateFingerprint(certificatePem),
     signingCertificateNotAfter: certificateNotAfter(certificatePem).toISOString(),
