@@ -9,7 +9,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+# The portal's page templates are not TypeScript: tsc leaves them, so they are copied beside.
+RUN npx tsc -p tsconfig.build.json && cp -R src/portal/views dist/portal/
 
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app

@@ -6,6 +6,7 @@ import { errorPages } from "./errors.ts";
 import { observability } from "./plugins/observability.ts";
 import { securityHeaders } from "./plugins/security-headers.ts";
 import { sessions } from "./plugins/session.ts";
+import { views } from "./plugins/views.ts";
 import { accountRoutes } from "./routes/account.ts";
 import { applicationRoutes } from "./routes/applications.ts";
 import { awsRoutes } from "./routes/aws.ts";
@@ -69,6 +70,7 @@ export function buildPortalApp(deps: PortalDeps) {
   void app.register(credentialThrottle);
   void app.register(observability);
   void app.register(securityHeaders);
+  void app.register(views);
   void app.register(errorPages);
   void app.register(sessions);
   void app.register(healthRoutes);

@@ -3,7 +3,7 @@ import { fakePortal } from "./fake-portal.ts";
 import { errorPages, httpError } from "./errors.ts";
 
 function errorApp() {
-  const app = fakePortal().app();
+  const app = fakePortal().app({ pages: true });
   void app.register(errorPages);
   app.get("/forbidden", () => {
     throw httpError(403, `You are not assigned <b>"that"</b>.`);

@@ -1,5 +1,4 @@
 import fp from "fastify-plugin";
-import { errorPage } from "./html.ts";
 
 /** An error whose status code and message are meant for the person at the browser. */
 export class HttpError extends Error {
@@ -63,12 +62,9 @@ export const errorPages = fp(
       // Headers only from errors meant for the client (a 429's or a busy 503's Retry-After).
       if (err.headers && (status < 500 || err instanceof HttpError))
         void reply.headers(err.headers);
-      return reply
-        .code(status)
-        .type("text/html")
-        .send(errorPage(status, messageFor(err, status)));
+      return reply.code(status).page("error", { status, message: messageFor(err, status) });
     });
     done();
   },
-  { name: "portal-error-pages", fastify: "5.x" },
+  { name: "portal-error-pages", fastify: "5.x", dependencies: ["portal-views"] },
 );

@@ -17,6 +17,8 @@ import type {
 } from "../api/v1alpha1/index.ts";
 import { DirectoryIndex } from "../identity/directory-index.ts";
 import { PortalContext, portalContext, type Lookup, type PortalDeps } from "./context.ts";
+import { securityHeaders } from "./plugins/security-headers.ts";
+import { views } from "./plugins/views.ts";
 import type { CredentialRecord } from "../identity/credentials.ts";
 
 class MapLookup<T extends { metadata: { name: string } }> implements Lookup<T> {
@@ -106,12 +108,18 @@ export function fakePortal(options: { now?: () => Date } = {}) {
     addUser(user: User) {
       users.put(user);
       directory.updateUser(undefined, user);
-    },
-    /** A bare Fastify app with cookies and the portal context, to register one plugin under test. */
-    app() {
+    } /**
+     * A bare Fastify app with cookies and the portal context, to register one plugin under
+     * test; with `pages`, also the headers and views that HTML pages need.
+     */,
+    app(options: { pages?: boolean } = {}) {
       const app = Fastify({ loggerInstance: deps.log });
       void app.register(cookie);
       void app.register(portalContext, { context });
+      if (options.pages) {
+        void app.register(securityHeaders);
+        void app.register(views);
+      }
       return app;
     },
   };

@@ -5,7 +5,7 @@ import { fakePortal } from "./fake-portal.ts";
 import { formRoute, type Form } from "./forms.ts";
 
 function formApp() {
-  const app = fakePortal().app();
+  const app = fakePortal().app({ pages: true });
   void app.register(formbody);
   void app.register(errorPages);
   app.post("/form", { schema: formRoute(["csrf"]) }, (req) => ({ csrf: (req.body as Form).csrf }));

@@ -1,8 +1,10 @@
 import { createServer } from "node:https";
 import { AssumeRoleWithSAMLCommand, STSClient } from "@aws-sdk/client-sts";
-import { esc } from "../../src/portal/html.ts";
 import { createSigningIdentity } from "../../src/saml/signing-identity.ts";
 import { freePort } from "./ports.ts";
+
+/** Escapes text for HTML element content (the stand-in's two pages print caller text). */
+const esc = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${String(c.charCodeAt(0))};`);
 
 const ROLE_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/Role";
 

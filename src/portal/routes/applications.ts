@@ -20,7 +20,6 @@ import { ApplicationSignInError, applicationResponseInput } from "../application
 import type { PortalContext } from "../context.ts";
 import { httpError, MESSAGES } from "../errors.ts";
 import { formRoute, queryRoute, type Form } from "../forms.ts";
-import { applicationPage, autoPostPage } from "../html.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { anonymousSession, authnStatementOf, resolveSignedIn } from "../plugins/session.ts";
 import type { Session } from "../session-cookie.ts";
@@ -71,7 +70,6 @@ function postToApplication(
   if (application.spec.signing.response) signInDocument(doc, portal.signing, "Response");
   const xml = serialize(doc);
   portal.metrics.samlResponses.inc({ target: "application" });
-  const nonce = reply.scriptNonce();
   reply.formActionTarget = application.spec.acsUrl;
   const fields: Record<string, string> = { SAMLResponse: Buffer.from(xml).toString("base64") };
   const relayState = target.relayState ?? application.spec.relayState;
@@ -84,9 +82,11 @@ function postToApplication(
     },
     "application sign-in",
   );
-  return reply
-    .type("text/html")
-    .send(autoPostPage(application.spec.acsUrl, fields, nonce, application.spec.displayName));
+  return reply.page("auto-post", {
+    action: application.spec.acsUrl,
+    fields,
+    target: application.spec.displayName,
+  });
 }
 
 /**
@@ -113,7 +113,6 @@ function postStatus(
   });
   signInDocument(doc, portal.signing, "Response");
   portal.metrics.samlResponses.inc({ target: "application" });
-  const nonce = reply.scriptNonce();
   reply.formActionTarget = application.spec.acsUrl;
   const fields: Record<string, string> = {
     SAMLResponse: Buffer.from(serialize(doc)).toString("base64"),
@@ -123,9 +122,11 @@ function postStatus(
     { application: application.metadata.name, status: target.status },
     "application sign-in refused",
   );
-  return reply
-    .type("text/html")
-    .send(autoPostPage(application.spec.acsUrl, fields, nonce, application.spec.displayName));
+  return reply.page("auto-post", {
+    action: application.spec.acsUrl,
+    fields,
+    target: application.spec.displayName,
+  });
 }
 
 const badSamlRequest = (err: AuthnRequestError) =>
@@ -173,14 +174,10 @@ export const applicationRoutes: FastifyPluginCallback = (app, _options, done) =>
     const found = authorizedApplication(portal, req);
     if (!found) return reply.redirect("/login", 303);
     const { user, session, application } = found;
-    return reply
-      .type("text/html")
-      .send(
-        applicationPage(
-          { name: user.spec.displayName ?? user.spec.userName, csrf: session.csrf },
-          application,
-        ),
-      );
+    return reply.page("application", {
+      user: { name: user.spec.displayName ?? user.spec.userName, csrf: session.csrf },
+      application,
+    });
   });
 
   // IdP-initiated sign-in: a signed Response posted to the application's ACS URL.

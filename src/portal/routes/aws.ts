@@ -10,7 +10,6 @@ import { userValue } from "../applications.ts";
 import type { PortalContext } from "../context.ts";
 import { httpError, MESSAGES } from "../errors.ts";
 import { formRoute, type Form } from "../forms.ts";
-import { autoPostPage, credentialsPage } from "../html.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { authnStatementOf, resolveSignedIn } from "../plugins/session.ts";
 import type { Session } from "../session-cookie.ts";
@@ -108,15 +107,16 @@ export const awsRoutes: FastifyPluginCallback = (app, _options, done) => {
     { schema: roleForm, preHandler: resolveSignedIn },
     async (req, reply) => {
       const { user, session, role } = authorizedRole(portal, req);
-      const nonce = reply.scriptNonce();
       const fields: Record<string, string> = {
         SAMLResponse: signedAwsResponse(portal, user, session, role),
       };
       portal.metrics.samlResponses.inc({ target: "aws_console" });
       if (role.relayState) fields.RelayState = role.relayState;
-      return reply
-        .type("text/html")
-        .send(autoPostPage(portal.instance().spec.aws.signInUrl, fields, nonce));
+      return reply.page("auto-post", {
+        action: portal.instance().spec.aws.signInUrl,
+        fields,
+        target: "AWS",
+      });
     },
   );
 
@@ -129,15 +129,11 @@ export const awsRoutes: FastifyPluginCallback = (app, _options, done) => {
       const creds = { ...c, expiration: c.expiration.toISOString() };
       if ((req.headers.accept ?? "").includes("application/json")) return reply.send(creds);
       const account = portal.stores.accounts.informer.get((req.body as Form).account ?? "");
-      return reply
-        .type("text/html")
-        .send(
-          credentialsPage(
-            { name: user.spec.userName, csrf: session.csrf },
-            creds,
-            `${account?.spec.accountId ?? "account"}_${role.name}`,
-          ),
-        );
+      return reply.page("credentials", {
+        user: { name: user.spec.userName, csrf: session.csrf },
+        credentials: creds,
+        profile: `${account?.spec.accountId ?? "account"}_${role.name}`,
+      });
     },
   );
   done();

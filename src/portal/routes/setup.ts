@@ -2,22 +2,23 @@ import type { FastifyPluginCallback, FastifyReply } from "fastify";
 import { idpEndpoints } from "../../saml/metadata.ts";
 import { setupTokenValid } from "../../identity/credentials.ts";
 import { formRoute, queryRoute, type Form } from "../forms.ts";
-import { errorPage, setupPage } from "../html.ts";
+import { qrCodeSvg } from "../qr-code.ts";
 import { passwordProblem } from "../password.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { freshSession } from "../plugins/session.ts";
 import { newTotpSecret, otpauthUri, verifyTotp } from "../mfa.ts";
 
 const setupLinkGone = (reply: FastifyReply) =>
-  reply
-    .code(410)
-    .type("text/html")
-    .send(
-      errorPage(
-        410,
-        "This setup link has expired or was already used. Ask an administrator for a new one.",
-      ),
-    );
+  reply.code(410).page("error", {
+    status: 410,
+    message: "This setup link has expired or was already used. Ask an administrator for a new one.",
+  });
+
+/** What the setup page shows of an authenticator being enrolled: QR code, secret, URI. */
+function enrolment(issuer: string, userName: string, secret: string) {
+  const uri = otpauthUri(issuer, userName, secret);
+  return { secret, uri, qrSvg: qrCodeSvg(uri) };
+}
 
 /** The one-time setup link of `idc invite` / `idc reset`: a new password and authenticator. */
 export const setupRoutes: FastifyPluginCallback = (app, _options, done) => {
@@ -34,23 +35,13 @@ export const setupRoutes: FastifyPluginCallback = (app, _options, done) => {
     const totpSecret = mfa ? newTotpSecret() : undefined;
     // The pending secret travels in the encrypted session, never in the page's form.
     reply.writeSession({ ...session, ...(totpSecret ? { pendingTotp: totpSecret } : {}) });
-    return reply.type("text/html").send(
-      setupPage({
-        token,
-        csrf: session.csrf,
-        userName,
-        ...(totpSecret
-          ? {
-              totpSecret,
-              otpauthUri: otpauthUri(
-                `AWS access portal (${idpEndpoints(portal.portalUrl()).portalUrl})`,
-                userName,
-                totpSecret,
-              ),
-            }
-          : {}),
-      }),
-    );
+    const issuer = `AWS access portal (${idpEndpoints(portal.portalUrl()).portalUrl})`;
+    return reply.page("setup", {
+      token,
+      csrf: session.csrf,
+      userName,
+      ...(totpSecret ? { totp: enrolment(issuer, userName, totpSecret) } : {}),
+    });
   });
 
   app.post(
@@ -87,23 +78,13 @@ export const setupRoutes: FastifyPluginCallback = (app, _options, done) => {
       );
       const pendingTotp = session?.pendingTotp;
       const again = (error: string) =>
-        reply
-          .code(400)
-          .type("text/html")
-          .send(
-            setupPage({
-              token,
-              csrf: session?.csrf ?? "",
-              userName,
-              error,
-              ...(pendingTotp
-                ? {
-                    totpSecret: pendingTotp,
-                    otpauthUri: otpauthUri("AWS access portal", userName, pendingTotp),
-                  }
-                : {}),
-            }),
-          );
+        reply.code(400).page("setup", {
+          token,
+          csrf: session?.csrf ?? "",
+          userName,
+          error,
+          ...(pendingTotp ? { totp: enrolment("AWS access portal", userName, pendingTotp) } : {}),
+        });
       if (problem) return again(`Password: ${problem}.`);
       let step: number | undefined;
       if (pendingTotp) {

@@ -1,7 +1,6 @@
 import type { FastifyPluginCallback } from "fastify";
 import { isValidUser } from "../../identity/directory.ts";
 import { formRoute, type Form } from "../forms.ts";
-import { loginPage, otpPage } from "../html.ts";
 import { needsRehash } from "../password.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { freshSession, signInPolicy, signedInSession } from "../plugins/session.ts";
@@ -30,7 +29,7 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
   const s = portal.stores;
 
   app.get("/login", async (_req, reply) =>
-    reply.type("text/html").send(loginPage(undefined, reply.anonymousSession().csrf)),
+    reply.page("login", { csrf: reply.anonymousSession().csrf }),
   );
 
   app.post(
@@ -44,8 +43,8 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
       const session = req.session;
       checkCsrf(session, form);
       const typedName = (form.username ?? "").trim();
-      const fail = (message = BAD_LOGIN) =>
-        reply.code(401).type("text/html").send(loginPage(message, session?.csrf));
+      const fail = (error = BAD_LOGIN) =>
+        reply.code(401).page("login", { error, csrf: session?.csrf ?? "" });
       const userObject = s.directory.validUserFor(typedName);
       const user = userObject === undefined ? undefined : s.users.informer.get(userObject);
       // userNames match ignoring case; the record and the session use the User's own spelling.
@@ -119,7 +118,7 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
     const session = req.session;
     if (!session?.pendingMfa || portal.now().getTime() - session.issuedAt > PENDING_MFA_MS)
       return reply.redirect("/login", 303);
-    return reply.type("text/html").send(otpPage(session.csrf));
+    return reply.page("otp", { csrf: session.csrf });
   });
 
   app.post(
@@ -147,23 +146,16 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
         // Too slow, or the credentials changed since the password step: start again.
         const fresh = freshSession("", 0, t);
         reply.writeSession(fresh);
-        return reply
-          .code(401)
-          .type("text/html")
-          .send(
-            loginPage(
-              "Your sign-in took too long or is no longer valid. Sign in again.",
-              fresh.csrf,
-            ),
-          );
+        return reply.code(401).page("login", {
+          error: "Your sign-in took too long or is no longer valid. Sign in again.",
+          csrf: fresh.csrf,
+        });
       }
       if (outcome.result !== "accepted")
-        return reply
-          .code(401)
-          .type("text/html")
-          .send(
-            otpPage(session.csrf, outcome.result === "locked" ? LOCKED : "That code is not right."),
-          );
+        return reply.code(401).page("otp", {
+          csrf: session.csrf,
+          error: outcome.result === "locked" ? LOCKED : "That code is not right.",
+        });
       const returnTo = safeReturnTo(session.returnTo);
       reply.writeSession(
         signedInSession(

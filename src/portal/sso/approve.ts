@@ -3,7 +3,6 @@ import { AUTHORIZATION_CODE_SECONDS, grantLifetimeMs, type SsoContext } from "./
 import { addApproval } from "./device-approvals.ts";
 import { addGrant } from "./grants.ts";
 import { redirectUriAllowed, registration } from "./oidc.ts";
-import { authorizePage, deviceApprovalPage, deviceCodeEntryPage, deviceDonePage } from "./pages.ts";
 import { newId, normalizeUserCode, open, seal } from "./tokens.ts";
 import { formRoute, queryRoute } from "../forms.ts";
 
@@ -62,34 +61,35 @@ export function approvalPages(ctx: SsoContext) {
       async (req: FastifyRequest, reply: FastifyReply) => {
         const current = await ctx.currentUser(req, reply);
         if (!current) return ctx.signInFirst(req, reply);
-        const who = { name: current.user.spec.userName, csrf: current.session.csrf };
+        const user = { name: current.user.spec.userName, csrf: current.session.csrf };
         const query = req.query as Form;
-        const html = (body: string) => reply.type("text/html").send(body);
         if (query.ticket !== undefined) {
           const ticket = open("ticket", query.ticket, ctx.tokenKey);
           if (!ticket || ticket.expiresAt <= ctx.now().getTime())
-            return html(
-              deviceCodeEntryPage(
-                who,
+            return reply.page("device-code", {
+              user,
+              error:
                 "This sign-in request has expired or is not valid. Start it again in your terminal.",
-              ),
-            );
-          return html(
-            deviceApprovalPage(who, {
-              userCode: ticket.userCode,
-              clientName: ticket.clientName,
-              ticket: query.ticket,
-            }),
-          );
+            });
+          return reply.page("device-approval", {
+            user,
+            userCode: ticket.userCode,
+            clientName: ticket.clientName,
+            ticket: query.ticket,
+          });
         }
         if (query.user_code !== undefined) {
           const userCode = normalizeUserCode(query.user_code);
-          if (!userCode) return html(deviceCodeEntryPage(who, "That is not a valid code."));
-          return html(
-            deviceApprovalPage(who, { userCode, clientName: undefined, ticket: undefined }),
-          );
+          if (!userCode)
+            return reply.page("device-code", { user, error: "That is not a valid code." });
+          return reply.page("device-approval", {
+            user,
+            userCode,
+            clientName: undefined,
+            ticket: undefined,
+          });
         }
-        return html(deviceCodeEntryPage(who));
+        return reply.page("device-code", { user });
       },
     );
 
@@ -137,9 +137,10 @@ export function approvalPages(ctx: SsoContext) {
           { audit: true, sso: "device", result: allowed ? "allowed" : "denied", user: userName },
           "SSO device authorization",
         );
-        return reply
-          .type("text/html")
-          .send(deviceDonePage({ name: userName, csrf: current.session.csrf }, allowed));
+        return reply.page("device-done", {
+          user: { name: userName, csrf: current.session.csrf },
+          allowed,
+        });
       },
     );
 
@@ -156,16 +157,12 @@ export function approvalPages(ctx: SsoContext) {
         reply.formActionTarget = request.redirectUri;
         const fields: Record<string, string> = {};
         for (const k of AUTHORIZATION_FIELDS) if (params[k] !== undefined) fields[k] = params[k];
-        return reply.type("text/html").send(
-          authorizePage(
-            { name: current.user.spec.userName, csrf: current.session.csrf },
-            {
-              clientName: request.client.name,
-              redirectHost: new URL(request.redirectUri).host,
-              fields,
-            },
-          ),
-        );
+        return reply.page("authorize", {
+          user: { name: current.user.spec.userName, csrf: current.session.csrf },
+          clientName: request.client.name,
+          redirectHost: new URL(request.redirectUri).host,
+          fields,
+        });
       },
     );
 

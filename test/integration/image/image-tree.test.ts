@@ -98,6 +98,12 @@ describe("the image's file tree", () => {
     expect(facts.typeScriptFiles).toEqual([]);
   });
 
+  it("has the portal's page templates beside its compiled code", async () => {
+    const views = (await readdir(path.join(repoRoot, "src/portal/views"))).sort();
+    expect(views).toContain("layout.eta");
+    expect((await readdir(appPath("dist/portal/views"))).sort()).toEqual(views);
+  });
+
   it("has the CRDs and package.json, readable by the non-root user", async () => {
     const crds = (await readdir(path.join(repoRoot, "crds"))).sort();
     expect(crds.length).toBeGreaterThan(0);

@@ -1,0 +1,94 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import view from "@fastify/view";
+import { Eta } from "eta";
+import type { FastifyReply } from "fastify";
+import fp from "fastify-plugin";
+import type { Application } from "../../api/v1alpha1/index.ts";
+import type { AccountAccess } from "../access.ts";
+
+/** The .eta templates and the stylesheet (copied next to the compiled code by `npm run build`). */
+export const VIEWS_DIR = fileURLToPath(new URL("../views/", import.meta.url));
+
+/** The signed-in user as the page header shows them, with the CSRF token of "Sign out". */
+export interface PageUser {
+  name: string;
+  csrf: string;
+}
+
+/** Each template and the data it reads (`it` in the template). */
+export interface Pages {
+  login: { csrf: string; error?: string };
+  otp: { csrf: string; error?: string };
+  setup: {
+    token: string;
+    csrf: string;
+    userName: string;
+    error?: string;
+    totp?: { secret: string; uri: string; qrSvg: string };
+  };
+  portal: {
+    user: PageUser;
+    query: string;
+    accounts: AccountAccess[];
+    applications: Application[];
+  };
+  application: { user: PageUser; application: Application };
+  "auto-post": { action: string; fields: Record<string, string>; target: string };
+  credentials: {
+    user: PageUser;
+    credentials: {
+      accessKeyId: string;
+      secretAccessKey: string;
+      sessionToken: string;
+      expiration: string;
+    };
+    profile: string;
+  };
+  error: { status: number; message: string };
+  /** SSO device authorization: asks for the code the terminal shows (plain verification URL). */
+  "device-code": { user: PageUser; error?: string };
+  /** SSO device authorization: the code to compare with the terminal's, and who asks. */
+  "device-approval": {
+    user: PageUser;
+    userCode: string;
+    clientName: string | undefined;
+    ticket: string | undefined;
+  };
+  "device-done": { user: PageUser; allowed: boolean };
+  /** SSO authorization code (PKCE): the consent page; `fields` are the request's, posted back. */
+  authorize: {
+    user: PageUser;
+    clientName: string;
+    redirectHost: string;
+    fields: Record<string, string>;
+  };
+}
+
+declare module "fastify" {
+  interface FastifyReply {
+    /** Renders a page (HTML-escaping every value the template prints) and sends it. */
+    page<K extends keyof Pages>(name: K, data: Pages[K]): FastifyReply;
+  }
+}
+
+/**
+ * HTML pages from Eta templates through @fastify/view. Eta escapes every `<%= %>` value; the
+ * one raw insertion (`<%~ %>`) is the QR code's SVG, which qrcode-generator makes.
+ */
+export const views = fp(
+  async (app) => {
+    const eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: true });
+    await app.register(view, { engine: { eta }, templates: VIEWS_DIR, production: true }); // The one stylesheet, from the portal's own origin: pages need no inline style (CSP).
+    const css = await readFile(path.join(VIEWS_DIR, "portal.css"), "utf8");
+    app.get("/portal.css", (_req, reply) => reply.type("text/css; charset=utf-8").send(css));
+    app.decorateReply(
+      "page",
+      function (this: FastifyReply, name: keyof Pages, data: Pages[keyof Pages]) {
+        return this.type("text/html; charset=utf-8").view(name, { ...data, nonce: this.cspNonce });
+      },
+    );
+  },
+  { name: "portal-views", fastify: "5.x", dependencies: ["portal-security-headers"] },
+);
