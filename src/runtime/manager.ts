@@ -39,6 +39,7 @@ export class Manager {
   private server: Server | undefined;
   private controllersRunning = false;
   private leadershipLost = false;
+  private stopping = false;
 
   constructor(options: ManagerOptions) {
     this.options = options;
@@ -65,9 +66,14 @@ export class Manager {
         "serving /metrics, /healthz, /readyz",
       );
     }
-    await startInformers(this.options.informers);
-    log.info("caches synced");
+    // The caches list while the election runs: a replica restarted after a crash waits out
+    // the old holder's lease anyway, so listing first would only add to its failover time.
+    // Controllers start once both are done.
+    const synced = startInformers(this.options.informers).then(() => {
+      log.info("caches synced");
+    });
     if (!leaderElection) {
+      await synced;
       this.startControllers();
       return;
     }
@@ -85,7 +91,13 @@ export class Manager {
       ...timing,
       onStartedLeading: () => {
         metrics.isLeader.set(1);
-        this.startControllers();
+        synced.then(
+          () => {
+            if (!this.leadershipLost && !this.stopping) this.startControllers();
+          },
+          // A failed sync rejects start() below; the process exits from there.
+          () => undefined,
+        );
       },
       onStoppedLeading: (why) => {
         // No reconcile may start from here on: another replica may lead soon. The process then
@@ -98,6 +110,7 @@ export class Manager {
       },
     });
     this.elector.start();
+    await synced;
   }
 
   private startControllers(): void {
@@ -116,6 +129,7 @@ export class Manager {
 
   async stop(): Promise<void> {
     const { log, shutdownDeadlineMs = 20_000 } = this.options;
+    this.stopping = true;
     const finished = await Promise.all(
       this.options.controllers.map((c) => c.stop(shutdownDeadlineMs)),
     );

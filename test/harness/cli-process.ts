@@ -1,7 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import path from "node:path";
-import { repoRoot } from "./paths.ts";
+import { cacheDir, repoRoot } from "./paths.ts";
+
+const running = new Set<ChildProcess>();
+
+// One listener for all (a test may start dozens of processes): none outlives the test process.
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
 
 export interface CliProcess {
   readonly child: ChildProcess;
@@ -24,7 +31,12 @@ export function spawnCli(
     [options.entry ?? path.join(repoRoot, "src/cli.ts"), ...args],
     {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...options.env },
+      // One compile cache for every process the tests start (see src/cli.ts), kept across runs.
+      env: {
+        NODE_COMPILE_CACHE: path.join(cacheDir(), "node-compile-cache"),
+        ...process.env,
+        ...options.env,
+      },
     },
   );
   // Both streams write to one file: neither may end it, or the other's last lines are lost.
@@ -32,8 +44,11 @@ export function spawnCli(
   child.stderr.pipe(log, { end: false });
   // "close" comes after the exit and after both streams have ended; the log is then flushed.
   const exited = new Promise<number | null>((resolve) =>
-    child.once("close", (code) => log.end(() => resolve(code))),
+    child.once("close", (code) => {
+      running.delete(child);
+      log.end(() => resolve(code));
+    }),
   );
-  process.once("exit", () => child.kill("SIGKILL"));
+  running.add(child);
   return { child, exited };
 }

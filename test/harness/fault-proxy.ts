@@ -51,6 +51,8 @@ export interface FaultRule {
 
 export interface InjectedFault {
   fault: Fault["kind"];
+  /** The error code answered, for an `error` fault. */
+  code?: string;
   action: string;
   account: string;
 }
@@ -164,7 +166,12 @@ export class FaultProxy {
       const fault = this.decide(info);
       if (fault) {
         this.injected.set(info.action, (this.injected.get(info.action) ?? 0) + 1);
-        this.history.push({ fault: fault.kind, action: info.action, account: info.account });
+        this.history.push({
+          fault: fault.kind,
+          action: info.action,
+          account: info.account,
+          ...(fault.kind === "error" ? { code: fault.code } : {}),
+        });
       }
       switch (fault?.kind) {
         case "error":

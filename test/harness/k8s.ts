@@ -68,6 +68,13 @@ export function customObjects(kc: KubeConfig) {
             body: { ...obj, metadata: { ...obj.metadata, labels } },
           }),
         ),
+    /** Every object of a kind: names and resourceVersions, for tests that count writes. */
+    list: async (plural: string) =>
+      (
+        (await api.listClusterCustomObject(ref(plural))) as {
+          items: { metadata: { name: string; resourceVersion: string } }[];
+        }
+      ).items,
     delete: (plural: string, name: string) =>
       api.deleteClusterCustomObject({ ...ref(plural), name }),
   };
