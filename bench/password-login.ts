@@ -11,7 +11,7 @@
 // so both see the same machine.
 import { createPrivateKey, randomBytes } from "node:crypto";
 import { CredentialStore } from "../src/adapters/k8s/credential-store.ts";
-import { createStores, portalInformers } from "../src/adapters/k8s/stores.ts";
+import { createStores, credentialOwners, portalInformers } from "../src/adapters/k8s/stores.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { buildPortalApp } from "../src/portal/app.ts";
 import { hashPassword, verifyPassword } from "../src/portal/password.ts";
@@ -38,10 +38,6 @@ try {
     userName: "alice",
     email: "alice@example.com",
   });
-  const stored = await hashPassword(PASSWORD);
-  const credentials = new CredentialStore(kc, NAMESPACE);
-  await credentials.update("alice", (r) => ({ ...r, passwordHash: stored }));
-
   const log = createLogger("silent");
   const stores = createStores(kc, log);
   const informers = portalInformers(stores);
@@ -51,6 +47,10 @@ try {
     () => Promise.resolve(stores.directory.validUserFor("alice") !== undefined),
     30_000,
   );
+  // A record belongs to a User's uid, so it is written once the caches know the User.
+  const stored = await hashPassword(PASSWORD);
+  const credentials = new CredentialStore(kc, NAMESPACE, credentialOwners(stores));
+  await credentials.update("alice", (r) => ({ ...r, passwordHash: stored }));
   const signing = createSigningIdentity("sso.example.com", new Date());
   const app = buildPortalApp({
     stores,

@@ -49,7 +49,7 @@ export async function runCli(argv: string[], out: Out): Promise<number> {
       return (await portal()).runPortal(rest, out);
     case "invite":
     case "reset":
-      return (await invite()).runInvite(rest, out, command === "reset");
+      return (await invite()).runInvite(rest, out);
     case "login":
       return runLogin(rest, out);
     case "configure":

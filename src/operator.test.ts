@@ -33,7 +33,7 @@ describe("createControllers", () => {
       awsRequestTimeoutMs: 15_000,
       portalWorkload: true,
       portalImage: undefined,
-      portalClusterRole: "idc-portal",
+      credentialsNamespace: "idc-credentials",
     };
     const metrics = new OperatorMetrics({ processMetrics: false });
     const ctx = createOperatorContext(kubeConfig, config, log, metrics);
@@ -41,6 +41,7 @@ describe("createControllers", () => {
     expect(Object.fromEntries(controllers.map((c) => [c.name, c.workerCount]))).toEqual({
       identitycenter: 3,
       user: 3,
+      credentials: 3,
       group: 3,
       account: 7,
       permissionset: 3,

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { AccountClients } from "./adapters/aws/account-clients.ts";
 import { ApplicationSigningSecrets } from "./adapters/k8s/application-signing-secrets.ts";
+import { CredentialRecords } from "./adapters/k8s/credential-store.ts";
 import { KubeEventRecorder } from "./adapters/k8s/events.ts";
 import { createAccountController } from "./controllers/account/controller.ts";
 import { createAccountAssignmentController } from "./controllers/accountassignment/controller.ts";
@@ -9,6 +10,7 @@ import { createApplicationController } from "./controllers/application/controlle
 import { createApplicationAssignmentController } from "./controllers/applicationassignment/controller.ts";
 import { createStores, operatorInformers } from "./adapters/k8s/stores.ts";
 import type { OperatorContext } from "./controllers/context.ts";
+import { createCredentialsController } from "./controllers/credentials/controller.ts";
 import { createGroupController } from "./controllers/group/controller.ts";
 import { createIdentityCenterController } from "./controllers/identitycenter/controller.ts";
 import { PortalObjects } from "./adapters/k8s/portal-objects.ts";
@@ -43,7 +45,8 @@ export interface ControllerConfig {
   /** Run each IdentityCenter's portal as a Deployment (off when the portal runs elsewhere). */
   portalWorkload: boolean;
   portalImage: string | undefined;
-  portalClusterRole: string;
+  /** Where users' credential records live. */
+  credentialsNamespace: string;
 }
 
 /**
@@ -57,6 +60,7 @@ export function createControllers(
   return [
     createIdentityCenterController(ctx, config.workers),
     createUserController(ctx, config.workers),
+    createCredentialsController(ctx, config.workers),
     createGroupController(ctx, config.workers),
     createAccountController(ctx, config.accountWorkers),
     createPermissionSetController(ctx, config.workers),
@@ -79,9 +83,12 @@ export function createOperatorContext(
 ): OperatorContext {
   const identity = identityOf(config);
   const stores = createStores(kubeConfig, log);
+  const credentialRecords = new CredentialRecords(kubeConfig, config.credentialsNamespace, log);
   return {
     kubeConfig,
     namespace: config.namespace,
+    credentialsNamespace: config.credentialsNamespace,
+    credentialRecords,
     log,
     metrics,
     now: () => new Date(),
@@ -108,7 +115,6 @@ export function createOperatorContext(
       ? {
           objects: new PortalObjects(kubeConfig, config.namespace, log),
           image: config.portalImage,
-          clusterRole: config.portalClusterRole,
         }
       : undefined,
     ...stores,
@@ -134,6 +140,7 @@ export function createOperator(
       ...operatorInformers(ctx),
       ctx.applicationSigningSecrets.informer,
       ctx.instanceSigningSecrets.informer,
+      ...(ctx.credentialRecords ? [ctx.credentialRecords.informer] : []),
       ...(ctx.portal?.objects.caches() ?? []),
     ],
     controllers,

@@ -4,6 +4,8 @@ import { createLogger } from "../observability/logger.ts";
 import { createOperator } from "../operator.ts";
 import {
   bool,
+  credentialsNamespace,
+  credentialsNamespaceOption,
   logLevel,
   namespaceOption,
   parseDuration,
@@ -51,9 +53,9 @@ Flags:
                            (default true; false when the portal runs elsewhere)
   --portal-image IMAGE     portal image when an IdentityCenter names none (default $IDC_IMAGE;
                            the chart passes the controller's own image)
-  --portal-cluster-role NAME
-                           ClusterRole bound to each portal's ServiceAccount to read the
-                           custom resources (default identity-center-operator-portal)
+  --credentials-namespace NAME
+                           namespace of the users' credential records, passed on to each portal
+                           (default $IDC_CREDENTIALS_NAMESPACE or <namespace>-credentials)
 `;
 
 export async function runController(argv: string[], out: (text: string) => void): Promise<number> {
@@ -80,7 +82,7 @@ export async function runController(argv: string[], out: (text: string) => void)
       "aws-request-timeout": { type: "string", default: "15s" },
       "portal-workload": { type: "string", default: "true" },
       "portal-image": { type: "string", default: process.env.IDC_IMAGE },
-      "portal-cluster-role": { type: "string", default: "identity-center-operator-portal" },
+      "credentials-namespace": credentialsNamespaceOption(),
       help: { type: "boolean", short: "h" },
     },
   });
@@ -114,7 +116,7 @@ export async function runController(argv: string[], out: (text: string) => void)
       ...(values.identity ? { identity: values.identity } : {}),
       portalWorkload: bool("--portal-workload", values["portal-workload"]),
       portalImage: values["portal-image"],
-      portalClusterRole: values["portal-cluster-role"],
+      credentialsNamespace: credentialsNamespace(values),
     },
     log,
     (reason) => {

@@ -1,4 +1,5 @@
 import type { LevelWithSilent } from "pino";
+import { defaultCredentialsNamespace } from "../plan/naming.ts";
 
 /** Checked values of command-line flags; every error names the flag and what it got. */
 
@@ -11,6 +12,23 @@ export function namespaceOption() {
     type: "string",
     default: process.env.POD_NAMESPACE ?? "identity-center-operator",
   } as const;
+}
+
+/**
+ * `--credentials-namespace`, shared by the controller, the portal and idc invite/reset: where
+ * users' credential records live. Empty means `<namespace>-credentials`. A function, like
+ * namespaceOption.
+ */
+export function credentialsNamespaceOption() {
+  return { type: "string", default: process.env.IDC_CREDENTIALS_NAMESPACE ?? "" } as const;
+}
+
+/** The credentials namespace a command uses, from its two namespace flags. */
+export function credentialsNamespace(values: {
+  namespace: string;
+  "credentials-namespace": string;
+}): string {
+  return values["credentials-namespace"] || defaultCredentialsNamespace(values.namespace);
 }
 
 /** HOST:PORT, or undefined for "off". */

@@ -5,28 +5,27 @@ import { CustomResourceClient } from "../adapters/k8s/custom-resources.ts";
 import { loadKubeConfig } from "../adapters/k8s/kube-config.ts";
 import { portalUrl } from "../plan/naming.ts";
 import { issueSetupToken, resetRecord } from "../identity/credentials.ts";
-import { namespaceOption } from "./flags.ts";
+import { credentialsNamespace, credentialsNamespaceOption, namespaceOption } from "./flags.ts";
 
 export const INVITE_HELP = `Usage: idc invite <userName> [--kubeconfig PATH] [--namespace NAME]
-       idc reset <userName>  [--kubeconfig PATH] [--namespace NAME]
+                          [--credentials-namespace NAME]
+       idc reset <userName>  [same flags]
 
 invite prints a one-time setup link (valid 7 days) where the user sets a password and, when
-the instance requires it, enrols an authenticator. reset also revokes the user's password,
-authenticator and every session first.
+the instance requires it, enrols an authenticator. Both revoke what the user had first: the
+password, the authenticator, an earlier link and every session (an invite of a user who has
+none of these revokes nothing).
 `;
 
 /** `idc invite` and `idc reset`: a setup link for a user of the identity store. */
-export async function runInvite(
-  argv: string[],
-  out: (text: string) => void,
-  reset: boolean,
-): Promise<number> {
+export async function runInvite(argv: string[], out: (text: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       kubeconfig: { type: "string" },
       namespace: namespaceOption(),
+      "credentials-namespace": credentialsNamespaceOption(),
       help: { type: "boolean", short: "h" },
     },
   });
@@ -37,8 +36,15 @@ export async function runInvite(
   }
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const users = await new CustomResourceClient<User>(kubeConfig, "User").list();
-  if (!users.items.some((u) => u.spec.userName === userName)) {
+  const holders = users.items.filter((u) => u.spec.userName === userName);
+  const [user] = holders;
+  if (!user) {
     out(`idc: no User with userName "${userName}"\n`);
+    return 1;
+  }
+  if (holders.length > 1) {
+    const names = holders.map((u) => u.metadata.name).join(", ");
+    out(`idc: several Users have userName "${userName}" (${names}); make it unique first\n`);
     return 1;
   }
   const instances = await new CustomResourceClient<IdentityCenter>(
@@ -50,10 +56,15 @@ export async function runInvite(
     out("idc: no IdentityCenter exists yet; create one first\n");
     return 1;
   }
-  const store = new CredentialStore(kubeConfig, values.namespace);
+  // The record is the User's (its uid), not the userName's: one left by an earlier User of
+  // this userName is started afresh.
+  const owner = { name: user.metadata.name, uid: user.metadata.uid ?? "" };
+  const store = new CredentialStore(kubeConfig, credentialsNamespace(values), () => owner);
   let token = "";
+  // An invite on an existing record revokes like a reset: whoever had the earlier link,
+  // password or a session loses them, so a link sent to the wrong address can be taken back.
   await store.update(userName, (current) => {
-    const issued = issueSetupToken(reset ? resetRecord(current) : current, Date.now());
+    const issued = issueSetupToken(resetRecord(current), Date.now());
     token = issued.token;
     return issued.record;
   });

@@ -1,4 +1,4 @@
-import { createPrivateKey, randomBytes } from "node:crypto";
+import { createPrivateKey } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
@@ -7,16 +7,24 @@ import { CredentialStore } from "../adapters/k8s/credential-store.ts";
 import { SecretDocument } from "../adapters/k8s/secret-document.ts";
 import { emptyApprovals, deviceApprovalsSecretName } from "../portal/sso/device-approvals.ts";
 import { loadKubeConfig } from "../adapters/k8s/kube-config.ts";
-import { createStores, portalInformers } from "../adapters/k8s/stores.ts";
+import { createStores, credentialOwners, portalInformers } from "../adapters/k8s/stores.ts";
 import { startInformers } from "../runtime/informer.ts";
-import { signingSecretName } from "../plan/naming.ts";
+import { sessionSecretName, signingSecretName } from "../plan/naming.ts";
 import { createLogger } from "../observability/logger.ts";
 import { PortalMetrics } from "../observability/metrics.ts";
 import { startHealthServer } from "../runtime/health-server.ts";
 import { buildPortalApp } from "../portal/app.ts";
 import { certificateBase64 } from "../saml/signing-identity.ts";
 import { sessionKeyId, type SessionKeyRing } from "../portal/session-cookie.ts";
-import { logLevel, namespaceOption, nonNegativeInt, parseHostPort, positiveInt } from "./flags.ts";
+import {
+  credentialsNamespace,
+  credentialsNamespaceOption,
+  logLevel,
+  namespaceOption,
+  nonNegativeInt,
+  parseHostPort,
+  positiveInt,
+} from "./flags.ts";
 import { hashConcurrencyFor } from "../plan/portal-sizing.ts";
 import { DEFAULT_PASSWORD_HASHING } from "../api/v1alpha1/identity-center.ts";
 import { apiStatusCode } from "../runtime/api-errors.ts";
@@ -24,11 +32,15 @@ import { apiStatusCode } from "../runtime/api-errors.ts";
 export const PORTAL_HELP = `Usage: idc portal [flags]
 
 Serves the access portal and SAML identity provider of one IdentityCenter. Reads the custom
-resources (read-only) and its Secrets; needs no AWS credentials.
+resources (read-only), its signing and session Secrets (created by the controller), and the
+users' credential records; needs no AWS credentials.
 
 Flags:
   --kubeconfig PATH      kubeconfig file to use (default: in-cluster or $KUBECONFIG)
-  --namespace NAME       operator namespace with the signing, session and credential Secrets
+  --namespace NAME       operator namespace with the signing and session Secrets (read by name)
+  --credentials-namespace NAME
+                         namespace of the users' credential records
+                         (default $IDC_CREDENTIALS_NAMESPACE or <namespace>-credentials)
   --instance NAME        the IdentityCenter to serve (default "default")
   --listen HOST:PORT     where to listen (default 0.0.0.0:8080)
   --metrics-addr HOST:PORT
@@ -60,11 +72,13 @@ async function memoryLimitBytes(): Promise<number | undefined> {
   return undefined;
 }
 
-/** Reads a Secret's key, creating the Secret with `make()` when it does not exist yet. */
+/**
+ * Reads a Secret's key, waiting for the controller to create it (the portal may only `get`
+ * Secrets of the operator namespace by name; it creates none there).
+ */
 async function secretValue(
   kubeConfig: KubeConfig,
   ref: { namespace: string; name: string; key: string },
-  make?: () => string,
 ): Promise<string> {
   const { namespace, name, key } = ref;
   const core = kubeConfig.makeApiClient(CoreV1Api);
@@ -75,17 +89,6 @@ async function secretValue(
       if (value) return Buffer.from(value, "base64").toString("utf8");
     } catch (err) {
       if (apiStatusCode(err) !== 404) throw err;
-      if (make) {
-        try {
-          await core.createNamespacedSecret({
-            namespace,
-            body: { metadata: { name, namespace }, type: "Opaque", stringData: { [key]: make() } },
-          });
-        } catch (createErr) {
-          if (apiStatusCode(createErr) !== 409) throw createErr; // another replica made it first
-        }
-        continue;
-      }
     }
     await new Promise((r) => setTimeout(r, 1000)); // the controller has not created it yet
   }
@@ -133,6 +136,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     options: {
       kubeconfig: { type: "string" },
       namespace: namespaceOption(),
+      "credentials-namespace": credentialsNamespaceOption(),
       instance: { type: "string", default: "default" },
       listen: { type: "string", default: "0.0.0.0:8080" },
       "metrics-addr": { type: "string", default: "0.0.0.0:9090" },
@@ -174,20 +178,16 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
   const [keyPem, certificatePem, sessionKey] = await Promise.all([
     secretValue(kubeConfig, { namespace: values.namespace, name: signingName, key: "tls.key" }),
     secretValue(kubeConfig, { namespace: values.namespace, name: signingName, key: "tls.crt" }),
-    secretValue(
-      kubeConfig,
-      {
-        namespace: values.namespace,
-        name: `identitycenter-${values.instance}-session`,
-        key: "key",
-      },
-      () => randomBytes(32).toString("base64"),
-    ),
+    secretValue(kubeConfig, {
+      namespace: values.namespace,
+      name: sessionSecretName(values.instance),
+      key: "key",
+    }),
   ]);
   const metrics = new PortalMetrics();
   const keyRing = sessionKeyRing(
     kubeConfig,
-    { namespace: values.namespace, name: `identitycenter-${values.instance}-session` },
+    { namespace: values.namespace, name: sessionSecretName(values.instance) },
     sessionKey,
     log,
   );
@@ -195,10 +195,16 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     metrics,
     stores,
     instanceName: values.instance,
-    credentials: new CredentialStore(kubeConfig, values.namespace),
+    credentials: new CredentialStore(
+      kubeConfig,
+      credentialsNamespace(values),
+      credentialOwners(stores),
+    ),
     sessionKeys: keyRing.keys,
+    // Pending CLI sign-ins are sign-in state the portal writes: they live with the credential
+    // records, where the portal may write, not in the operator namespace (read by name only).
     deviceApprovals: new SecretDocument(kubeConfig, {
-      namespace: values.namespace,
+      namespace: credentialsNamespace(values),
       name: deviceApprovalsSecretName(values.instance),
       empty: emptyApprovals,
     }),

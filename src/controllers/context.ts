@@ -9,6 +9,7 @@ import type {
   PermissionSet,
   User,
 } from "../api/v1alpha1/index.ts";
+import type { CredentialRecords } from "../adapters/k8s/credential-store.ts";
 import type { EventRecorder } from "../adapters/k8s/events.ts";
 import type { AccountClients } from "../adapters/aws/account-clients.ts";
 import type { DirectoryIndex } from "../identity/directory-index.ts";
@@ -30,14 +31,16 @@ export interface PortalWorkloadSettings {
   objects: PortalObjects;
   /** The controller's own image, used when an IdentityCenter names none. */
   image: string | undefined;
-  /** The ClusterRole (from the chart) that lets a portal read our custom resources. */
-  clusterRole: string;
 }
 
 /** What every controller of the operator shares: caches, clients, the index, the clock. */
 export interface OperatorContext {
   kubeConfig: KubeConfig;
   namespace: string;
+  /** Where users' credential records live (only they do). */
+  credentialsNamespace: string;
+  /** The cached credential records, for removing those of Users that are gone or renamed. */
+  credentialRecords: CredentialRecords | undefined;
   log: Logger;
   metrics: OperatorMetrics;
   events: EventRecorder;

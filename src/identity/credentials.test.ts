@@ -11,7 +11,9 @@ import {
   sessionListed,
   issueSetupToken,
   newRecord,
+  ownedBy,
   recordFailure,
+  recordFor,
   recordSuccess,
   resetRecord,
   setupTokenValid,
@@ -122,5 +124,25 @@ describe("server-side sessions", () => {
     expect(record.sessions?.length).toBe(MAX_SESSIONS);
     expect(sessionListed(record, "0", now)).toBe(false);
     expect(sessionListed(record, String(MAX_SESSIONS + 2), now)).toBe(true);
+  });
+});
+
+describe("records belong to a User's uid, not to a userName", () => {
+  it("give a User created again with the same userName nothing of the old one's (password, link, sessions)", () => {
+    const { record: old } = issueSetupToken(
+      { ...newRecord("alice", "uid-1"), passwordHash: "x", totpSecret: "y", sessionEpoch: 4 },
+      now,
+    );
+    expect(ownedBy(old, "uid-1")).toBe(true);
+    expect(ownedBy(old, "uid-2")).toBe(false);
+    const fresh = recordFor(old, "alice", "uid-2");
+    expect(fresh).toEqual({ userName: "alice", userUid: "uid-2", failures: 0, sessionEpoch: 5 });
+    expect(recordFor(old, "alice", "uid-1")).toBe(old);
+    expect(recordFor(undefined, "alice", "uid-2")).toEqual(newRecord("alice", "uid-2"));
+  });
+
+  it("never hand a record of no known uid (written before the binding) to anyone", () => {
+    expect(ownedBy(newRecord("alice"), "uid-1")).toBe(false);
+    expect(resetRecord(newRecord("alice", "uid-1")).userUid).toBe("uid-1");
   });
 });

@@ -14,9 +14,15 @@ export interface SessionEntry {
   expiresAt: number;
 }
 
-/** One user's sign-in state, kept in a Secret of the operator's namespace (never in the CRs). */
+/** One user's sign-in state, kept in a Secret of the credentials namespace (never in the CRs). */
 export interface CredentialRecord extends FailureState {
   userName: string;
+  /**
+   * The uid of the User the record was made for. A User deleted and created again with the
+   * same userName (or another User renamed to it) is someone else: the record is not theirs.
+   * Absent only in records written before records were bound to a uid.
+   */
+  userUid?: string;
   passwordHash?: string;
   totpSecret?: string;
   totpLastStep?: number;
@@ -48,8 +54,27 @@ export const SETUP_LINK_TTL_MS = 7 * 24 * 3600_000;
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
-export function newRecord(userName: string): CredentialRecord {
-  return { userName, failures: 0, sessionEpoch: 1 };
+export function newRecord(userName: string, userUid?: string): CredentialRecord {
+  return { userName, ...(userUid ? { userUid } : {}), failures: 0, sessionEpoch: 1 };
+}
+
+/** Whether a record belongs to the User with this uid (a record of no known uid belongs to none). */
+export function ownedBy(record: CredentialRecord, userUid: string): boolean {
+  return record.userUid !== undefined && record.userUid === userUid;
+}
+
+/**
+ * The record to build on for the User with `userUid`: the stored one if it is theirs, else a
+ * fresh one whose session epoch is past the stored one's, so nothing of an earlier holder of
+ * the userName (password, authenticator, setup link, sessions) carries over.
+ */
+export function recordFor(
+  stored: CredentialRecord | undefined,
+  userName: string,
+  userUid: string,
+): CredentialRecord {
+  if (stored && ownedBy(stored, userUid)) return stored;
+  return { ...newRecord(userName, userUid), sessionEpoch: (stored?.sessionEpoch ?? 0) + 1 };
 }
 
 /** Issues a single-use setup token (returned once, stored hashed), valid 7 days. */
@@ -74,7 +99,12 @@ export function setupTokenValid(record: CredentialRecord, token: string, now: nu
 
 /** A reset revokes everything: password, authenticator, pending link and every session. */
 export function resetRecord(record: CredentialRecord): CredentialRecord {
-  return { userName: record.userName, failures: 0, sessionEpoch: record.sessionEpoch + 1 };
+  return {
+    userName: record.userName,
+    ...(record.userUid ? { userUid: record.userUid } : {}),
+    failures: 0,
+    sessionEpoch: record.sessionEpoch + 1,
+  };
 }
 
 /** Ends every session of the user (new password, deactivation): the epoch moves on. */

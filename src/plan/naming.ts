@@ -63,6 +63,16 @@ export function isoDurationSeconds(value: string): number {
 /** The Secret of the operator namespace holding an instance's SAML signing key and certificate. */
 export const signingSecretName = (instance: string) => `identitycenter-${instance}-signing`;
 
+/** The key that seals the instance's session cookies, created by the controller. */
+export const sessionSecretName = (instance: string) => `identitycenter-${instance}-session`;
+
+/**
+ * Where users' credential records live unless `--credentials-namespace` says otherwise: a
+ * namespace of their own, so the portal may manage Secrets there without reaching any other.
+ */
+export const defaultCredentialsNamespace = (operatorNamespace: string) =>
+  `${operatorNamespace}-credentials`;
+
 /** Where users of an instance sign in: the external URL, else https on the portal hostname. */
 export function portalUrl(ic: IdentityCenter): string {
   return ic.spec.portal.externalUrl ?? `https://${ic.spec.portal.hostname}`;

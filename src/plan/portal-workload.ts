@@ -1,6 +1,5 @@
 import type {
   KubernetesObject,
-  V1ClusterRoleBinding,
   V1Deployment,
   V1Ingress,
   V1PodDisruptionBudget,
@@ -11,7 +10,13 @@ import type {
 } from "@kubernetes/client-node";
 import type { IdentityCenter } from "../api/v1alpha1/index.ts";
 import { DEFAULT_PASSWORD_HASHING } from "../api/v1alpha1/identity-center.ts";
-import { INSTANCE_KEY, MANAGED_BY, MANAGED_BY_LABEL } from "./naming.ts";
+import {
+  INSTANCE_KEY,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  sessionSecretName,
+  signingSecretName,
+} from "./naming.ts";
 import { portalMemoryMiB } from "./portal-sizing.ts";
 
 const PORTAL_COMPONENT = "portal";
@@ -23,10 +28,32 @@ export interface PortalWorkloadOptions {
   namespace: string;
   /** Image used when the IdentityCenter names none: the controller's own. */
   defaultImage: string;
-  /** The chart's ClusterRole that reads our custom resources, bound to the portal's account. */
-  clusterRole: string;
+  /** Where the users' credential records live: the only Secrets the portal may write. */
+  credentialsNamespace: string;
+  /**
+   * The Secrets of the operator namespace the portal may `get`, by name (see
+   * portalReadableSecrets); it can neither list them nor read any other.
+   */
+  readableSecrets: readonly string[];
   /** SHA-256 of the signing certificate; a new certificate rolls the portal's pods. */
   signingFingerprint: string;
+}
+
+/**
+ * The Secrets of the operator namespace one instance's portal reads: its signing key, its
+ * session key, and the signing key of each Application it signs in to (`applicationSecrets`).
+ * Everything else there (the AWS management credentials, Helm's release Secrets, other
+ * instances' keys) stays out of its reach.
+ */
+export function portalReadableSecrets(
+  instance: string,
+  applicationSecrets: readonly string[] = [],
+): string[] {
+  return [
+    signingSecretName(instance),
+    sessionSecretName(instance),
+    ...[...new Set(applicationSecrets)].sort(),
+  ];
 }
 
 /** Names of everything made for one instance; Services need a DNS-1035 label, hence the prefix. */
@@ -48,30 +75,25 @@ export const portalSelector = (instance: string): Record<string, string> => ({
   [INSTANCE_KEY]: instance,
 });
 
-/** The kinds the controller may create for a portal, in the order they are applied. */
+/**
+ * The kinds the controller may create for a portal, in the order they are applied; all in the
+ * operator namespace.
+ */
 export const PORTAL_KINDS = [
-  { apiVersion: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true },
-  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", plural: "roles", namespaced: true },
+  { apiVersion: "v1", kind: "ServiceAccount", plural: "serviceaccounts" },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", plural: "roles" },
   {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "RoleBinding",
     plural: "rolebindings",
-    namespaced: true,
   },
-  {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "ClusterRoleBinding",
-    plural: "clusterrolebindings",
-    namespaced: false,
-  },
-  { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", namespaced: true },
-  { apiVersion: "v1", kind: "Service", plural: "services", namespaced: true },
-  { apiVersion: "networking.k8s.io/v1", kind: "Ingress", plural: "ingresses", namespaced: true },
+  { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments" },
+  { apiVersion: "v1", kind: "Service", plural: "services" },
+  { apiVersion: "networking.k8s.io/v1", kind: "Ingress", plural: "ingresses" },
   {
     apiVersion: "policy/v1",
     kind: "PodDisruptionBudget",
     plural: "poddisruptionbudgets",
-    namespaced: true,
   },
 ] as const;
 
@@ -80,11 +102,11 @@ export type PortalKind = (typeof PORTAL_KINDS)[number];
 /** Selects every portal object the operator made, whatever the instance. */
 export const OWNED_PORTAL_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY},app.kubernetes.io/component=${PORTAL_COMPONENT}`;
 
-function metadata(ic: IdentityCenter, namespace: string | undefined) {
+function metadata(ic: IdentityCenter, namespace: string) {
   const name = ic.metadata.name;
   return {
     name: portalName(name),
-    ...(namespace ? { namespace } : {}),
+    namespace,
     labels: portalLabels(name),
     // A namespaced object may be owned by a cluster-scoped one; deleting the IdentityCenter
     // lets the garbage collector remove the whole portal.
@@ -157,6 +179,7 @@ function deployment(ic: IdentityCenter, options: PortalWorkloadOptions): V1Deplo
                 `--listen=0.0.0.0:${String(PORTAL_PORT)}`,
                 `--instance=${instance}`,
                 `--namespace=${options.namespace}`,
+                `--credentials-namespace=${options.credentialsNamespace}`,
                 `--metrics-addr=0.0.0.0:${String(METRICS_PORT)}`,
                 `--hash-concurrency=${String(hashConcurrency)}`,
               ],
@@ -250,22 +273,26 @@ function disruptionBudget(ic: IdentityCenter, namespace: string): V1PodDisruptio
 function identity(
   ic: IdentityCenter,
   options: PortalWorkloadOptions,
-): [V1ServiceAccount, V1Role, V1RoleBinding, V1ClusterRoleBinding] {
+): [V1ServiceAccount, V1Role, V1RoleBinding] {
   const name = portalName(ic.metadata.name);
   const subject = { kind: "ServiceAccount", name, namespace: options.namespace };
+  // Reading the custom resources and the credential records is granted by the chart (bindings
+  // to the ServiceAccounts of the operator namespace), so the controller needs no right to
+  // write ClusterRoleBindings; see docs/adr/0009-threat-model-and-least-privilege.md.
   return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: metadata(ic, options.namespace) },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",
       metadata: metadata(ic, options.namespace),
-      // Credential Secrets (one per user) and the session key Secret; their names are not
-      // known in advance, so resourceNames cannot narrow this further.
+      // `get` by name only: RBAC cannot narrow list or watch by name, and the portal needs
+      // neither.
       rules: [
         {
           apiGroups: [""],
           resources: ["secrets"],
-          verbs: ["get", "list", "watch", "create", "update", "patch"],
+          resourceNames: [...options.readableSecrets],
+          verbs: ["get"],
         },
       ],
     },
@@ -274,17 +301,6 @@ function identity(
       kind: "RoleBinding",
       metadata: metadata(ic, options.namespace),
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-      subjects: [subject],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: metadata(ic, undefined),
-      roleRef: {
-        apiGroup: "rbac.authorization.k8s.io",
-        kind: "ClusterRole",
-        name: options.clusterRole,
-      },
       subjects: [subject],
     },
   ];

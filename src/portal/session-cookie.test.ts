@@ -5,6 +5,7 @@ import {
   pendingMfaValid,
   PENDING_MFA_MS,
   sealSession,
+  sessionBelongsTo,
   sessionKeyId,
   sessionValid,
   type Session,
@@ -80,5 +81,16 @@ describe("session cookie", () => {
     },
   ])("$name -> $valid", ({ change, now, epoch, valid }) => {
     expect(sessionValid({ ...session, ...change }, policy, epoch, now)).toBe(valid);
+  });
+});
+
+describe("a session belongs to the User who signed in", () => {
+  it("does not pass to another User given the same userName (deleted and created again, renamed)", () => {
+    const bound: Session = { ...session, uid: "uid-1" };
+    expect(sessionBelongsTo(bound, "uid-1")).toBe(true);
+    expect(sessionBelongsTo(bound, "uid-2")).toBe(false);
+    expect(sessionBelongsTo(bound, undefined)).toBe(false);
+    // A cookie sealed before sessions carried a uid belongs to no one.
+    expect(sessionBelongsTo(session, "uid-1")).toBe(false);
   });
 });

@@ -18,6 +18,11 @@ export interface Session {
   freshFor?: string;
   /** Before sign-in: the ForceAuthn AuthnRequest that asked for a new sign-in. */
   forceFor?: string;
+  /**
+   * The uid of the User who signed in. A session never passes to another User given the same
+   * userName later (deleted and created again, or renamed to it).
+   */
+  uid?: string;
   /** The user's session epoch when signing in; a reset or deactivation bumps it. */
   epoch: number;
   /** Signed-in time and last activity, in ms since the epoch. */
@@ -91,6 +96,11 @@ export function openSession(cookie: string, keys: SessionKeyRing): Session | und
 export interface SessionPolicy {
   absoluteMs: number;
   idleMs: number;
+}
+
+/** Whether a session was made for the User a credential record belongs to (same uid). */
+export function sessionBelongsTo(session: Session, recordUid: string | undefined): boolean {
+  return recordUid !== undefined && session.uid === recordUid;
 }
 
 /** Whether a session is still usable now, given the sign-in policy and the user's epoch. */

@@ -16,7 +16,7 @@ import {
   type FailureState,
 } from "../identity/credentials.ts";
 import type { CredentialBackend } from "./context.ts";
-import { pendingMfaValid, type Session } from "./session-cookie.ts";
+import { pendingMfaValid, sessionBelongsTo, type Session } from "./session-cookie.ts";
 import { verifyTotp } from "./mfa.ts";
 
 const MAX_COUNTED_NAMES = 10_000;
@@ -158,8 +158,16 @@ export class SignInChecks {
     const { session, now } = input;
     const id = newSessionId();
     let outcome: CodeOutcome = { result: "expired" };
+    // No record (the User is gone) or one of another User of this userName: the password step
+    // was passed by someone else, start again.
+    const existing = await this.credentials.get(session.userName);
+    if (!existing || !sessionBelongsTo(session, existing.userUid)) return outcome;
     await this.credentials.update(session.userName, (r) => {
-      if (!r.totpSecret || !pendingMfaValid(session, r.sessionEpoch, now)) {
+      if (
+        !r.totpSecret ||
+        !sessionBelongsTo(session, r.userUid) ||
+        !pendingMfaValid(session, r.sessionEpoch, now)
+      ) {
         outcome = { result: "expired" };
         return r;
       }
@@ -218,6 +226,8 @@ export class SignInChecks {
   }
 
   async signedOut(userName: string, sessionId: string): Promise<void> {
+    // A User that is gone has no record to end sessions in (nor sessions anyone honours).
+    if (!(await this.credentials.get(userName))) return;
     await this.credentials.update(userName, (r) =>
       r.sessions?.some((s) => s.id === sessionId) ? removeSession(r, sessionId) : r,
     );
@@ -225,6 +235,8 @@ export class SignInChecks {
 
   /** Ends every session of a user (deactivated or deleted); writes only when there are some. */
   async revokeAll(userName: string): Promise<void> {
+    // A deleted User's record is no one's any more: the credentials controller removes it.
+    if (!(await this.credentials.get(userName))) return;
     await this.credentials.update(userName, (r) =>
       (r.sessions?.length ?? 0) > 0 ? revokeSessions(r) : r,
     );

@@ -175,8 +175,8 @@ async function allowed(
 }
 
 /**
- * Applies the chart's ServiceAccount, ClusterRoles, ClusterRoleBinding, Roles and RoleBindings
- * (default values) and waits until the API server's authorizer grants every rule to the
+ * Applies the chart's namespaces, ServiceAccount, ClusterRoles, ClusterRoleBindings, Roles and
+ * RoleBindings (default values) and waits until the API server's authorizer grants every rule to the
  * controller's ServiceAccount, so a controller started next is never refused by a cache that
  * has not caught up. Returns the controller's user name.
  */
@@ -184,9 +184,14 @@ export async function applyChartRbac(
   env: TestEnvironment,
   namespace: string = CHART_NAMESPACE,
 ): Promise<string> {
-  const objects = (await renderedChart(namespace)).filter((o) => RBAC_KINDS.has(o.kind));
-  const namespaceObject = { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } };
-  await applyAll(env, [namespaceObject, ...objects], { fieldManager: "helm" });
+  const rendered = await renderedChart(namespace);
+  const objects = rendered.filter((o) => RBAC_KINDS.has(o.kind));
+  // The release namespace, and the chart's own (the credential records' namespace).
+  const namespaces = [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
+    ...rendered.filter((o) => o.kind === "Namespace"),
+  ];
+  await applyAll(env, [...namespaces, ...objects], { fieldManager: "helm" });
   const account = objects.find((o) => o.kind === "ServiceAccount");
   if (!account) throw new Error("the chart renders no ServiceAccount");
   const user = serviceAccountUser(namespace, account.metadata.name);

@@ -1,4 +1,5 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { defaultCredentialsNamespace } from "../../src/plan/naming.ts";
 
 const GROUP = "identitycenter.dev";
 const VERSION = "v1alpha1";
@@ -82,6 +83,15 @@ export function customObjects(kc: KubeConfig) {
 
 export async function createNamespace(kc: KubeConfig, name: string): Promise<void> {
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+}
+
+/**
+ * The operator namespace and, next to it, the namespace of the users' credential records
+ * (`<namespace>-credentials`), as the chart creates them.
+ */
+export async function createOperatorNamespaces(kc: KubeConfig, namespace: string): Promise<void> {
+  await createNamespace(kc, namespace);
+  await createNamespace(kc, defaultCredentialsNamespace(namespace));
 }
 
 /** The Ready condition of an object's status, or undefined. */

@@ -22,7 +22,7 @@ import {
 } from "./controller-process.ts";
 import { operatorCrdFiles } from "./crds.ts";
 import { TestEnvironment } from "./environment.ts";
-import { createNamespace } from "./k8s.ts";
+import { createOperatorNamespaces } from "./k8s.ts";
 import { createObjects, readObjects } from "./objects.ts";
 import { repoRoot } from "./paths.ts";
 import { startPortalProcess, type PortalProcess } from "./portal-process.ts";
@@ -51,7 +51,6 @@ async function inviteLink(kubeconfig: string, userName: string): Promise<string>
   const code = await runInvite(
     [userName, `--kubeconfig=${kubeconfig}`, `--namespace=${NAMESPACE}`],
     (text) => (link += text),
-    false,
   );
   if (code !== 0) throw new Error(`idc invite ${userName} failed: ${link}`);
   return link.trim();
@@ -139,7 +138,7 @@ async function runLocal(): Promise<void> {
   let portal: PortalProcess | undefined;
   try {
     const kc = env.kubeConfig();
-    await createNamespace(kc, NAMESPACE);
+    await createOperatorNamespaces(kc, NAMESPACE);
     // The sample accounts, as AWS Organizations would have made them.
     await env.moto.createMemberAccount("111111111111");
     await env.moto.createMemberAccount("222222222222");

@@ -2,7 +2,7 @@ import { afterAll, beforeAll } from "vitest";
 import { CHART_NAMESPACE, chartControllerKubeconfig } from "./chart.ts";
 import { startControllerProcess, type ControllerProcess } from "./controller-process.ts";
 import type { TestEnvironment } from "./environment.ts";
-import { createNamespace } from "./k8s.ts";
+import { createOperatorNamespaces } from "./k8s.ts";
 import { waitFor } from "./wait.ts";
 
 export const OPERATOR_NAMESPACE = CHART_NAMESPACE;
@@ -21,7 +21,7 @@ export function useControllerProcess(
 ): () => ControllerProcess {
   let controller: ControllerProcess | undefined;
   beforeAll(async () => {
-    await createNamespace(env().kubeConfig(), OPERATOR_NAMESPACE);
+    await createOperatorNamespaces(env().kubeConfig(), OPERATOR_NAMESPACE);
     const started = await startControllerProcess({
       kubeconfig: options.asAdmin ? env().kubeconfigPath : await chartControllerKubeconfig(env()),
       workDir: env().workDir,

@@ -57,7 +57,7 @@ app.kubernetes.io/component: controller
 {{- end }}
 {{- end }}
 
-{{/* The ClusterRole the controller binds to every portal ServiceAccount it creates. */}}
+{{/* The ClusterRole that lets the portals (the ServiceAccounts of the release namespace) read the kinds. */}}
 {{- define "idc.portalClusterRoleName" -}}
 {{- printf "%s-portal" (include "idc.fullname" .) }}
 {{- end }}
@@ -81,4 +81,16 @@ app.kubernetes.io/component: controller
 - accountassignments
 - applications
 - applicationassignments
+{{- end }}
+
+{{/* The namespace of the users' credential records: only they live there. */}}
+{{- define "idc.credentialsNamespace" -}}
+{{- default (printf "%s-credentials" .Release.Namespace) .Values.credentials.namespace }}
+{{- end }}
+
+{{/* Every ServiceAccount of the release namespace: the controller's and each portal's. */}}
+{{- define "idc.namespaceServiceAccounts" -}}
+- kind: Group
+  apiGroup: rbac.authorization.k8s.io
+  name: system:serviceaccounts:{{ .Release.Namespace }}
 {{- end }}

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
-import { newRecord, type CredentialRecord } from "../../identity/credentials.ts";
+import type { Logger } from "pino";
+import { ownedBy, recordFor, type CredentialRecord } from "../../identity/credentials.ts";
+import { Informer } from "../../runtime/informer.ts";
 import { apiStatusCode } from "../../runtime/api-errors.ts";
 import { MANAGED_BY, MANAGED_BY_LABEL } from "../../plan/naming.ts";
 
@@ -9,6 +11,19 @@ const KEY = "credentials.json";
 // Enough for a burst of parallel sign-ins on one name: each round one writer wins.
 const UPDATE_ATTEMPTS = 30;
 export const CREDENTIALS_LABEL = "identitycenter.dev/credentials";
+/** Annotations that say whose record a Secret is, for the controller that removes stale ones. */
+export const USER_NAME_ANNOTATION = "identitycenter.dev/user-name";
+export const USER_UID_ANNOTATION = "identitycenter.dev/user-uid";
+export const USER_OBJECT_ANNOTATION = "identitycenter.dev/user";
+
+/** The User a userName belongs to now: its object name and uid. */
+export interface CredentialOwner {
+  name: string;
+  uid: string;
+}
+
+/** Finds the one User with a userName now (undefined for none, or for a clash). */
+export type OwnerLookup = (userName: string) => CredentialOwner | undefined;
 
 /** Secret names must be DNS labels; userNames are not, so the name is a hash of the userName. */
 export function credentialSecretName(userName: string): string {
@@ -16,17 +31,21 @@ export function credentialSecretName(userName: string): string {
 }
 
 /**
- * Each user's credentials in a Secret of the operator's namespace. Updates carry the Secret's
- * resourceVersion, so concurrent replicas (failure counters, lockouts) never overwrite each
- * other: a conflict means "read again and retry".
+ * Each user's credentials in a Secret of the credentials namespace. A record belongs to the
+ * User it was made for (its uid), not to the userName: `get` returns nothing for a record made
+ * for an earlier User of the same userName, and `update` starts such a record afresh. Updates
+ * carry the Secret's resourceVersion, so concurrent replicas (failure counters, lockouts) never
+ * overwrite each other: a conflict means "read again and retry".
  */
 export class CredentialStore {
   private readonly core: CoreV1Api;
   private readonly namespace: string;
+  private readonly ownerOf: OwnerLookup;
 
-  constructor(kubeConfig: KubeConfig, namespace: string) {
+  constructor(kubeConfig: KubeConfig, namespace: string, ownerOf: OwnerLookup) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.namespace = namespace;
+    this.ownerOf = ownerOf;
   }
 
   private async read(userName: string): Promise<V1Secret | undefined> {
@@ -41,12 +60,12 @@ export class CredentialStore {
     }
   }
 
+  /** The record of the User that has `userName` now, if that User has one. */
   async get(userName: string): Promise<CredentialRecord | undefined> {
-    const secret = await this.read(userName);
-    const data = secret?.data?.[KEY];
-    return data
-      ? (JSON.parse(Buffer.from(data, "base64").toString("utf8")) as CredentialRecord)
-      : undefined;
+    const owner = this.ownerOf(userName);
+    if (!owner) return undefined;
+    const record = parseRecord(await this.read(userName));
+    return record && ownedBy(record, owner.uid) ? record : undefined;
   }
 
   /**
@@ -62,10 +81,10 @@ export class CredentialStore {
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       // Many replicas or requests racing for one record: spread the retries out.
       if (attempt > 0) await sleep(Math.random() * 20 * Math.min(attempt, 5));
+      const owner = this.ownerOf(userName);
+      if (!owner) throw new Error(`no User has userName ${userName}`);
       const secret = await this.read(userName);
-      const current = secret?.data?.[KEY]
-        ? (JSON.parse(Buffer.from(secret.data[KEY], "base64").toString("utf8")) as CredentialRecord)
-        : newRecord(userName);
+      const current = recordFor(parseRecord(secret), userName, owner.uid);
       const next = change(current);
       if (next === current) return current;
       const body: V1Secret = {
@@ -76,7 +95,11 @@ export class CredentialStore {
             [CREDENTIALS_LABEL]: "true",
             [MANAGED_BY_LABEL]: MANAGED_BY,
           },
-          annotations: { "identitycenter.dev/user-name": userName },
+          annotations: {
+            [USER_NAME_ANNOTATION]: userName,
+            [USER_UID_ANNOTATION]: owner.uid,
+            [USER_OBJECT_ANNOTATION]: owner.name,
+          },
           ...(secret?.metadata?.resourceVersion
             ? { resourceVersion: secret.metadata.resourceVersion }
             : {}),
@@ -98,5 +121,88 @@ export class CredentialStore {
       }
     }
     throw new Error(`credentials of ${userName} kept changing; try again`);
+  }
+}
+
+/** The record a credential Secret holds. */
+export function parseRecord(secret: V1Secret | undefined): CredentialRecord | undefined {
+  const data = secret?.data?.[KEY];
+  return data
+    ? (JSON.parse(Buffer.from(data, "base64").toString("utf8")) as CredentialRecord)
+    : undefined;
+}
+
+/**
+ * The credential Secrets of one namespace, cached for the controller that removes the records
+ * of Users that are gone or renamed (selected by our label: nothing else is read).
+ */
+export class CredentialRecords {
+  readonly informer: Informer<V1Secret>;
+  readonly namespace: string;
+  private readonly core: CoreV1Api;
+
+  constructor(kubeConfig: KubeConfig, namespace: string, log: Logger) {
+    this.namespace = namespace;
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    const labelSelector = `${CREDENTIALS_LABEL}=true`;
+    this.informer = new Informer<V1Secret>({
+      kubeConfig,
+      path: `/api/v1/namespaces/${namespace}/secrets`,
+      list: () => this.core.listNamespacedSecret({ namespace, labelSelector }),
+      labelSelector,
+      log,
+    });
+  }
+
+  /** The cached Secret of a record, by Secret name. */
+  get(name: string): V1Secret | undefined {
+    return this.informer.get(`${this.namespace}/${name}`);
+  }
+
+  /**
+   * Deletes the record exactly as cached: if it was rewritten since (an invite for a new User
+   * of the same userName), the API server refuses with a conflict and nothing is lost.
+   */
+  async delete(secret: V1Secret): Promise<void> {
+    const { name = "", uid, resourceVersion } = secret.metadata ?? {};
+    try {
+      await this.core.deleteNamespacedSecret({
+        name,
+        namespace: this.namespace,
+        body: {
+          preconditions: {
+            ...(uid ? { uid } : {}),
+            ...(resourceVersion ? { resourceVersion } : {}),
+          },
+        },
+      });
+    } catch (err) {
+      if (apiStatusCode(err) !== 404) throw err;
+    }
+  }
+
+  /** Binds a record written before records were bound to a uid to the User that has it now. */
+  async adopt(secret: V1Secret, owner: CredentialOwner): Promise<void> {
+    const record = parseRecord(secret);
+    if (!record) return;
+    await this.core.replaceNamespacedSecret({
+      name: secret.metadata?.name ?? "",
+      namespace: this.namespace,
+      body: {
+        ...secret,
+        metadata: {
+          ...secret.metadata,
+          annotations: {
+            ...secret.metadata?.annotations,
+            [USER_UID_ANNOTATION]: owner.uid,
+            [USER_OBJECT_ANNOTATION]: owner.name,
+          },
+        },
+        data: {
+          ...secret.data,
+          [KEY]: Buffer.from(JSON.stringify({ ...record, userUid: owner.uid })).toString("base64"),
+        },
+      },
+    });
   }
 }

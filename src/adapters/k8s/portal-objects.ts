@@ -21,9 +21,8 @@ const FIELD_MANAGER = MANAGED_BY;
 
 function collectionPath(kind: PortalKind, namespace: string): string {
   const base = kind.apiVersion === "v1" ? "/api/v1" : `/apis/${kind.apiVersion}`;
-  return kind.namespaced
-    ? `${base}/namespaces/${namespace}/${kind.plural}`
-    : `${base}/${kind.plural}`;
+  // Every portal object lives in the operator namespace; none is cluster-scoped.
+  return `${base}/namespaces/${namespace}/${kind.plural}`;
 }
 
 /**
@@ -48,7 +47,7 @@ export class PortalObjects {
             this.api.list(
               kind.apiVersion,
               kind.kind,
-              kind.namespaced ? namespace : undefined,
+              namespace,
               undefined,
               undefined,
               undefined,

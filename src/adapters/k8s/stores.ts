@@ -61,6 +61,20 @@ export function currentInstance(
   return all.find((i) => i.metadata.name === "default") ?? (all.length === 1 ? all[0] : undefined);
 }
 
+/**
+ * Who a userName's credential record belongs to, from the caches: the one User with that
+ * userName now (none while two Users clash on it).
+ */
+export function credentialOwners(
+  stores: Pick<Stores, "directory" | "users">,
+): (userName: string) => { name: string; uid: string } | undefined {
+  return (userName) => {
+    const name = stores.directory.validUserFor(userName);
+    const uid = name ? stores.users.informer.get(name)?.metadata.uid : undefined;
+    return name && uid ? { name, uid } : undefined;
+  };
+}
+
 /** The caches the portal reads: everything that decides who may open what. */
 export function portalInformers(stores: Stores) {
   return [

@@ -19,6 +19,12 @@ export function createIdentityCenterController(ctx: OperatorContext, workers: nu
   ctx.instanceSigningSecrets.onChange((instance) => {
     controller.enqueue(instance);
   });
+  // The portal may read each Application's signing Secret by name: one more or one fewer
+  // Application changes every portal's Role.
+  ctx.applications.informer.onChange(({ type }) => {
+    if (type === "update") return;
+    for (const ic of ctx.identityCenters.informer.list()) controller.enqueue(ic.metadata.name);
+  });
   // A changed or deleted portal object (a hand edit, a Deployment's ready count) is put back
   // in shape and reported on the instance.
   ctx.portal?.objects.onChange((instance) => {

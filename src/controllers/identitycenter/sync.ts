@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
 import type { IdentityCenter, IdentityCenterStatus } from "../../api/v1alpha1/index.ts";
 import { setCondition, type ConditionInput } from "../../runtime/conditions.ts";
@@ -10,12 +11,18 @@ import {
 } from "../../saml/signing-identity.ts";
 import type { OperatorContext } from "../context.ts";
 import { apiErrorMessage, apiStatusCode } from "../../runtime/api-errors.ts";
-import { desiredPortalObjects, portalName } from "../../plan/portal-workload.ts";
 import {
+  desiredPortalObjects,
+  portalName,
+  portalReadableSecrets,
+} from "../../plan/portal-workload.ts";
+import {
+  applicationSigningSecretName,
   INSTANCE_KEY,
   MANAGED_BY,
   MANAGED_BY_LABEL,
   portalUrl,
+  sessionSecretName,
   signingSecretName,
 } from "../../plan/naming.ts";
 import { ssoEndpoints, upstreamOidcRedirectUri } from "../../plan/sso-endpoints.ts";
@@ -68,6 +75,41 @@ async function ensureSigningSecret(ctx: OperatorContext, ic: IdentityCenter): Pr
   return identity.certificatePem;
 }
 
+/**
+ * The key that seals the instance's session cookies (32 random bytes, base64 under `key`),
+ * created once. The controller makes it so the portal needs no right to create Secrets in the
+ * operator namespace; a Secret an earlier portal made has the same name and shape and is kept.
+ */
+async function ensureSessionSecret(ctx: OperatorContext, ic: IdentityCenter): Promise<void> {
+  const core = ctx.kubeConfig.makeApiClient(CoreV1Api);
+  const name = sessionSecretName(ic.metadata.name);
+  try {
+    await core.readNamespacedSecret({ name, namespace: ctx.namespace });
+    return;
+  } catch (err) {
+    if (apiStatusCode(err) !== 404) throw err;
+  }
+  try {
+    await core.createNamespacedSecret({
+      namespace: ctx.namespace,
+      body: {
+        metadata: {
+          name,
+          namespace: ctx.namespace,
+          labels: {
+            [MANAGED_BY_LABEL]: MANAGED_BY,
+            [INSTANCE_KEY]: ic.metadata.name,
+          },
+        },
+        type: "Opaque",
+        stringData: { key: randomBytes(32).toString("base64") },
+      },
+    });
+  } catch (err) {
+    if (apiStatusCode(err) !== 409) throw err; // made in between: keep that one
+  }
+}
+
 /** The Ready condition and replica count, from the portal Deployment the cache holds. */
 async function syncPortal(
   ctx: OperatorContext,
@@ -99,7 +141,11 @@ async function syncPortal(
   const desired = desiredPortalObjects(ic, {
     namespace: ctx.namespace,
     defaultImage: image,
-    clusterRole: portal.clusterRole,
+    credentialsNamespace: ctx.credentialsNamespace,
+    readableSecrets: portalReadableSecrets(
+      ic.metadata.name,
+      ctx.applications.informer.list().map((a) => applicationSigningSecretName(a.metadata.name)),
+    ),
     signingFingerprint: certificateFingerprint(certificatePem),
   });
   try {
@@ -139,6 +185,7 @@ export async function syncIdentityCenter(
   const ic = ctx.identityCenters.informer.get(key);
   if (!ic || ic.metadata.deletionTimestamp) return undefined;
   const certificatePem = await ensureSigningSecret(ctx, ic);
+  await ensureSessionSecret(ctx, ic);
   const endpoints = idpEndpoints(portalUrl(ic));
   const { ready, readyReplicas } = await syncPortal(ctx, ic, certificatePem);
   const status: IdentityCenterStatus = {

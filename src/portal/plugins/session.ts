@@ -10,6 +10,7 @@ import type { PortalContext } from "../context.ts";
 import {
   openSession,
   sealSession,
+  sessionBelongsTo,
   sessionValid,
   type AuthnMethod,
   type Session,
@@ -41,8 +42,15 @@ export function newCsrfToken(): string {
 }
 
 /** A new session starting now (signed in when userName is set, anonymous when it is ""). */
-export function freshSession(userName: string, epoch: number, now: number): Session {
-  return { userName, epoch, issuedAt: now, lastSeen: now, csrf: newCsrfToken() };
+export function freshSession(userName: string, epoch: number, now: number, uid?: string): Session {
+  return {
+    userName,
+    ...(uid ? { uid } : {}),
+    epoch,
+    issuedAt: now,
+    lastSeen: now,
+    csrf: newCsrfToken(),
+  };
 }
 
 /**
@@ -51,11 +59,19 @@ export function freshSession(userName: string, epoch: number, now: number): Sess
  * ForceAuthn request asked for, that request's ID (`freshFor`, answered once).
  */
 export function signedInSession(
-  user: { userName: string; epoch: number; id: string; method: AuthnMethod; freshFor?: string },
+  user: {
+    userName: string;
+    /** The uid of the User signed in: the session is theirs, not the userName's. */
+    uid?: string;
+    epoch: number;
+    id: string;
+    method: AuthnMethod;
+    freshFor?: string;
+  },
   now: number,
 ): Session {
   return {
-    ...freshSession(user.userName, user.epoch, now),
+    ...freshSession(user.userName, user.epoch, now, user.uid),
     id: user.id,
     authnAt: now,
     authnMethod: user.method,
@@ -114,9 +130,11 @@ async function signedInUser(
   const record = await portal.credentials.get(user.spec.userName);
   const t = portal.now().getTime();
   // The cookie alone is not enough: the server must still list the session (not signed out,
-  // not ended by a new password, a reset or deactivation).
+  // not ended by a new password, a reset or deactivation), and a session of an earlier User of
+  // this userName (deleted and created again, or renamed) is not this User's, whatever its epoch.
   if (
     !record ||
+    !sessionBelongsTo(session, record.userUid) ||
     !sessionValid(session, signInPolicy(portal), record.sessionEpoch, t) ||
     !portal.checks.sessionHonoured(record, session, t)
   )

@@ -84,7 +84,7 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
         req.audit("password", "accepted", userName);
         // Half signed in, for PENDING_MFA_MS and only under the credentials just checked.
         reply.writeSession({
-          ...freshSession(userName, record.sessionEpoch, t),
+          ...freshSession(userName, record.sessionEpoch, t, record.userUid),
           pendingMfa: true,
           ...(returnTo ? { returnTo } : {}),
           ...(forceFor ? { forceFor } : {}),
@@ -102,6 +102,7 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
         signedInSession(
           {
             userName,
+            ...(record.userUid ? { uid: record.userUid } : {}),
             epoch: record.sessionEpoch,
             id,
             method: "password",
@@ -161,6 +162,7 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
         signedInSession(
           {
             userName: session.userName,
+            ...(session.uid ? { uid: session.uid } : {}),
             epoch: session.epoch,
             id: outcome.sessionId,
             method: "password+totp",

@@ -106,8 +106,13 @@ interface Rule {
   verbs: string[];
 }
 
-const find = (objects: KubeObject[], kind: string, name?: string) => {
-  const found = objects.filter((o) => o.kind === kind && (!name || o.metadata.name === name));
+const find = (objects: KubeObject[], kind: string, name?: string, namespace?: string) => {
+  const found = objects.filter(
+    (o) =>
+      o.kind === kind &&
+      (!name || o.metadata.name === name) &&
+      (!namespace || o.metadata.namespace === namespace),
+  );
   if (found.length !== 1)
     throw new Error(`expected one ${kind} ${name ?? ""}, found ${found.length}`);
   return found[0] as KubeObject;
@@ -118,8 +123,9 @@ const containerOf = (objects: KubeObject[]) => {
   if (!container) throw new Error("the Deployment has no container");
   return container;
 };
-const rulesOf = (objects: KubeObject[], kind: string, name: string) =>
-  find(objects, kind, name).rules as Rule[];
+const rulesOf = (objects: KubeObject[], kind: string, name: string, namespace?: string) =>
+  find(objects, kind, name, namespace).rules as Rule[];
+const CREDENTIALS_NAMESPACE = `${CHART_NAMESPACE}-credentials`;
 
 describe("the Helm chart", () => {
   let defaults: KubeObject[];
@@ -139,24 +145,31 @@ describe("the Helm chart", () => {
     }
   });
 
-  it("renders the controller, its RBAC, a metrics Service and a PDB by default; nothing optional", () => {
-    expect(defaults.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+  it("renders the controller, its RBAC, the credentials namespace, a metrics Service and a PDB by default; nothing optional", () => {
+    const where = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}:` : "");
+    expect(defaults.map((o) => `${o.kind}/${where(o)}${o.metadata.name}`).sort()).toEqual([
       "ClusterRole/identity-center-operator",
       "ClusterRole/identity-center-operator-portal",
       "ClusterRoleBinding/identity-center-operator",
-      "Deployment/identity-center-operator",
-      "PodDisruptionBudget/identity-center-operator",
-      "Role/identity-center-operator",
-      "Role/identity-center-operator-events",
-      "RoleBinding/identity-center-operator",
-      "RoleBinding/identity-center-operator-events",
-      "Service/identity-center-operator-metrics",
-      "ServiceAccount/identity-center-operator",
+      "ClusterRoleBinding/identity-center-operator-portal",
+      "Deployment/identity-center-operator:identity-center-operator",
+      "Namespace/identity-center-operator-credentials",
+      "PodDisruptionBudget/identity-center-operator:identity-center-operator",
+      "Role/default:identity-center-operator-events",
+      "Role/identity-center-operator-credentials:identity-center-operator",
+      "Role/identity-center-operator-credentials:identity-center-operator-portal",
+      "Role/identity-center-operator:identity-center-operator",
+      "RoleBinding/default:identity-center-operator-events",
+      "RoleBinding/identity-center-operator-credentials:identity-center-operator",
+      "RoleBinding/identity-center-operator-credentials:identity-center-operator-portal",
+      "RoleBinding/identity-center-operator:identity-center-operator",
+      "Service/identity-center-operator:identity-center-operator-metrics",
+      "ServiceAccount/identity-center-operator:identity-center-operator",
     ]);
-    for (const obj of defaults) {
-      const expected = obj.metadata.name.endsWith("-events") ? "default" : CHART_NAMESPACE;
-      if (!obj.kind.startsWith("Cluster")) expect(obj.metadata.namespace).toBe(expected);
-    }
+    // Uninstalling must not take every user's password and authenticator with it.
+    expect(find(defaults, "Namespace").metadata.annotations).toEqual({
+      "helm.sh/resource-policy": "keep",
+    });
     expect(find(defaults, "PodDisruptionBudget").spec).toMatchObject({ maxUnavailable: 1 });
     expect(find(defaults, "Service").spec).toMatchObject({
       type: "ClusterIP",
@@ -184,7 +197,6 @@ describe("the Helm chart", () => {
       "--namespace=$(POD_NAMESPACE)",
       "--health-addr=0.0.0.0:8080",
       `--portal-image=${IMAGE}:0.1.0`,
-      "--portal-cluster-role=identity-center-operator-portal",
       "--log-level=info",
       "--workers=4",
       "--account-workers=8",
@@ -193,6 +205,7 @@ describe("the Helm chart", () => {
     ]);
     expect(container.env).toEqual([
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: "IDC_CREDENTIALS_NAMESPACE", value: CREDENTIALS_NAMESPACE },
     ]);
     expect(container.envFrom).toBeUndefined();
     expect(container.ports).toEqual([{ name: "metrics", containerPort: 8080, protocol: "TCP" }]);
@@ -212,7 +225,7 @@ describe("the Helm chart", () => {
     });
   });
 
-  it("grants the controller exactly the decided rules, and no wildcard, escalate, bind or impersonate", () => {
+  it("grants the controller and the portals exactly the decided rules, and no wildcard, escalate, bind or impersonate", () => {
     expect(rulesOf(defaults, "ClusterRole", "identity-center-operator")).toEqual([
       { apiGroups: ["identitycenter.dev"], resources: KINDS, verbs: ["get", "list", "watch"] },
       {
@@ -230,16 +243,11 @@ describe("the Helm chart", () => {
         resources: ["identitycenters/finalizers", "accounts/finalizers"],
         verbs: ["update"],
       },
-      {
-        apiGroups: ["rbac.authorization.k8s.io"],
-        resources: ["clusterrolebindings"],
-        verbs: ALL_WRITE,
-      },
     ]);
     expect(rulesOf(defaults, "ClusterRole", "identity-center-operator-portal")).toEqual([
       { apiGroups: ["identitycenter.dev"], resources: KINDS, verbs: ["get", "list", "watch"] },
     ]);
-    expect(rulesOf(defaults, "Role", "identity-center-operator")).toEqual([
+    expect(rulesOf(defaults, "Role", "identity-center-operator", CHART_NAMESPACE)).toEqual([
       { apiGroups: [""], resources: ["secrets"], verbs: ALL_WRITE },
       {
         apiGroups: ["coordination.k8s.io"],
@@ -259,6 +267,16 @@ describe("the Helm chart", () => {
     expect(rulesOf(defaults, "Role", "identity-center-operator-events")).toEqual([
       { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
     ]);
+    // Credential records: the controller removes stale ones; the portals read and write one
+    // by name and never list them.
+    expect(rulesOf(defaults, "Role", "identity-center-operator", CREDENTIALS_NAMESPACE)).toEqual([
+      { apiGroups: [""], resources: ["secrets"], verbs: ALL_WRITE },
+    ]);
+    expect(
+      rulesOf(defaults, "Role", "identity-center-operator-portal", CREDENTIALS_NAMESPACE),
+    ).toEqual([
+      { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "update", "patch"] },
+    ]);
 
     for (const rendered of [defaults, featured]) {
       const rules = rendered
@@ -270,16 +288,34 @@ describe("the Helm chart", () => {
           expect(rule.verbs).not.toContain(verb);
       }
     }
-    // The chart binds the controller's roles to its ServiceAccount, and the portal's to no one.
+    // The chart binds the controller's roles to its ServiceAccount, and the portals' to the
+    // ServiceAccounts of the release namespace (whose names it cannot know).
     const bindings = defaults.filter((o) => o.kind.endsWith("Binding"));
-    expect(bindings.map((b) => (b.roleRef as { name: string }).name).sort()).toEqual([
+    const controllerBindings = bindings.filter((b) => !b.metadata.name.endsWith("-portal"));
+    expect(controllerBindings.map((b) => (b.roleRef as { name: string }).name).sort()).toEqual([
+      "identity-center-operator",
       "identity-center-operator",
       "identity-center-operator",
       "identity-center-operator-events",
     ]);
-    for (const binding of bindings) {
+    for (const binding of controllerBindings) {
       expect(binding.subjects).toEqual([
         { kind: "ServiceAccount", name: "identity-center-operator", namespace: CHART_NAMESPACE },
+      ]);
+    }
+    const portalBindings = bindings.filter((b) => b.metadata.name.endsWith("-portal"));
+    expect(portalBindings.map((b) => `${b.kind}/${b.metadata.namespace ?? ""}`).sort()).toEqual([
+      "ClusterRoleBinding/",
+      `RoleBinding/${CREDENTIALS_NAMESPACE}`,
+    ]);
+    for (const binding of portalBindings) {
+      expect(binding.roleRef).toMatchObject({ name: "identity-center-operator-portal" });
+      expect(binding.subjects).toEqual([
+        {
+          kind: "Group",
+          apiGroup: "rbac.authorization.k8s.io",
+          name: `system:serviceaccounts:${CHART_NAMESPACE}`,
+        },
       ]);
     }
   });
@@ -366,6 +402,23 @@ describe("the Helm chart", () => {
     expect(find(featured, "IdentityCenter").metadata.namespace).toBeUndefined();
   });
 
+  it("puts the credential records where credentials.namespace says, or leaves the namespace to the user", async () => {
+    const objects = parseManifests(
+      await helmTemplate({
+        values: { credentials: { namespace: "idc-secrets", createNamespace: false } },
+      }),
+    );
+    expect(objects.some((o) => o.kind === "Namespace")).toBe(false);
+    expect(containerOf(objects).env).toContainEqual({
+      name: "IDC_CREDENTIALS_NAMESPACE",
+      value: "idc-secrets",
+    });
+    for (const name of ["identity-center-operator", "identity-center-operator-portal"]) {
+      expect(find(objects, "Role", name, "idc-secrets")).toBeDefined();
+      expect(find(objects, "RoleBinding", name, "idc-secrets")).toBeDefined();
+    }
+  });
+
   it("pins the image by digest, and drops the PDB for a single replica", async () => {
     const digest = `sha256:${"ab".repeat(32)}`;
     const objects = parseManifests(
@@ -427,9 +480,8 @@ describe("the Helm chart", () => {
     expect(crds.map((c) => c.metadata.name).sort()).toEqual(
       KINDS.map((k) => `${k}.identitycenter.dev`).sort(),
     );
-    const rest = install.filter(
-      (o) => o.kind !== "Namespace" && o.kind !== "CustomResourceDefinition",
-    );
+    // The release namespace comes first; the chart's own (the credentials') is in the render.
+    const rest = install.slice(1).filter((o) => o.kind !== "CustomResourceDefinition");
     expect(rest).toEqual(defaults);
   });
 });
@@ -446,10 +498,14 @@ describe("installing manifests/install.yaml on a real API server", () => {
   });
 
   it("passes a server-side apply dry run, then applies; every CRD becomes Established", async () => {
-    const [namespace, ...rest] = install;
-    if (!namespace) throw new Error("install.yaml is empty");
-    // A dry run cannot create the namespace the other objects go into.
-    await applyAll(env(), [namespace], { fieldManager: "install-test" });
+    const namespaces = install.filter((o) => o.kind === "Namespace");
+    const rest = install.filter((o) => o.kind !== "Namespace");
+    expect(namespaces.map((n) => n.metadata.name)).toEqual([
+      CHART_NAMESPACE,
+      CREDENTIALS_NAMESPACE,
+    ]);
+    // A dry run cannot create the namespaces the other objects go into.
+    await applyAll(env(), namespaces, { fieldManager: "install-test" });
     await applyAll(env(), rest, { dryRun: true, fieldManager: "install-test" });
     for (const obj of rest) {
       const res = await env().apiServer.request("GET", await objectPath(env(), obj));
@@ -603,9 +659,14 @@ describe("installing manifests/install.yaml on a real API server", () => {
         });
       const service = `/api/v1${ns}/services/identitycenter-default-portal`;
       expect((await env().apiServer.request("GET", service)).status).toBe(200);
-      const binding =
-        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/identitycenter-default-portal";
-      expect((await env().apiServer.request("GET", binding)).body).toMatchObject({
+      // The portal's read access comes from the chart's binding; the controller makes none.
+      const crbs = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings";
+      expect(
+        (await env().apiServer.request("GET", `${crbs}/identitycenter-default-portal`)).status,
+      ).toBe(404);
+      expect(
+        (await env().apiServer.request("GET", `${crbs}/identity-center-operator-portal`)).body,
+      ).toMatchObject({
         roleRef: { kind: "ClusterRole", name: "identity-center-operator-portal" },
       });
       const instance = "/apis/identitycenter.dev/v1alpha1/identitycenters/default";
@@ -654,7 +715,9 @@ describe("installing manifests/install.yaml on a real API server", () => {
       .poll(() => status("GET", "/apis/identitycenter.dev/v1alpha1/users"), { timeout: 10_000 })
       .toBe(200);
 
+    // The Secrets of its two namespaces (it watches the Applications' signing Secrets).
     expect(await status("GET", `/api/v1/namespaces/${CHART_NAMESPACE}/secrets`)).toBe(200);
+    expect(await status("GET", `/api/v1/namespaces/${CREDENTIALS_NAMESPACE}/secrets`)).toBe(200);
     expect(await status("GET", "/api/v1/namespaces/default/secrets")).toBe(403);
     expect(await status("GET", "/api/v1/secrets")).toBe(403);
     expect(await status("GET", "/api/v1/namespaces/default/pods")).toBe(403);
@@ -676,13 +739,11 @@ describe("installing manifests/install.yaml on a real API server", () => {
       subjects: [{ kind: "ServiceAccount", name: "someone", namespace: CHART_NAMESPACE }],
     });
     const dryRun = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings?dryRun=All";
-    // It may bind the portal's read-only role: it holds every permission in it...
-    expect(await status("POST", dryRun, binding("identity-center-operator-portal"))).toBe(201);
-    // ...but not escalate to a role it does not hold.
-    const escalation = await as("POST", dryRun, binding("cluster-admin"));
-    expect(escalation.status).toBe(403);
-    expect(JSON.stringify(escalation.body)).toContain(
-      "is attempting to grant RBAC permissions not currently held",
-    );
+    // It binds nothing cluster-wide: not even the portal's read-only role, nor its own.
+    for (const role of ["identity-center-operator-portal", "identity-center-operator"]) {
+      const refused = await as("POST", dryRun, binding(role));
+      expect(refused.status, role).toBe(403);
+      expect(JSON.stringify(refused.body)).toContain("cannot create resource");
+    }
   });
 });

@@ -7,19 +7,26 @@ import {
   emptyApprovals,
 } from "../../../src/portal/sso/device-approvals.ts";
 import { loadKubeConfig } from "../../../src/adapters/k8s/kube-config.ts";
-import { createStores, portalInformers } from "../../../src/adapters/k8s/stores.ts";
+import {
+  createStores,
+  credentialOwners,
+  portalInformers,
+} from "../../../src/adapters/k8s/stores.ts";
 import { startInformers } from "../../../src/runtime/informer.ts";
 import { createLogger, type Logger } from "../../../src/observability/logger.ts";
 import { PortalMetrics } from "../../../src/observability/metrics.ts";
 import { buildPortalApp, type PortalDeps } from "../../../src/portal/app.ts";
+import { defaultCredentialsNamespace } from "../../../src/plan/naming.ts";
 import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
 import { chartControllerKubeconfig, PORTAL_SERVICE_ACCOUNT } from "../../harness/chart.ts";
 import { motoControllerEnv, startControllerProcess } from "../../harness/controller-process.ts";
 import type { TestEnvironment } from "../../harness/environment.ts";
-import { createNamespace, customObjects } from "../../harness/k8s.ts";
+import { createOperatorNamespaces, customObjects } from "../../harness/k8s.ts";
 import { waitFor } from "../../harness/wait.ts";
 
 export const NS = "identity-center-operator";
+/** Where the users' credential records live (only they do). */
+export const CREDENTIALS_NS = defaultCredentialsNamespace(NS);
 export const A = "111111111111";
 export const B = "222222222222";
 
@@ -41,7 +48,7 @@ export async function startPortalFixture(
 ) {
   const kc = env.kubeConfig();
   const { moto } = env;
-  await createNamespace(kc, NS);
+  await createOperatorNamespaces(kc, NS);
   const objects = customObjects(kc);
   for (const id of [A, B]) await moto.createMemberAccount(id);
   await objects.create("identitycenters", "IdentityCenter", "default", {
@@ -157,13 +164,13 @@ export async function startPortalFixture(
   const stores = createStores(portalKc, log);
   const informers = portalInformers(stores);
   await startInformers(informers);
-  const store = new CredentialStore(portalKc, NS);
+  const store = new CredentialStore(portalKc, CREDENTIALS_NS, credentialOwners(stores));
   const deps = {
     stores,
     instanceName: "default",
     credentials: store,
     deviceApprovals: new SecretDocument(portalKc, {
-      namespace: NS,
+      namespace: CREDENTIALS_NS,
       name: deviceApprovalsSecretName("default"),
       empty: emptyApprovals,
     }),
