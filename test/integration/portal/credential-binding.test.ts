@@ -26,6 +26,9 @@ const CREDENTIALS_NS = defaultCredentialsNamespace(NS);
 const OLD_PASSWORD = "the first alice's passphrase";
 const NEW_PASSWORD = "the second alice's passphrase";
 const poll = { timeout: 30_000, interval: 200 };
+// Each test runs `idc invite` processes and sets passwords through the portal (scrypt): on a
+// busy machine that alone can take longer than the default test timeout.
+const SLOW_TEST_MS = 180_000;
 
 /** A tiny browser over real HTTP: one cookie jar entry, redirects not followed. */
 class Browser {
@@ -140,49 +143,57 @@ describe("credentials belong to a User's uid, not to its userName", () => {
     await portal.stop();
   });
 
-  it("refuses the old cookie and the old password after the User is deleted and created again with the same userName", async () => {
-    await objects.create("users", "User", "alice", {
-      userName: "alice",
-      email: "alice@example.com",
-    });
-    await onboard(OLD_PASSWORD);
-    const first = new Browser(portal.url);
-    expect(await first.signIn("alice", OLD_PASSWORD)).toBe(303);
-    expect(await first.portalOpens()).toBe(true);
-    const oldUid = await uidOf("alice");
+  it(
+    "refuses the old cookie and the old password after the User is deleted and created again with the same userName",
+    async () => {
+      await objects.create("users", "User", "alice", {
+        userName: "alice",
+        email: "alice@example.com",
+      });
+      await onboard(OLD_PASSWORD);
+      const first = new Browser(portal.url);
+      expect(await first.signIn("alice", OLD_PASSWORD)).toBe(303);
+      expect(await first.portalOpens()).toBe(true);
+      const oldUid = await uidOf("alice");
 
-    await objects.delete("users", "alice");
-    await objects.create("users", "User", "alice", {
-      userName: "alice",
-      email: "alice.second@example.com",
-    });
-    // The controller removes the record of the User that went.
-    await expect.poll(record, poll).toBeUndefined();
-    expect(await first.portalOpens()).toBe(false);
-    expect(await new Browser(portal.url).signIn("alice", OLD_PASSWORD)).toBe(401);
+      await objects.delete("users", "alice");
+      await objects.create("users", "User", "alice", {
+        userName: "alice",
+        email: "alice.second@example.com",
+      });
+      // The controller removes the record of the User that went.
+      await expect.poll(record, poll).toBeUndefined();
+      expect(await first.portalOpens()).toBe(false);
+      expect(await new Browser(portal.url).signIn("alice", OLD_PASSWORD)).toBe(401);
 
-    // Once the new alice is invited and sets her own password, the first one's cookie still
-    // opens nothing (the new record's session epoch is no defence: it starts where the old
-    // one did), and only the new password signs in.
-    await onboard(NEW_PASSWORD);
-    expect(await record()).not.toBe(oldUid);
-    expect(await record()).toBe(await uidOf("alice"));
-    expect(await first.portalOpens()).toBe(false);
-    expect(await new Browser(portal.url).signIn("alice", OLD_PASSWORD)).toBe(401);
-    const second = new Browser(portal.url);
-    expect(await second.signIn("alice", NEW_PASSWORD)).toBe(303);
-    expect(await second.portalOpens()).toBe(true);
-  });
+      // Once the new alice is invited and sets her own password, the first one's cookie still
+      // opens nothing (the new record's session epoch is no defence: it starts where the old
+      // one did), and only the new password signs in.
+      await onboard(NEW_PASSWORD);
+      expect(await record()).not.toBe(oldUid);
+      expect(await record()).toBe(await uidOf("alice"));
+      expect(await first.portalOpens()).toBe(false);
+      expect(await new Browser(portal.url).signIn("alice", OLD_PASSWORD)).toBe(401);
+      const second = new Browser(portal.url);
+      expect(await second.signIn("alice", NEW_PASSWORD)).toBe(303);
+      expect(await second.portalOpens()).toBe(true);
+    },
+    SLOW_TEST_MS,
+  );
 
-  it("an invite of a User who has credentials revokes their sessions and password, like a reset", async () => {
-    const signedIn = new Browser(portal.url);
-    expect(await signedIn.signIn("alice", NEW_PASSWORD)).toBe(303);
-    expect(await signedIn.portalOpens()).toBe(true);
-    await idc("invite", "alice");
-    expect(await signedIn.portalOpens()).toBe(false);
-    expect(await new Browser(portal.url).signIn("alice", NEW_PASSWORD)).toBe(401);
-    await onboard(NEW_PASSWORD);
-  });
+  it(
+    "an invite of a User who has credentials revokes their sessions and password, like a reset",
+    async () => {
+      const signedIn = new Browser(portal.url);
+      expect(await signedIn.signIn("alice", NEW_PASSWORD)).toBe(303);
+      expect(await signedIn.portalOpens()).toBe(true);
+      await idc("invite", "alice");
+      expect(await signedIn.portalOpens()).toBe(false);
+      expect(await new Browser(portal.url).signIn("alice", NEW_PASSWORD)).toBe(401);
+      await onboard(NEW_PASSWORD);
+    },
+    SLOW_TEST_MS,
+  );
 
   it("refuses the old cookie and password after a rename, to the renamed User and to a new holder of the userName", async () => {
     const signedIn = new Browser(portal.url);
