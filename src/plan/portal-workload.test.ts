@@ -9,6 +9,7 @@ const ic = {
   metadata: { name: "corp", uid: "uid-1" },
   spec: {
     portal: { hostname: "sso.example.com", replicas: 2, ingress: { enabled: false } },
+    signIn: {},
   },
 } as unknown as IdentityCenter;
 
