@@ -31,7 +31,9 @@ export function useControllerProcess(
       ...(options.env ? { env: options.env } : {}),
     });
     controller = started;
-    await waitFor("the controller to be ready", () => started.ready());
+    // Starting Node and syncing every informer takes seconds on an idle machine and much
+    // longer on a busy one; the hook's own timeout still bounds it.
+    await waitFor("the controller to be ready", () => started.ready(), 120_000);
   });
   afterAll(async () => {
     await controller?.stop("SIGTERM", env().apiServer.startingPeriods);
