@@ -232,7 +232,8 @@ describe(
     afterAll(async () => {
       for (const p of runs) p.kill("SIGKILL");
       await Promise.all(runs.map((p) => p.exited));
-      await proxy.stop();
+      // Undefined when the environment did not come up (beforeAll failed first).
+      await (proxy as FaultProxy | undefined)?.stop();
     });
 
     /** Each run's start: spawned, modules loaded (first log line), caches, controllers. */
