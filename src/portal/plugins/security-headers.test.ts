@@ -13,6 +13,10 @@ function headersApp() {
     reply.formActionTarget = "https://wiki.example.com/saml/acs";
     return reply.send("acs");
   });
+  app.get("/acs-script", (_req, reply) => {
+    reply.formActionTarget = "https://wiki.example.com/saml/acs";
+    return reply.send(reply.cspNonce.script);
+  });
   return app;
 }
 
@@ -45,6 +49,23 @@ describe("the security headers plugin", () => {
     const csp = String(res.headers["content-security-policy"]);
     expect(csp).toContain("form-action 'self' https://wiki.example.com;");
     expect(csp).not.toContain("signin.aws.amazon.com");
+  });
+
+  it("keeps the page's own script nonce when the page names its form target (the auto-post still runs)", async () => {
+    const res = await headersApp().inject({ url: "/acs-script" });
+    const csp = String(res.headers["content-security-policy"]);
+    expect(res.body).toMatch(/^[0-9a-f]{32}$/);
+    expect(csp).toContain(`script-src 'nonce-${res.body}'`);
+    expect(csp.match(/content-security-policy|script-src/g)).toHaveLength(1);
+    expect(csp).toContain("form-action 'self' https://wiki.example.com;");
+  });
+
+  it("adds helmet's isolation headers: HSTS, same-origin opener and resources", async () => {
+    const res = await headersApp().inject({ url: "/plain" });
+    expect(res.headers["strict-transport-security"]).toMatch(/^max-age=\d{8}/);
+    expect(res.headers["cross-origin-opener-policy"]).toBe("same-origin");
+    expect(res.headers["cross-origin-resource-policy"]).toBe("same-origin");
+    expect(res.headers["x-permitted-cross-domain-policies"]).toBe("none");
   });
 });
 

@@ -1,49 +1,69 @@
-import { randomBytes } from "node:crypto";
-import type { FastifyReply } from "fastify";
+import helmet from "@fastify/helmet";
 import fp from "fastify-plugin";
 
 declare module "fastify" {
   interface FastifyReply {
-    /** This reply's nonces: only a script or style element carrying one runs. */
-    cspNonce: { script: string; style: string };
     /** Where this page's form posts to, when that is another origin (an SP's ACS URL). */
     formActionTarget: string | undefined;
   }
 }
 
+/** The origin a form may post to besides the portal, or "" when `url` is not a URL. */
+function originOf(url: string | undefined): string {
+  return url && URL.canParse(url) ? new URL(url).origin : "";
+}
+
 /**
- * The headers of every answer: a CSP that allows no script but the one with this reply's nonce,
- * styles only from the portal's stylesheet, forms only to the portal and to the one place this page posts a SAML response to (the
- * AWS sign-in URL unless the page names another), no framing, no caching, no referrer.
+ * The CSP of a portal page before @fastify/helmet adds the reply's script and style nonces:
+ * nothing loads but the portal's own stylesheet and images, no script runs but the one carrying
+ * the nonce, forms post only to the portal and to `formTarget`'s origin, nobody frames the page.
+ */
+function directives(formTarget: () => string, nonces?: { script: string; style: string }) {
+  return {
+    defaultSrc: ["'none'"],
+    styleSrc: ["'self'", ...(nonces ? [`'nonce-${nonces.style}'`] : [])],
+    imgSrc: ["'self'", "data:"],
+    scriptSrc: nonces ? [`'nonce-${nonces.script}'`] : [],
+    // One value for both sources: helmet would print an absent second one as a stray space.
+    formAction: [() => ["'self'", formTarget()].filter(Boolean).join(" ")],
+    frameAncestors: ["'none'"],
+    baseUri: ["'none'"],
+  };
+}
+
+/**
+ * The headers of every answer, from @fastify/helmet with a fresh script and style nonce per
+ * reply (`reply.cspNonce`): the CSP above, no framing (X-Frame-Options DENY as well, for browsers
+ * without frame-ancestors), no referrer, no MIME sniffing; and no caching, which helmet does not
+ * do. Forms post to the AWS sign-in URL unless the page names another target.
  */
 export const securityHeaders = fp(
-  (app, _options, done) => {
-    // Set for each reply in onRequest below; a shared object default would be shared by all.
-    app.decorateReply("cspNonce", null as unknown as FastifyReply["cspNonce"]);
+  async (app) => {
+    // Without the IdentityCenter (not in the cache yet) forms post to the portal only; the
+    // headers must not fail then, or /healthz would, and a liveness probe kill the pod.
+    const awsSignIn = () => originOf(app.portal.findInstance()?.spec.aws.signInUrl);
+    await app.register(helmet, {
+      enableCSPNonces: true,
+      contentSecurityPolicy: { useDefaults: false, directives: directives(awsSignIn) },
+      xFrameOptions: { action: "deny" },
+      referrerPolicy: { policy: "no-referrer" },
+    });
     app.decorateReply("formActionTarget", undefined);
-    app.addHook("onRequest", (_req, reply, next) => {
-      reply.cspNonce = {
-        script: randomBytes(16).toString("hex"),
-        style: randomBytes(16).toString("hex"),
-      };
-      next();
+    app.addHook("onRequest", async (_req, reply) => {
+      void reply.header("cache-control", "no-store");
     });
     app.addHook("onSend", async (_req, reply) => {
-      // Without the IdentityCenter (not in the cache yet) forms post to the portal only; the
-      // headers must not fail then, or /healthz would, and a liveness probe kill the pod.
-      const target = reply.formActionTarget ?? app.portal.findInstance()?.spec.aws.signInUrl;
-      const signIn = target && URL.canParse(target) ? new URL(target).origin : "";
-      const { script, style } = reply.cspNonce;
-      reply.header(
-        "content-security-policy",
-        `default-src 'none'; style-src 'self' 'nonce-${style}'; img-src 'self' data:; script-src 'nonce-${script}'; form-action 'self'${signIn ? ` ${signIn}` : ""}; frame-ancestors 'none'; base-uri 'none'`,
-      );
-      reply.header("x-content-type-options", "nosniff");
-      reply.header("referrer-policy", "no-referrer");
-      reply.header("x-frame-options", "DENY");
-      reply.header("cache-control", "no-store");
+      // helmet wrote the CSP in onRequest, before the route knew where its form posts: a page
+      // with its own target gets it again, with the same nonces and that target instead of AWS.
+      const target = reply.formActionTarget;
+      if (target === undefined) return;
+      reply.helmet({
+        contentSecurityPolicy: {
+          useDefaults: false,
+          directives: directives(() => originOf(target), reply.cspNonce),
+        },
+      });
     });
-    done();
   },
   { name: "portal-security-headers", fastify: "5.x", dependencies: ["portal-context"] },
 );
