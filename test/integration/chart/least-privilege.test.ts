@@ -5,6 +5,7 @@ import {
   CONTROLLER_SERVICE_ACCOUNT,
   PORTAL_SERVICE_ACCOUNT,
 } from "../../harness/chart.ts";
+import { applicationSigningSecretName } from "../../../src/plan/naming.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
 import { customObjects } from "../../harness/k8s.ts";
 import { useControllerProcess } from "../../harness/use-controller.ts";
@@ -183,6 +184,92 @@ describe("least privilege: what the portal and the controller may do", () => {
     expect(await can(PORTAL_SERVICE_ACCOUNT, secret("create", CREDENTIALS_NS))).toBe(true);
     for (const verb of ["list", "watch"])
       expect(await can(PORTAL_SERVICE_ACCOUNT, secret(verb, CREDENTIALS_NS)), verb).toBe(false);
+  });
+
+  it("the portal reads an Application's signing Secret by name while the Application exists, and no other", async () => {
+    const objects = customObjects(env().kubeConfig());
+    const wiki = applicationSigningSecretName("wiki");
+    await objects.create("applications", "Application", "wiki", {
+      displayName: "Team wiki",
+      entityId: "https://wiki.example.com/saml",
+      acsUrl: "https://wiki.example.com/saml/acs",
+    });
+    await expect.poll(() => can(PORTAL_SERVICE_ACCOUNT, secret("get", NS, wiki)), poll).toBe(true);
+    // A name shaped like an Application's key, for no Application: not readable.
+    expect(
+      await can(PORTAL_SERVICE_ACCOUNT, secret("get", NS, applicationSigningSecretName("nobody"))),
+    ).toBe(false);
+    for (const verb of ["update", "patch", "delete"])
+      expect(await can(PORTAL_SERVICE_ACCOUNT, secret(verb, NS, wiki)), verb).toBe(false);
+    await objects.delete("applications", "wiki");
+    await expect.poll(() => can(PORTAL_SERVICE_ACCOUNT, secret("get", NS, wiki)), poll).toBe(false);
+  });
+
+  it("a compromised portal cannot mint tokens, start pods or delete credential records", async () => {
+    const user = PORTAL_SERVICE_ACCOUNT;
+    const inNs = (resource: string, verb: string, namespace = NS) => ({
+      resource,
+      verb,
+      namespace,
+    });
+    expect(await can(user, { ...inNs("serviceaccounts/token", "create"), name: "default" })).toBe(
+      false,
+    );
+    expect(await can(user, inNs("pods", "create"))).toBe(false);
+    expect(await can(user, inNs("pods/exec", "create"))).toBe(false);
+    expect(await can(user, secret("delete", CREDENTIALS_NS, "idc-credentials-x"))).toBe(false);
+    expect(await can(user, secret("deletecollection", CREDENTIALS_NS))).toBe(false);
+    expect(
+      await can(user, {
+        verb: "create",
+        resource: "roles",
+        group: "rbac.authorization.k8s.io",
+        namespace: NS,
+      }),
+    ).toBe(false);
+  });
+
+  it("the controller has the rights it uses, and none on other namespaces, RBAC outside its own or the custom resources' specs", async () => {
+    const user = CONTROLLER_SERVICE_ACCOUNT;
+    const allowed: Attributes[] = [
+      // The signing-Secret caches watch the operator namespace's Secrets.
+      secret("list", NS),
+      secret("watch", NS),
+      secret("create", NS),
+      // Stale credential records are deleted.
+      secret("list", CREDENTIALS_NS),
+      secret("delete", CREDENTIALS_NS, "idc-credentials-x"),
+      { verb: "create", resource: "deployments", group: "apps", namespace: NS },
+      { verb: "update", resource: "leases", group: "coordination.k8s.io", namespace: NS },
+      { verb: "create", resource: "roles", group: "rbac.authorization.k8s.io", namespace: NS },
+      { verb: "update", resource: "users/status", group: "identitycenter.dev" },
+      { verb: "list", resource: "users", group: "identitycenter.dev" },
+    ];
+    for (const a of allowed) expect(await can(user, a), JSON.stringify(a)).toBe(true);
+    const refused: Attributes[] = [
+      { verb: "update", resource: "users", group: "identitycenter.dev" },
+      { verb: "create", resource: "applications", group: "identitycenter.dev" },
+      { verb: "delete", resource: "permissionsets", group: "identitycenter.dev" },
+      { verb: "create", resource: "clusterroles", group: "rbac.authorization.k8s.io" },
+      {
+        verb: "create",
+        resource: "roles",
+        group: "rbac.authorization.k8s.io",
+        namespace: "default",
+      },
+      {
+        verb: "create",
+        resource: "rolebindings",
+        group: "rbac.authorization.k8s.io",
+        namespace: "kube-system",
+      },
+      { verb: "create", resource: "deployments", group: "apps", namespace: "default" },
+      { verb: "create", resource: "pods", namespace: NS },
+      { verb: "create", resource: "serviceaccounts/token", namespace: NS, name: "default" },
+      { verb: "delete", resource: "namespaces", name: CREDENTIALS_NS },
+      { verb: "create", resource: "customresourcedefinitions", group: "apiextensions.k8s.io" },
+    ];
+    for (const a of refused) expect(await can(user, a), JSON.stringify(a)).toBe(false);
   });
 
   it("the portal only reads the custom resources", async () => {
