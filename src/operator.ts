@@ -11,6 +11,7 @@ import { createApplicationAssignmentController } from "./controllers/application
 import { createStores, operatorInformers } from "./adapters/k8s/stores.ts";
 import type { OperatorContext } from "./controllers/context.ts";
 import { createCredentialsController } from "./controllers/credentials/controller.ts";
+import { httpsMetadataFetcher } from "./adapters/http/metadata-fetcher.ts";
 import { createGroupController } from "./controllers/group/controller.ts";
 import { createIdentityCenterController } from "./controllers/identitycenter/controller.ts";
 import { PortalObjects } from "./adapters/k8s/portal-objects.ts";
@@ -111,6 +112,7 @@ export function createOperatorContext(
     },
     applicationSigningSecrets: new ApplicationSigningSecrets(kubeConfig, config.namespace, log),
     instanceSigningSecrets: new InstanceSigningSecrets(kubeConfig, config.namespace, log),
+    fetchMetadata: httpsMetadataFetcher(),
     portal: config.portalWorkload
       ? {
           objects: new PortalObjects(kubeConfig, config.namespace, log),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What `npm test` needs from the machine besides Node and npm: Debian's xmlsec1 (the SAML tests
 # verify signatures with it), chromium (the browser tests) and faketime (libfaketime shifts one
-# controller's clock in the two-replica leader election test). Installs them when it can (root
+# controller's clock in the two-replica leader election test) and PHP with its XML and mbstring
+# extensions (SimpleSAMLphp, the upstream SAML IdP, runs on it; install-simplesamlphp.sh
+# unpacks SimpleSAMLphp itself). Installs them when it can (root
 # with apt-get); otherwise stops at once and names the command to run. Go and Python 3, which
 # build the cached test binaries, are checked by build-binaries.sh and install-moto.sh.
 set -euo pipefail
@@ -10,6 +12,9 @@ missing=()
 command -v xmlsec1 >/dev/null || missing+=(xmlsec1)
 [ -x "${IDC_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 dpkg -L libfaketime 2>/dev/null | grep -q '/libfaketime.so.1$' || missing+=(faketime)
+command -v php >/dev/null || missing+=(php-cli)
+php -m 2>/dev/null | grep -qx dom || missing+=(php-xml)
+php -m 2>/dev/null | grep -qx mbstring || missing+=(php-mbstring)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

@@ -6,6 +6,7 @@ import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { CredentialStore } from "../adapters/k8s/credential-store.ts";
 import { SecretDocument } from "../adapters/k8s/secret-document.ts";
 import { emptyApprovals, deviceApprovalsSecretName } from "../portal/sso/device-approvals.ts";
+import { emptyUsedAssertions, usedAssertionsSecretName } from "../portal/upstream-saml.ts";
 import { loadKubeConfig } from "../adapters/k8s/kube-config.ts";
 import { createStores, credentialOwners, portalInformers } from "../adapters/k8s/stores.ts";
 import { startInformers } from "../runtime/informer.ts";
@@ -207,6 +208,11 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       namespace: credentialsNamespace(values),
       name: deviceApprovalsSecretName(values.instance),
       empty: emptyApprovals,
+    }),
+    usedAssertions: new SecretDocument(kubeConfig, {
+      namespace: values.namespace,
+      name: usedAssertionsSecretName(values.instance),
+      empty: emptyUsedAssertions,
     }),
     signing: {
       privateKey: createPrivateKey(keyPem),

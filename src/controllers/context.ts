@@ -19,6 +19,7 @@ import type { PortalObjects } from "../adapters/k8s/portal-objects.ts";
 import type { Store } from "../adapters/k8s/stores.ts";
 import type { ApplicationSigningSecrets } from "../adapters/k8s/application-signing-secrets.ts";
 import type { InstanceSigningSecrets } from "../adapters/k8s/instance-signing-secrets.ts";
+import type { MetadataFetcher } from "../adapters/http/metadata-fetcher.ts";
 
 export interface AwsSettings {
   /** One IAM and one STS client per access role, with timeouts, reused by every reconcile. */
@@ -52,6 +53,8 @@ export interface OperatorContext {
   applicationSigningSecrets: ApplicationSigningSecrets;
   /** The instances' signing Secrets in the operator namespace, cached. */
   instanceSigningSecrets: InstanceSigningSecrets;
+  /** Reads an upstream SAML IdP's metadata URL (https, size and time limited). */
+  fetchMetadata: MetadataFetcher;
   /** Set when the controller runs each instance's portal workload (off in the local stack). */
   portal: PortalWorkloadSettings | undefined;
   identityCenters: Store<IdentityCenter>;

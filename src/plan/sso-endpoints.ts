@@ -14,3 +14,21 @@ export const UPSTREAM_OIDC_CALLBACK_PATH = "/upstream/oidc/callback";
 export function upstreamOidcRedirectUri(portalUrl: string): string {
   return `${portalUrl.replace(/\/+$/, "")}${UPSTREAM_OIDC_CALLBACK_PATH}`;
 }
+
+/** Where the portal serves its side of an upstream SAML IdP (the service provider). */
+export const UPSTREAM_SAML_PATH = "/upstream/saml";
+
+/** The values an admin registers with the upstream IdP for the portal as its SP. */
+export function upstreamSamlEndpoints(portalUrl: string): {
+  upstreamSamlEntityId: string;
+  upstreamSamlAcsUrl: string;
+  upstreamSamlMetadataUrl: string;
+} {
+  const base = `${portalUrl.replace(/\/+$/, "")}${UPSTREAM_SAML_PATH}`;
+  return {
+    // The metadata URL doubles as the entity id: stable, and it resolves to the metadata.
+    upstreamSamlEntityId: `${base}/metadata`,
+    upstreamSamlAcsUrl: `${base}/acs`,
+    upstreamSamlMetadataUrl: `${base}/metadata`,
+  };
+}

@@ -13,6 +13,7 @@ import { awsRoutes } from "./routes/aws.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { setupRoutes } from "./routes/setup.ts";
 import { signInRoutes } from "./routes/sign-in.ts";
+import { upstreamSamlRoutes } from "./routes/upstream-saml.ts";
 import { credentialThrottle } from "./throttle.ts";
 import { ssoRoutes } from "./sso/index.ts";
 
@@ -75,6 +76,7 @@ export function buildPortalApp(deps: PortalDeps) {
   void app.register(sessions);
   void app.register(healthRoutes);
   void app.register(signInRoutes);
+  void app.register(upstreamSamlRoutes);
   void app.register(setupRoutes);
   void app.register(accountRoutes);
   void app.register(applicationRoutes);

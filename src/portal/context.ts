@@ -32,6 +32,7 @@ import {
   verifyPassword,
   type Argon2Params,
 } from "./password.ts";
+import { emptyUsedAssertions, type UsedAssertions } from "./upstream-saml.ts";
 
 /** Where credential records live (a Secret per user); `update` is a conditional write. */
 export interface CredentialBackend {
@@ -100,6 +101,8 @@ export interface PortalDeps {
   deviceApprovals?: SharedDocument<DeviceApprovals>;
   /** Password hashes in flight and waiting (default: 2 and 32, what a 512 MiB pod bears). */
   hashing?: Omit<HashGateOptions, "onRefused">;
+  /** Upstream SAML assertions already used, shared by the replicas (default: this process). */
+  usedAssertions?: SharedDocument<UsedAssertions>;
 }
 
 /**
@@ -122,6 +125,7 @@ export class PortalContext {
   private readonly keys: SessionKeyRing | (() => SessionKeyRing);
   readonly deviceApprovals: SharedDocument<DeviceApprovals>;
   private readonly hashGate: HashGate;
+  readonly usedAssertions: SharedDocument<UsedAssertions>;
 
   constructor(deps: PortalDeps) {
     this.stores = deps.stores;
@@ -151,6 +155,7 @@ export class PortalContext {
       },
     });
     this.deviceApprovals = deps.deviceApprovals ?? memoryDocument(emptyApprovals);
+    this.usedAssertions = deps.usedAssertions ?? memoryDocument(emptyUsedAssertions);
   }
 
   /** The instance's Argon2id cost for new hashes. */

@@ -36,6 +36,11 @@ export interface Session {
   pendingTotp?: string;
   /** Before sign-in: the SP-initiated sign-in (a /saml/sso URL) to resume afterwards. */
   returnTo?: string;
+  /**
+   * Before sign-in: the AuthnRequest sent to the upstream SAML IdP (its ID, when, in ms), so
+   * only the answer to this browser's own request is accepted.
+   */
+  upstreamRequest?: { id: string; at: number };
 }
 
 const IV_BYTES = 12;

@@ -298,6 +298,73 @@ const GroupMapping = Type.Object(
   },
 );
 
+/** The MFA classes of the SAML authentication context registry, REFEDS and the big IdPs. */
+export const DEFAULT_SAML_MFA_CONTEXTS = [
+  "https://refeds.org/profile/mfa",
+  "http://schemas.microsoft.com/claims/multipleauthn",
+  "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
+  "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorUnregistered",
+  "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
+];
+
+/** An attribute name of a SAML assertion (its Name, often a URI). */
+const attributeName = (description: string) =>
+  Type.Optional(Type.String({ description, minLength: 1, maxLength: 1024, pattern: "^\\S+$" }));
+
+const Saml = Type.Object(
+  {
+    metadataUrl: Type.Optional(
+      Type.String({
+        description:
+          "URL of the upstream IdP's metadata, read by the controller (https only, at most 1 MiB, 10 s) and re-read every metadataRefreshInterval; the last good copy is kept when a read fails.",
+        maxLength: 2048,
+        pattern: "^https://[^\\s]+$",
+      }),
+    ),
+    metadataXml: Type.Optional(
+      Type.String({
+        description: "The upstream IdP's metadata document.",
+        maxLength: 262144,
+      }),
+    ),
+    metadataRefreshInterval: isoDuration(
+      "How often metadataUrl is read again (rolled-over signing certificates); unused with metadataXml.",
+      { min: "PT5M", max: "PT168H", default: "PT24H" },
+    ),
+    userNameAttribute: attributeName(
+      "Assertion attribute holding the userName matched to a User (ignoring case); the NameID when unset.",
+    ),
+    emailAttribute: attributeName(
+      "Assertion attribute holding the email of a user created on first sign-in; the NameID when unset and it is an email address.",
+    ),
+    groupsAttribute: attributeName(
+      "Assertion attribute holding the user's upstream groups (one value per group), mapped by groupMapping.",
+    ),
+    mfaAuthnContexts: Type.Array(
+      Type.String({ minLength: 1, maxLength: 1024, pattern: "^\\S+$" }),
+      {
+        description:
+          "AuthnContextClassRef values (or values of Entra ID's http://schemas.microsoft.com/claims/authnmethodsreferences attribute) that mean the upstream did multi-factor authentication.",
+        default: DEFAULT_SAML_MFA_CONTEXTS,
+        maxItems: 32,
+        "x-kubernetes-list-type": "set",
+      },
+    ),
+    clockSkew: isoDuration(
+      "Clock difference allowed with the upstream IdP when checking an assertion's validity times.",
+      { min: "PT0S", max: "PT10M", default: "PT2M" },
+    ),
+  },
+  {
+    description:
+      "An upstream SAML 2.0 identity provider users sign in with; the portal is its service provider (see status.endpoints).",
+    ...rules({
+      rule: "has(self.metadataUrl) != has(self.metadataXml)",
+      message: "set exactly one of metadataUrl or metadataXml",
+    }),
+  },
+);
+
 const IdentitySource = Type.Object(
   {
     type: enumOf(["internal", "saml", "oidc"] as const, "Where users sign in.", {
@@ -312,37 +379,7 @@ const IdentitySource = Type.Object(
       }),
     ),
     oidc: Type.Optional(Oidc),
-    saml: Type.Optional(
-      Type.Object(
-        {
-          metadataUrl: Type.Optional(
-            Type.String({
-              description: "URL of the upstream IdP's metadata.",
-              pattern: "^https://[^\\s]+$",
-            }),
-          ),
-          metadataXml: Type.Optional(
-            Type.String({
-              description: "The upstream IdP's metadata document.",
-              maxLength: 262144,
-            }),
-          ),
-          userNameAttribute: Type.Optional(
-            Type.String({
-              description: "Assertion attribute holding the userName; the NameID when unset.",
-              maxLength: 1024,
-            }),
-          ),
-        },
-        {
-          description: "An upstream SAML 2.0 identity provider users sign in with.",
-          ...rules({
-            rule: "has(self.metadataUrl) != has(self.metadataXml)",
-            message: "set exactly one of metadataUrl or metadataXml",
-          }),
-        },
-      ),
-    ),
+    saml: Type.Optional(Saml),
     jitProvisioning: Type.Boolean({
       description:
         "Create a User (labelled identitycenter.dev/managed-by: identity-source) for an upstream user who has none; otherwise unknown upstream users are refused.",
@@ -401,6 +438,11 @@ const IdentitySource = Type.Object(
         message: "oidc.groupsClaim and groupMapping go together: set both or neither",
         fieldPath: ".groupMapping",
       },
+      {
+        rule: "self.type != 'saml' || has(self.saml.groupsAttribute) == has(self.groupMapping)",
+        message: "saml.groupsAttribute and groupMapping go together: set both or neither",
+        fieldPath: ".groupMapping",
+      },
     ),
   },
 );
@@ -441,6 +483,31 @@ export const IdentityCenterStatus = statusOf("Observed state of the instance.", 
   readyReplicas: Type.Optional(
     Type.Integer({ description: "Portal replicas that are ready.", minimum: 0 }),
   ),
+  upstreamSaml: Type.Optional(
+    Type.Object(
+      {
+        entityId: Type.String({ description: "The upstream IdP's entity id (its Issuer)." }),
+        ssoUrl: Type.String({
+          description: "Where the portal sends AuthnRequests (HTTP-Redirect binding).",
+        }),
+        signingCertificates: Type.Array(Type.String(), {
+          description:
+            "The upstream IdP's signing certificates (PEM): an assertion signed by any other key is refused.",
+        }),
+        source: Type.String({
+          description: "The metadataUrl read, or sha256:<hash> of metadataXml.",
+        }),
+        readAt: Type.String({
+          description: "When this metadata was last read successfully.",
+          format: "date-time",
+        }),
+      },
+      {
+        description:
+          "The upstream SAML IdP's metadata as the controller last read it: what the portal trusts (kept while a re-read fails; see the IdentitySourceReady condition).",
+      },
+    ),
+  ),
   endpoints: Type.Optional(
     Type.Object(
       {
@@ -460,6 +527,24 @@ export const IdentityCenterStatus = statusOf("Observed state of the instance.", 
           Type.String({
             description:
               "With identitySource.type oidc: the redirect URI to register with the upstream provider for the portal's client.",
+          }),
+        ),
+        upstreamSamlEntityId: Type.Optional(
+          Type.String({
+            description:
+              "With identitySource.type saml: the portal's SP entity id (Identifier, Audience URI) to register with the upstream IdP.",
+          }),
+        ),
+        upstreamSamlAcsUrl: Type.Optional(
+          Type.String({
+            description:
+              "With identitySource.type saml: the portal's Assertion Consumer Service URL (Reply URL, Single sign-on URL), HTTP-POST binding.",
+          }),
+        ),
+        upstreamSamlMetadataUrl: Type.Optional(
+          Type.String({
+            description:
+              "With identitySource.type saml: the portal's SP metadata, for IdPs that import it.",
           }),
         ),
       },

@@ -25,7 +25,12 @@ import {
   sessionSecretName,
   signingSecretName,
 } from "../../plan/naming.ts";
-import { ssoEndpoints, upstreamOidcRedirectUri } from "../../plan/sso-endpoints.ts";
+import {
+  ssoEndpoints,
+  upstreamOidcRedirectUri,
+  upstreamSamlEndpoints,
+} from "../../plan/sso-endpoints.ts";
+import { IDENTITY_SOURCE_CONDITION, syncUpstreamSaml } from "./upstream-saml.ts";
 
 /**
  * The instance's signing key and certificate, created once in a Secret of the operator's
@@ -188,6 +193,11 @@ export async function syncIdentityCenter(
   await ensureSessionSecret(ctx, ic);
   const endpoints = idpEndpoints(portalUrl(ic));
   const { ready, readyReplicas } = await syncPortal(ctx, ic, certificatePem);
+  const upstream = await syncUpstreamSaml(ic, ctx.fetchMetadata, ctx.now());
+  let conditions = setCondition(ic.status?.conditions, ready, ic.metadata.generation, ctx.now());
+  conditions = upstream.condition
+    ? setCondition(conditions, upstream.condition, ic.metadata.generation, ctx.now())
+    : conditions.filter((c) => c.type !== IDENTITY_SOURCE_CONDITION);
   const status: IdentityCenterStatus = {
     ...ic.status,
     observedGeneration: ic.metadata.generation ?? 0,
@@ -199,17 +209,22 @@ export async function syncIdentityCenter(
       ...(ic.spec.identitySource.type === "oidc"
         ? { upstreamOidcRedirectUri: upstreamOidcRedirectUri(endpoints.portalUrl) }
         : {}),
+      ...(ic.spec.identitySource.type === "saml" ? upstreamSamlEndpoints(endpoints.portalUrl) : {}),
     },
     signingCertificate: certificatePem,
     signingCertificateFingerprint: certificateFingerprint(certificatePem),
     signingCertificateNotAfter: certificateNotAfter(certificatePem).toISOString(),
     ...(readyReplicas === undefined ? {} : { readyReplicas }),
-    conditions: setCondition(ic.status?.conditions, ready, ic.metadata.generation, ctx.now()),
+    conditions,
   };
+  if (upstream.upstreamSaml) status.upstreamSaml = upstream.upstreamSaml;
+  else delete status.upstreamSaml;
   if (await ctx.identityCenters.client.updateStatus(ic, status))
     log.info(
       { entityId: endpoints.entityId, readyReplicas, ready: ready.reason },
       "identity center status updated",
     );
-  return undefined;
+  return upstream.requeueAfterMs === undefined
+    ? undefined
+    : { requeueAfterMs: upstream.requeueAfterMs };
 }

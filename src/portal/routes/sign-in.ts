@@ -2,6 +2,7 @@ import type { FastifyPluginCallback } from "fastify";
 import { isValidUser } from "../../identity/directory.ts";
 import { formRoute, type Form } from "../forms.ts";
 import { needsRehash } from "../password.ts";
+import { httpError } from "../errors.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { freshSession, signInPolicy, signedInSession } from "../plugins/session.ts";
 import { PENDING_MFA_MS } from "../session-cookie.ts";
@@ -28,9 +29,13 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
   const portal = app.portal;
   const s = portal.stores;
 
-  app.get("/login", async (_req, reply) =>
-    reply.page("login", { csrf: reply.anonymousSession().csrf }),
-  );
+  // With an upstream SAML IdP there are no passwords here: signing in happens upstream.
+  const upstream = () => portal.instance().spec.identitySource.type === "saml";
+
+  app.get("/login", async (_req, reply) => {
+    if (upstream()) return reply.redirect("/upstream/saml/start", 303);
+    return reply.page("login", { csrf: reply.anonymousSession().csrf });
+  });
 
   app.post(
     "/login",
@@ -39,6 +44,8 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
       preHandler: app.throttleCredentialChecks,
     },
     async (req, reply) => {
+      if (upstream())
+        throw httpError(403, "This portal signs users in through their identity provider.");
       const form = req.body as Form;
       const session = req.session;
       checkCsrf(session, form);

@@ -6,6 +6,10 @@ import {
   deviceApprovalsSecretName,
   emptyApprovals,
 } from "../../../src/portal/sso/device-approvals.ts";
+import {
+  emptyUsedAssertions,
+  usedAssertionsSecretName,
+} from "../../../src/portal/upstream-saml.ts";
 import { loadKubeConfig } from "../../../src/adapters/k8s/kube-config.ts";
 import {
   createStores,
@@ -44,6 +48,8 @@ export async function startPortalFixture(
     now: () => Date;
     /** Where the portal logs (silent when unset); tests read it for secrets. */
     log?: Logger;
+    /** The instance's spec.identitySource (internal when unset). */
+    identitySource?: Record<string, unknown>;
   },
 ) {
   const kc = env.kubeConfig();
@@ -55,6 +61,7 @@ export async function startPortalFixture(
     portal: { hostname: "sso.example.com", externalUrl: options.externalUrl },
     aws: { signInUrl: options.signInUrl, stsEndpoint: moto.endpoint },
     accessControlAttributes: [{ key: "Department", source: "attributes.department" }],
+    ...(options.identitySource ? { identitySource: options.identitySource } : {}),
   });
   await objects.create("users", "User", "alice", {
     userName: "alice",
@@ -173,6 +180,11 @@ export async function startPortalFixture(
       namespace: CREDENTIALS_NS,
       name: deviceApprovalsSecretName("default"),
       empty: emptyApprovals,
+    }),
+    usedAssertions: new SecretDocument(portalKc, {
+      namespace: NS,
+      name: usedAssertionsSecretName("default"),
+      empty: emptyUsedAssertions,
     }),
     sessionKey: randomBytes(32),
     signing: {
