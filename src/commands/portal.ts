@@ -209,8 +209,9 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       name: deviceApprovalsSecretName(values.instance),
       empty: emptyApprovals,
     }),
+    // Beside the credential records: the one namespace where the portal may write Secrets.
     usedAssertions: new SecretDocument(kubeConfig, {
-      namespace: values.namespace,
+      namespace: credentialsNamespace(values),
       name: usedAssertionsSecretName(values.instance),
       empty: emptyUsedAssertions,
     }),

@@ -182,7 +182,7 @@ export async function startPortalFixture(
       empty: emptyApprovals,
     }),
     usedAssertions: new SecretDocument(portalKc, {
-      namespace: NS,
+      namespace: CREDENTIALS_NS,
       name: usedAssertionsSecretName("default"),
       empty: emptyUsedAssertions,
     }),
