@@ -56,7 +56,11 @@ describe("samples", () => {
       partition: "aws",
       signInUrl: "https://signin.aws.amazon.com/saml",
     });
-    expect(instance.spec.identitySource).toEqual({ type: "internal" });
+    expect(instance.spec.identitySource).toEqual({
+      type: "internal",
+      jitProvisioning: false,
+      trustUpstreamMfa: true,
+    });
     expect(instance.spec.signIn).toMatchObject({ lockoutThreshold: 5 });
     expect(instance.spec.portal).toMatchObject({ ingress: { enabled: true } });
 
