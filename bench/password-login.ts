@@ -62,6 +62,8 @@ try {
       certificatePem: signing.certificatePem,
       certificateBase64: certificateBase64(signing.certificatePem),
     },
+    // The bench opens no application.
+    applicationKeys: { signingFor: () => Promise.resolve(undefined) },
     stsEndpoint: undefined,
     region: "us-east-1",
     log,

@@ -15,6 +15,8 @@ import { createLogger } from "../observability/logger.ts";
 import { PortalMetrics } from "../observability/metrics.ts";
 import { startHealthServer } from "../runtime/health-server.ts";
 import { buildPortalApp } from "../portal/app.ts";
+import { SecretApplicationKeys } from "../portal/application-keys.ts";
+import { secretByName } from "../adapters/k8s/application-signing-secrets.ts";
 import { certificateBase64 } from "../saml/signing-identity.ts";
 import { sessionKeyId, type SessionKeyRing } from "../portal/session-cookie.ts";
 import {
@@ -220,6 +222,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       certificatePem,
       certificateBase64: certificateBase64(certificatePem),
     },
+    applicationKeys: new SecretApplicationKeys(secretByName(kubeConfig, values.namespace)),
     stsEndpoint: values["sts-endpoint"],
     trustedProxyHops,
     region: process.env.AWS_REGION ?? "us-east-1",

@@ -74,6 +74,12 @@ export interface SigningIdentity {
   certificateBase64: string;
 }
 
+/** Where the portal finds each Application's own signing key (see SecretApplicationKeys). */
+export interface ApplicationKeySource {
+  /** The application's key and certificate, or undefined while the controller has made none. */
+  signingFor(application: Application): Promise<SigningIdentity | undefined>;
+}
+
 export interface PortalDeps {
   stores: PortalStores;
   instanceName: string;
@@ -90,7 +96,10 @@ export interface PortalDeps {
    * to the left of it and ignored.
    */
   trustedProxyHops?: number;
+  /** The instance's key: it signs AWS sign-ins (console and CLI credentials) and nothing else. */
   signing: SigningIdentity;
+  /** Each Application's own key, which signs that application's responses. */
+  applicationKeys: ApplicationKeySource;
   /** STS endpoint for CLI credentials when the IdentityCenter does not set one. */
   stsEndpoint: string | undefined;
   region: string;
@@ -117,6 +126,7 @@ export class PortalContext {
   readonly checks: SignInChecks;
   readonly throttle: ThrottleOptions;
   readonly signing: SigningIdentity;
+  readonly applicationKeys: ApplicationKeySource;
   readonly stsEndpoint: string | undefined;
   readonly region: string;
   readonly metrics: PortalMetrics;
@@ -137,6 +147,7 @@ export class PortalContext {
     this.keys = keys;
     this.throttle = deps.throttle ?? DEFAULT_THROTTLE;
     this.signing = deps.signing;
+    this.applicationKeys = deps.applicationKeys;
     this.stsEndpoint = deps.stsEndpoint;
     this.region = deps.region;
     this.metrics = deps.metrics ?? new PortalMetrics();

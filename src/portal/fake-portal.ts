@@ -91,6 +91,10 @@ export function fakePortal(options: { now?: () => Date } = {}) {
     },
     sessionKey: Buffer.alloc(32, 7),
     signing: { privateKey, certificatePem: "", certificateBase64: "" },
+    // Unit tests sign nothing an SP checks; every application gets this one throwaway key.
+    applicationKeys: {
+      signingFor: () => Promise.resolve({ privateKey, certificatePem: "", certificateBase64: "" }),
+    },
     stsEndpoint: undefined,
     region: "us-east-1",
     log: pino({ level: "silent" }),

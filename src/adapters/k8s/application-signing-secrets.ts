@@ -128,3 +128,19 @@ export function readKeyMaterial(secret: V1Secret | undefined): ApplicationKeyMat
     rotation: annotations[ROTATION_ANSWERED_ANNOTATION] ?? "",
   };
 }
+
+/** Reads a Secret of `namespace` by name (a plain `get`, which is all the portal may do). */
+export function secretByName(
+  kubeConfig: KubeConfig,
+  namespace: string,
+): (name: string) => Promise<V1Secret | undefined> {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  return async (name) => {
+    try {
+      return await core.readNamespacedSecret({ name, namespace });
+    } catch (err) {
+      if (apiStatusCode(err) === 404) return undefined;
+      throw err;
+    }
+  };
+}

@@ -35,6 +35,15 @@ export interface Pages {
     applications: Application[];
   };
   application: { user: PageUser; application: Application };
+  /**
+   * The answer to an unsigned SP-initiated sign-in: which application asks, and one button that
+   * posts the request (`fields`) back with the session's CSRF token. It never submits itself.
+   */
+  "confirm-sign-in": {
+    user: PageUser;
+    application: Application;
+    fields: Record<string, string>;
+  };
   "auto-post": { action: string; fields: Record<string, string>; target: string };
   credentials: {
     user: PageUser;

@@ -7,6 +7,7 @@ import {
   parseAuthnRequest,
   type AuthnRequest,
 } from "../../saml/authn-request.ts";
+import { awsSignInClaims } from "../../saml/aws-sign-in.ts";
 import { idpEndpoints, idpMetadataXml } from "../../saml/metadata.ts";
 import {
   buildResponseDocument,
@@ -24,6 +25,11 @@ import { checkCsrf } from "../plugins/csrf.ts";
 import { anonymousSession, authnStatementOf, resolveSignedIn } from "../plugins/session.ts";
 import type { Session } from "../session-cookie.ts";
 
+function assertAssigned(portal: PortalContext, user: User, application: Application): void {
+  if (!portal.applicationsOf(user).some((a) => a.metadata.name === application.metadata.name))
+    throw httpError(403, `You are not assigned ${application.spec.displayName}.`);
+}
+
 /** The application named in the URL, if the signed-in user is assigned to it. */
 function authorizedApplication(portal: PortalContext, req: FastifyRequest) {
   const current = req.signedIn;
@@ -34,8 +40,33 @@ function authorizedApplication(portal: PortalContext, req: FastifyRequest) {
   return { ...current, application };
 }
 
-/** An auto-posting page with a signed Response for the application's ACS URL. */
-function postToApplication(
+/**
+ * Refuses an Application set up like AWS sign-in (stored before the CRD refused that, or under
+ * a CRD without the rules) before anything is signed for it.
+ */
+function refuseAwsImpersonation(portal: PortalContext, application: Application): void {
+  const claims = awsSignInClaims(application.spec);
+  if (claims.length === 0) return;
+  portal.log.warn(
+    { application: application.metadata.name, claims: claims.map((c) => c.field) },
+    "refused to sign for an application that impersonates AWS sign-in",
+  );
+  throw httpError(
+    403,
+    "This application is set up like AWS sign-in, which opens only the AWS accounts assigned to you. The portal signs nothing for it; an administrator must correct it.",
+  );
+}
+
+/** The application's own signing key; the instance key never signs application responses. */
+async function applicationKey(portal: PortalContext, application: Application) {
+  const key = await portal.applicationKeys.signingFor(application);
+  if (!key)
+    throw httpError(503, "This application's signing key is not ready yet. Try again in a moment.");
+  return key;
+}
+
+/** An auto-posting page with a Response for the ACS URL, signed with the application's key. */
+async function postToApplication(
   portal: PortalContext,
   reply: FastifyReply,
   target: {
@@ -48,6 +79,8 @@ function postToApplication(
   },
 ) {
   const { user, application } = target;
+  refuseAwsImpersonation(portal, application);
+  const key = await applicationKey(portal, application);
   let input;
   try {
     input = applicationResponseInput(application, user, {
@@ -65,9 +98,9 @@ function postToApplication(
     ...(target.authnContextClassRef ? { authnContextClassRef: target.authnContextClassRef } : {}),
     ...(target.inResponseTo ? { inResponseTo: target.inResponseTo } : {}),
   });
-  if (application.spec.signing.assertion) signInDocument(doc, portal.signing, "Assertion");
+  if (application.spec.signing.assertion) signInDocument(doc, key, "Assertion");
   // Signed last, so the Response's signature also covers the Assertion's.
-  if (application.spec.signing.response) signInDocument(doc, portal.signing, "Response");
+  if (application.spec.signing.response) signInDocument(doc, key, "Response");
   const xml = serialize(doc);
   portal.metrics.samlResponses.inc({ target: "application" });
   reply.formActionTarget = application.spec.acsUrl;
@@ -93,7 +126,7 @@ function postToApplication(
  * A signed Response with no assertion, saying why the user was not signed in (NoPassive,
  * NoAuthnContext), posted to the application's ACS URL like a sign-in.
  */
-function postStatus(
+async function postStatus(
   portal: PortalContext,
   reply: FastifyReply,
   target: {
@@ -104,6 +137,9 @@ function postStatus(
   },
 ) {
   const { application } = target;
+  // Signed like the application's sign-ins: with its own key, never the instance's.
+  refuseAwsImpersonation(portal, application);
+  const key = await applicationKey(portal, application);
   const { doc } = buildStatusResponseDocument({
     issuer: idpEndpoints(portal.portalUrl()).entityId,
     destination: application.spec.acsUrl,
@@ -111,7 +147,7 @@ function postStatus(
     status: target.status,
     now: portal.now(),
   });
-  signInDocument(doc, portal.signing, "Response");
+  signInDocument(doc, key, "Response");
   portal.metrics.samlResponses.inc({ target: "application" });
   reply.formActionTarget = application.spec.acsUrl;
   const fields: Record<string, string> = {
@@ -141,16 +177,23 @@ function applicationRequest(portal: PortalContext, samlRequest: string) {
     if (err instanceof AuthnRequestError) throw badSamlRequest(err);
     throw err;
   }
-  const application = portal.stores.applications.informer
+  // Error pages repeat nothing of the request (issuer, ACS URL): it is the sender's text.
+  const claimants = portal.stores.applications.informer
     .list()
-    .find((a) => a.spec.entityId === request.issuer && !a.metadata.deletionTimestamp);
+    .filter((a) => a.spec.entityId === request.issuer && !a.metadata.deletionTimestamp);
+  const [application, ...others] = claimants;
   if (!application)
-    throw httpError(400, `The service provider ${request.issuer} is not an application here.`);
+    throw httpError(400, "This sign-in request does not come from an application known here.");
+  if (others.length > 0)
+    throw httpError(
+      400,
+      "More than one application here claims the issuer of this sign-in request, so the portal cannot tell which one sent it. An administrator must give each application its own entity id.",
+    );
   // The Response goes only to the ACS URL the Application registers, whatever the request says.
   if (request.acsUrl && request.acsUrl !== application.spec.acsUrl)
     throw httpError(
       400,
-      `The service provider asked for the response at ${request.acsUrl}, which is not the ACS URL registered for ${application.spec.displayName}.`,
+      `This sign-in request asks for the response at an address that is not registered for ${application.spec.displayName}.`,
     );
   return { request, application };
 }
@@ -162,11 +205,29 @@ function applicationRequest(portal: PortalContext, samlRequest: string) {
 export const applicationRoutes: FastifyPluginCallback = (app, _options, done) => {
   const portal = app.portal;
 
+  // The instance's metadata: its certificate is the one every AWS account's SAML provider holds.
   app.get("/saml/metadata", async (_req, reply) =>
     reply
       .type("application/samlmetadata+xml")
       .send(idpMetadataXml(idpEndpoints(portal.portalUrl()), portal.signing.certificatePem)),
   );
+
+  // One application's metadata (status.metadataUrl): the same IdP, the application's own
+  // certificate. Public, like the instance's: service providers fetch it unauthenticated.
+  app.get("/applications/:name/saml/metadata", async (req, reply) => {
+    const { name } = req.params as { name: string };
+    const application = portal.stores.applications.informer.get(name);
+    if (
+      !application ||
+      application.metadata.deletionTimestamp ||
+      awsSignInClaims(application.spec).length > 0
+    )
+      throw httpError(404, "There is no such application.");
+    const key = await applicationKey(portal, application);
+    return reply
+      .type("application/samlmetadata+xml")
+      .send(idpMetadataXml(idpEndpoints(portal.portalUrl()), key.certificatePem));
+  });
 
   // The application's sign-in URL (status.signInUrl): a page with one button, so that following
   // a link never signs anyone in by itself.
@@ -207,15 +268,17 @@ export const applicationRoutes: FastifyPluginCallback = (app, _options, done) =>
       const relay = query.RelayState ? { relayState: query.RelayState } : {};
       // ForceAuthn: only a sign-in made for this very request will do.
       const fresh = current && (!request.forceAuthn || current.session.freshFor === request.id);
+      // IsPassive: the SP asked the portal not to show the user anything. Signing in a signed-in
+      // user without showing anything would post a Response on an unsigned request anyone can
+      // send (with their own RelayState), so a passive request always hears NoPassive.
+      if (request.isPassive)
+        return postStatus(portal, reply, {
+          application,
+          inResponseTo: request.id,
+          status: "NoPassive",
+          ...relay,
+        });
       if (!current || !fresh) {
-        // IsPassive: the SP asked the portal not to show the user anything.
-        if (request.isPassive)
-          return postStatus(portal, reply, {
-            application,
-            inResponseTo: request.id,
-            status: "NoPassive",
-            ...relay,
-          });
         reply.writeSession({
           ...anonymousSession(req.session, portal.now().getTime()),
           returnTo: req.url,
@@ -223,12 +286,54 @@ export const applicationRoutes: FastifyPluginCallback = (app, _options, done) =>
         });
         return reply.redirect("/login", 303);
       }
-      if (
-        !portal
-          .applicationsOf(current.user)
-          .some((a) => a.metadata.name === application.metadata.name)
-      )
-        throw httpError(403, `You are not assigned ${application.spec.displayName}.`);
+      assertAssigned(portal, current.user, application);
+      refuseAwsImpersonation(portal, application);
+      const { authnContextClassRef } = authnStatementOf(
+        current.session,
+        request.requestedAuthnContext,
+      );
+      if (!authnContextClassRef)
+        return postStatus(portal, reply, {
+          application,
+          inResponseTo: request.id,
+          status: "NoAuthnContext",
+          ...relay,
+        });
+      // The request is not signed, so anyone could have sent the user here (with their own
+      // RelayState): nothing is posted until the user says so on a page naming the application.
+      return reply.page("confirm-sign-in", {
+        user: {
+          name: current.user.spec.displayName ?? current.user.spec.userName,
+          csrf: current.session.csrf,
+        },
+        application,
+        fields: {
+          SAMLRequest: query.SAMLRequest ?? "",
+          ...(query.RelayState ? { RelayState: query.RelayState } : {}),
+        },
+      });
+    },
+  );
+
+  // The user's click on that page: the request is checked again (assignment, ForceAuthn,
+  // RequestedAuthnContext), then answered.
+  app.post(
+    "/saml/sso/continue",
+    { schema: formRoute(["csrf", "SAMLRequest", "RelayState"]), preHandler: resolveSignedIn },
+    async (req, reply) => {
+      const current = req.signedIn;
+      if (!current) throw httpError(401, MESSAGES.signInFirst);
+      const form = req.body as Form;
+      checkCsrf(current.session, form);
+      const { request, application } = applicationRequest(portal, form.SAMLRequest ?? "");
+      assertAssigned(portal, current.user, application);
+      const relay = form.RelayState ? { relayState: form.RelayState } : {};
+      // ForceAuthn: the sign-in made for this request is still the one that answers it.
+      if (request.forceAuthn && current.session.freshFor !== request.id)
+        throw httpError(
+          401,
+          "This application asks you to sign in again. Start from the application.",
+        );
       const { authnContextClassRef } = authnStatementOf(
         current.session,
         request.requestedAuthnContext,

@@ -21,6 +21,8 @@ import { createLogger, type Logger } from "../../../src/observability/logger.ts"
 import { PortalMetrics } from "../../../src/observability/metrics.ts";
 import { buildPortalApp, type PortalDeps } from "../../../src/portal/app.ts";
 import { defaultCredentialsNamespace } from "../../../src/plan/naming.ts";
+import { SecretApplicationKeys } from "../../../src/portal/application-keys.ts";
+import { secretByName } from "../../../src/adapters/k8s/application-signing-secrets.ts";
 import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
 import { chartControllerKubeconfig, PORTAL_SERVICE_ACCOUNT } from "../../harness/chart.ts";
 import { motoControllerEnv, startControllerProcess } from "../../harness/controller-process.ts";
@@ -192,6 +194,8 @@ export async function startPortalFixture(
       certificatePem,
       certificateBase64: certificateBase64(certificatePem),
     },
+    // Each Application's key, read by name with the portal's own RBAC.
+    applicationKeys: new SecretApplicationKeys(secretByName(portalKc, NS)),
     stsEndpoint: undefined,
     region: "us-east-1",
     log,

@@ -224,7 +224,11 @@ describe("access portal", () => {
     expect(home.body).toContain('data-application="payroll"');
     expect(home.body).not.toContain('data-application="crm"');
     const ic = await objects.get("identitycenters", "default");
-    const cert = String(ic.status?.signingCertificate);
+    // Each application's own certificate (see application-signing.test.ts for the attack).
+    const cert = String((await objects.get("applications", "wiki")).status?.signingCertificate);
+    const payrollCert = String(
+      (await objects.get("applications", "payroll")).status?.signingCertificate,
+    );
     const idpIssuer = String(ic.status?.entityId);
     const uid = (await objects.get<{ metadata: { uid: string } }>("users", "alice")).metadata.uid;
 
@@ -276,12 +280,12 @@ describe("access portal", () => {
     expect(payroll.statusCode).toBe(200);
     const payrollResponse = /name="SAMLResponse" value="([^"]+)"/.exec(payroll.body)?.[1] ?? "";
     const payrollXml = Buffer.from(payrollResponse, "base64").toString();
-    expect(await xmlsecVerifies(payrollXml, cert, "Response")).toBe(true);
+    expect(await xmlsecVerifies(payrollXml, payrollCert, "Response")).toBe(true);
     // Only the Response is signed: an SP that wants a signed assertion must refuse it.
-    expect(await xmlsecVerifies(payrollXml, cert, "Assertion")).toBe(false);
+    expect(await xmlsecVerifies(payrollXml, payrollCert, "Assertion")).toBe(false);
     const payrollSp = new SAML({
       callbackUrl: "https://payroll.example.com/acs",
-      idpCert: cert,
+      idpCert: payrollCert,
       issuer: "urn:example:payroll",
       audience: "urn:example:payroll",
       idpIssuer,
@@ -306,9 +310,9 @@ describe("access portal", () => {
     expect(noCsrf.statusCode).toBe(403);
   });
 
-  it("answers an SP-initiated sign-in: sign in first, then a Response to the request", async () => {
+  it("answers an SP-initiated sign-in: sign in first, a click, then a Response to the request", async () => {
     const ic = await objects.get("identitycenters", "default");
-    const cert = String(ic.status?.signingCertificate);
+    const cert = String((await objects.get("applications", "wiki")).status?.signingCertificate);
     const sp = new SAML({
       entryPoint: "http://127.0.0.1:8080/saml/sso",
       callbackUrl: "https://wiki.example.com/saml/acs",
@@ -328,7 +332,20 @@ describe("access portal", () => {
     expect([first.statusCode, first.headers.location]).toEqual([303, "/login"]);
     const signedIn = await signIn(client);
     expect(signedIn.headers.location).toBe(`${start.pathname}${start.search}`);
-    const res = await client.request("GET", String(signedIn.headers.location));
+    // The request is not signed: a page names the application, and the user's click answers it.
+    const confirm = await client.request("GET", String(signedIn.headers.location));
+    expect(confirm.statusCode).toBe(200);
+    expect(confirm.body).toContain("Continue to Team wiki");
+    const field = (name: string) =>
+      (new RegExp(`name="${name}" value="([^"]*)"`).exec(confirm.body)?.[1] ?? "").replaceAll(
+        "&amp;",
+        "&",
+      );
+    const res = await client.request("POST", "/saml/sso/continue", {
+      csrf: Client.csrf(confirm.body),
+      SAMLRequest: field("SAMLRequest"),
+      RelayState: field("RelayState"),
+    });
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('action="https://wiki.example.com/saml/acs"');
     expect(res.body).toContain('name="RelayState" value="/wiki/page-42"');
@@ -362,7 +379,7 @@ describe("access portal", () => {
     );
     expect([unknown.statusCode, unknown.body]).toEqual([
       400,
-      expect.stringContaining("is not an application here"),
+      expect.stringContaining("does not come from an application known here"),
     ]);
     const foreignAcs = await client.request(
       "GET",
@@ -370,7 +387,7 @@ describe("access portal", () => {
     );
     expect([foreignAcs.statusCode, foreignAcs.body]).toEqual([
       400,
-      expect.stringContaining("not the ACS URL registered"),
+      expect.stringContaining("not registered for Team wiki"),
     ]);
     const crm = await client.request(
       "GET",
