@@ -41,7 +41,8 @@ describe("attacks on the access portal", () => {
   let objects: ReturnType<typeof customObjects>;
   let store: CredentialStore;
   let fixture: Awaited<ReturnType<typeof startPortalFixture>>;
-  let certificate = "";
+  // The wiki's own certificate: the instance key signs AWS sign-ins only.
+  let wikiCertificate = "";
   let idpIssuer = "";
   // The portal's clock: tests move it on (TOTP steps are single use; locks and sessions expire).
   let clockOffset = 0;
@@ -144,13 +145,31 @@ describe("attacks on the access portal", () => {
     new SAML({
       entryPoint: `${PORTAL}/saml/sso`,
       ...WIKI,
-      idpCert: certificate,
+      idpCert: wikiCertificate,
       idpIssuer,
       wantAssertionsSigned: false,
       wantAuthnResponseSigned: false,
       acceptedClockSkewMs: -1,
       ...options,
     });
+
+  /**
+   * The user's click on the page an unsigned SP-initiated request shows (naming the
+   * application): posts the request back and returns the portal's answer.
+   */
+  async function clickContinue(client: Client, confirm: { statusCode: number; body: string }) {
+    expect(confirm.statusCode).toBe(200);
+    const field = (name: string) =>
+      (new RegExp(`name="${name}" value="([^"]*)"`).exec(confirm.body)?.[1] ?? "").replaceAll(
+        "&amp;",
+        "&",
+      );
+    return client.request("POST", "/saml/sso/continue", {
+      csrf: Client.csrf(confirm.body),
+      SAMLRequest: field("SAMLRequest"),
+      RelayState: field("RelayState"),
+    });
+  }
 
   /** An SP-initiated sign-in to the wiki: the path and query of the AuthnRequest URL. */
   async function wikiRequest(options: Record<string, unknown> = {}) {
@@ -168,7 +187,9 @@ describe("attacks on the access portal", () => {
     });
     ({ app, stores, objects, store } = fixture);
     const ic = await objects.get("identitycenters", "default");
-    certificate = String(ic.status?.signingCertificate);
+    wikiCertificate = String(
+      (await objects.get("applications", "wiki")).status?.signingCertificate,
+    );
     idpIssuer = String(ic.status?.entityId);
     await enrol("alice", await setupLink("alice"));
   });
@@ -473,7 +494,7 @@ describe("attacks on the access portal", () => {
       });
       expect(res.statusCode).toBe(200);
       const xml = responseXml(res.body);
-      expect(await xmlsecVerifies(xml, certificate)).toBe(true);
+      expect(await xmlsecVerifies(xml, wikiCertificate)).toBe(true);
       const authnInstant = Date.parse(/AuthnInstant="([^"]+)"/.exec(xml)?.[1] ?? "");
       expect(Math.abs(authnInstant - signedInAt)).toBeLessThan(2000);
       expect(/<saml:AuthnContextClassRef>([^<]+)</.exec(xml)?.[1]).toBe(MFA_CLASS);
@@ -493,7 +514,7 @@ describe("attacks on the access portal", () => {
       const again = await signIn(client);
       expect(again.headers.location).toBe(url);
       const reauthenticatedAt = portalNow().getTime();
-      const res = await client.request("GET", url);
+      const res = await clickContinue(client, await client.request("GET", url));
       expect(res.statusCode).toBe(200);
       const xml = responseXml(res.body);
       const authnInstant = Date.parse(/AuthnInstant="([^"]+)"/.exec(xml)?.[1] ?? "");
@@ -512,7 +533,7 @@ describe("attacks on the access portal", () => {
       const xml = responseXml(res.body);
       expect(xml).toContain("urn:oasis:names:tc:SAML:2.0:status:NoPassive");
       expect(xml).not.toContain("<saml:Assertion");
-      expect(await xmlsecVerifies(xml, certificate, "Response")).toBe(true);
+      expect(await xmlsecVerifies(xml, wikiCertificate, "Response")).toBe(true);
       const result = await sp.validatePostResponseAsync({
         SAMLResponse: Buffer.from(xml).toString("base64"),
       });
@@ -536,7 +557,10 @@ describe("attacks on the access portal", () => {
       // A request for at least multi-factor is answered, and says so.
       const mfa = wikiSp({ authnContext: [MFA_CLASS], racComparison: "minimum" });
       const mfaUrl = new URL(await mfa.getAuthorizeUrlAsync("/page", undefined, {}));
-      const ok = await client.request("GET", `${mfaUrl.pathname}${mfaUrl.search}`);
+      const ok = await clickContinue(
+        client,
+        await client.request("GET", `${mfaUrl.pathname}${mfaUrl.search}`),
+      );
       const okXml = responseXml(ok.body);
       expect(okXml).toContain("urn:oasis:names:tc:SAML:2.0:status:Success");
       expect(/<saml:AuthnContextClassRef>([^<]+)</.exec(okXml)?.[1]).toBe(MFA_CLASS);

@@ -20,7 +20,10 @@ import { startInformers } from "../../../src/runtime/informer.ts";
 import { createLogger, type Logger } from "../../../src/observability/logger.ts";
 import { PortalMetrics } from "../../../src/observability/metrics.ts";
 import { buildPortalApp, type PortalDeps } from "../../../src/portal/app.ts";
-import { defaultCredentialsNamespace } from "../../../src/plan/naming.ts";
+import {
+  applicationSigningSecretName,
+  defaultCredentialsNamespace,
+} from "../../../src/plan/naming.ts";
 import { SecretApplicationKeys } from "../../../src/portal/application-keys.ts";
 import { secretByName } from "../../../src/adapters/k8s/application-signing-secrets.ts";
 import { certificateBase64 } from "../../../src/saml/signing-identity.ts";
@@ -167,6 +170,19 @@ export async function startPortalFixture(
     });
     return true;
   });
+  // Each Application's key is made by the controller and named in the portal's Role as the
+  // controller sees the Application: wait for both, so no test meets a key that is not ready.
+  await waitFor(
+    "the portal's ServiceAccount to read each Application's signing Secret",
+    async () => {
+      for (const name of ["wiki", "payroll", "crm"])
+        await portalCore.readNamespacedSecret({
+          name: applicationSigningSecretName(name),
+          namespace: NS,
+        });
+      return true;
+    },
+  );
   const certificatePem = Buffer.from(secret?.data?.["tls.crt"] ?? "", "base64").toString();
   const keyPem = Buffer.from(secret?.data?.["tls.key"] ?? "", "base64").toString();
   const log = options.log ?? createLogger("silent");
