@@ -25,6 +25,7 @@ import {
   logLevel,
   namespaceOption,
   nonNegativeInt,
+  parseDuration,
   parseHostPort,
   positiveInt,
 } from "./flags.ts";
@@ -50,6 +51,11 @@ Flags:
                          /metrics, /healthz and /readyz for Prometheus and probes, apart from
                          the user-facing port ("off" to disable; default 0.0.0.0:9090)
   --sts-endpoint URL     STS endpoint for CLI credentials (default: the IdentityCenter's, or AWS)
+  --sts-connect-timeout DURATION
+                         longest wait for a connection to STS (default 5s)
+  --sts-request-timeout DURATION
+                         longest wait for STS to answer; one retry, then the user gets an
+                         error page (default 15s)
   --trusted-proxy-hops N proxies in front of the portal that append to X-Forwarded-For; the
                          client address is the entry N hops back (default 1: the ingress;
                          0 when clients connect directly)
@@ -144,6 +150,8 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       listen: { type: "string", default: "0.0.0.0:8080" },
       "metrics-addr": { type: "string", default: "0.0.0.0:9090" },
       "sts-endpoint": { type: "string", default: process.env.IDC_STS_ENDPOINT },
+      "sts-connect-timeout": { type: "string", default: "5s" },
+      "sts-request-timeout": { type: "string", default: "15s" },
       "trusted-proxy-hops": { type: "string", default: "1" },
       "log-level": { type: "string", default: "info" },
       "hash-concurrency": { type: "string", default: "auto" },
@@ -224,6 +232,10 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     },
     applicationKeys: new SecretApplicationKeys(secretByName(kubeConfig, values.namespace)),
     stsEndpoint: values["sts-endpoint"],
+    stsTimeouts: {
+      connectTimeoutMs: parseDuration("--sts-connect-timeout", values["sts-connect-timeout"]),
+      requestTimeoutMs: parseDuration("--sts-request-timeout", values["sts-request-timeout"]),
+    },
     trustedProxyHops,
     region: process.env.AWS_REGION ?? "us-east-1",
     hashing: { concurrency: hashConcurrency, queue: hashQueue },

@@ -84,6 +84,7 @@ export function buildPortalApp(deps: PortalDeps) {
   const stopRevoking = revokeSessionsOfInactiveUsers(context);
   app.addHook("onClose", (_instance, done) => {
     stopRevoking();
+    context.sts.close();
     done();
   });
   void app.register(ssoRoutes);

@@ -12,6 +12,7 @@ import type {
   User,
 } from "../api/v1alpha1/index.ts";
 import { portalUrl } from "../plan/naming.ts";
+import { SamlStsClients, type StsTimeouts } from "../adapters/aws/saml-sts.ts";
 import type { Change } from "../runtime/informer.ts";
 import type { DirectoryIndex } from "../identity/directory-index.ts";
 import { PortalMetrics } from "../observability/metrics.ts";
@@ -102,6 +103,8 @@ export interface PortalDeps {
   applicationKeys: ApplicationKeySource;
   /** STS endpoint for CLI credentials when the IdentityCenter does not set one. */
   stsEndpoint: string | undefined;
+  /** How long AssumeRoleWithSAML may wait for STS (default: DEFAULT_STS_TIMEOUTS). */
+  stsTimeouts?: StsTimeouts;
   region: string;
   metrics?: PortalMetrics;
   log: Logger;
@@ -128,6 +131,8 @@ export class PortalContext {
   readonly signing: SigningIdentity;
   readonly applicationKeys: ApplicationKeySource;
   readonly stsEndpoint: string | undefined;
+  /** STS clients for CLI credentials, one per endpoint, with timeouts. */
+  readonly sts: SamlStsClients;
   readonly region: string;
   readonly metrics: PortalMetrics;
   readonly log: Logger;
@@ -150,6 +155,7 @@ export class PortalContext {
     this.applicationKeys = deps.applicationKeys;
     this.stsEndpoint = deps.stsEndpoint;
     this.region = deps.region;
+    this.sts = new SamlStsClients(deps.region, deps.stsTimeouts);
     this.metrics = deps.metrics ?? new PortalMetrics();
     this.log = deps.log;
     this.now = deps.now ?? (() => new Date());

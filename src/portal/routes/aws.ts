@@ -1,6 +1,6 @@
-import { AssumeRoleWithSAMLCommand, STSClient } from "@aws-sdk/client-sts";
 import type { FastifyPluginCallback, FastifyRequest } from "fastify";
 import type { User } from "../../api/v1alpha1/index.ts";
+import { StsTimeoutError } from "../../adapters/aws/saml-sts.ts";
 import { isoDurationSeconds } from "../../plan/naming.ts";
 import { AWS_AUDIENCE, awsSignInAttributes } from "../../saml/aws-sign-in.ts";
 import { idpEndpoints } from "../../saml/metadata.ts";
@@ -59,26 +59,24 @@ export async function roleCredentials(
   { user, session, role }: { user: User; session: Session; role: RoleAccess },
 ) {
   const endpoint = portal.instance().spec.aws.stsEndpoint ?? portal.stsEndpoint;
-  const sts = new STSClient({
-    region: portal.region,
-    ...(endpoint ? { endpoint } : {}),
-    credentials: { accessKeyId: "unused", secretAccessKey: "unused" },
-  });
-  const out = await sts.send(
-    new AssumeRoleWithSAMLCommand({
-      RoleArn: role.roleArn,
-      PrincipalArn: role.samlProviderArn,
-      SAMLAssertion: signedAwsResponse(portal, user, session, role),
-    }),
-  );
+  let c;
+  try {
+    c = await portal.sts.assumeRoleWithSaml({
+      endpoint,
+      roleArn: role.roleArn,
+      principalArn: role.samlProviderArn,
+      assertion: signedAwsResponse(portal, user, session, role),
+    });
+  } catch (err) {
+    // A page that says what happened, not a request held open until the browser gives up.
+    if (err instanceof StsTimeoutError) {
+      portal.log.warn({ endpoint, role: role.roleArn }, "STS did not answer in time");
+      throw httpError(504, "AWS did not answer in time. Try again in a moment.");
+    }
+    throw err;
+  }
   portal.metrics.samlResponses.inc({ target: "aws_credentials" });
-  const c = out.Credentials;
-  return {
-    accessKeyId: c?.AccessKeyId ?? "",
-    secretAccessKey: c?.SecretAccessKey ?? "",
-    sessionToken: c?.SessionToken ?? "",
-    expiration: c?.Expiration ?? portal.now(),
-  };
+  return { ...c, expiration: c.expiration ?? portal.now() };
 }
 
 /** The signed-in user and the role of the form's account and permission set, if assigned. */
