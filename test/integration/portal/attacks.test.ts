@@ -1,6 +1,7 @@
 import { SAML } from "@node-saml/node-saml";
 import { pino } from "pino";
 import { randomBytes } from "node:crypto";
+import { createServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
 import type { createStores } from "../../../src/adapters/k8s/stores.ts";
@@ -564,6 +565,49 @@ describe("attacks on the access portal", () => {
       const okXml = responseXml(ok.body);
       expect(okXml).toContain("urn:oasis:names:tc:SAML:2.0:status:Success");
       expect(/<saml:AuthnContextClassRef>([^<]+)</.exec(okXml)?.[1]).toBe(MFA_CLASS);
+    });
+  });
+
+  describe("AWS credentials", () => {
+    it("answers a CLI credentials request with an error page when STS never answers (a black-holed STS holds requests open)", async () => {
+      // An STS that accepts connections and says nothing, as a black-holed endpoint does.
+      const held: Socket[] = [];
+      const blackHole = createServer((socket) => held.push(socket));
+      await new Promise<void>((resolve) => blackHole.listen(0, "127.0.0.1", resolve));
+      const address = blackHole.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      const original = stores.identityCenters.informer.get("default")?.spec.aws;
+      const pointAt = async (stsEndpoint: string | undefined) => {
+        await objects.patchSpec("identitycenters", "default", {
+          aws: { ...original, stsEndpoint },
+        });
+        await waitFor("the portal cache to see the STS endpoint", () =>
+          Promise.resolve(
+            stores.identityCenters.informer.get("default")?.spec.aws.stsEndpoint === stsEndpoint,
+          ),
+        );
+      };
+      try {
+        await pointAt(`http://127.0.0.1:${String(port)}`);
+        const replica = fixture.replica({
+          stsTimeouts: { connectTimeoutMs: 1000, requestTimeoutMs: 1000 },
+        });
+        const client = browser(replica);
+        expect((await signIn(client)).statusCode).toBe(303);
+        const home = await client.request("GET", "/");
+        const res = await client.request("POST", "/aws/credentials", {
+          csrf: Client.csrf(home.body),
+          account: "production",
+          permissionSet: "read-only",
+        });
+        expect(res.statusCode).toBe(504);
+        expect(res.body).toContain("AWS did not answer in time. Try again in a moment.");
+        expect(held.length).toBeGreaterThan(0);
+      } finally {
+        await pointAt(original?.stsEndpoint);
+        for (const socket of held) socket.destroy();
+        await new Promise((resolve) => blackHole.close(resolve));
+      }
     });
   });
 
