@@ -5,7 +5,10 @@ import { MANAGED_BY } from "../../plan/naming.ts";
 /** One JSON document shared by every replica. */
 export interface SharedDocument<T> {
   get(): Promise<T>;
-  /** Read-modify-write; `change` may run more than once and must not have side effects. */
+  /**
+   * Read-modify-write; `change` may run more than once and must not have side effects. A change
+   * that returns the document it was given writes nothing.
+   */
   update(change: (current: T) => T): Promise<T>;
 }
 
@@ -52,6 +55,8 @@ export class SecretDocument<T> implements SharedDocument<T> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const { secret, value } = await this.read();
       const next = change(value);
+      // Unchanged (the same object back): nothing to write, and no conflict to lose.
+      if (next === value && secret) return value;
       const body: V1Secret = {
         metadata: {
           name,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { addApproval, emptyApprovals, findApproval, redeemApproval } from "./device-approvals.ts";
+import {
+  addApproval,
+  emptyApprovals,
+  findApproval,
+  recordPoll,
+  redeemApproval,
+} from "./device-approvals.ts";
 
 describe("device approvals", () => {
   const approval = { userName: "alice", epoch: 1, expiresAt: 1000 };
@@ -21,5 +27,22 @@ describe("device approvals", () => {
     doc = redeemApproval(doc, "CDFG-HJKL", 2001);
     expect(findApproval(doc, { userCode: "CDFG-HJKL", nonce: "n" }, 2002)?.redeemed).toBe(true);
     expect(redeemApproval(doc, "CDFG-HJKL", 5000).approvals).toEqual({});
+  });
+  it("holds a device code to the poll interval through the shared document, and writes nothing for a poll that is too fast", () => {
+    const first = recordPoll(emptyApprovals(), "n1", 1000, 800);
+    expect(first.tooFast).toBe(false);
+    const again = recordPoll(first.doc, "n1", 1500, 800);
+    expect(again).toEqual({ doc: first.doc, tooFast: true });
+    expect(again.doc).toBe(first.doc);
+    expect(recordPoll(first.doc, "n2", 1500, 800).tooFast).toBe(false);
+    expect(recordPoll(first.doc, "n1", 1800, 800).tooFast).toBe(false);
+    expect(JSON.stringify(first.doc)).not.toContain("n1");
+  });
+  it("keeps only the last minute of polls, and approvals alongside them", () => {
+    let doc = recordPoll(emptyApprovals(), "old", 0, 800).doc;
+    doc = addApproval(doc, "BCDF-GHJK", { userName: "alice", epoch: 1, expiresAt: 90_000 }, 1);
+    doc = recordPoll(doc, "new", 61_000, 800).doc;
+    expect(Object.keys(doc.polls ?? {})).toHaveLength(1);
+    expect(Object.keys(doc.approvals)).toHaveLength(1);
   });
 });

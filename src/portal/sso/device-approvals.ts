@@ -20,7 +20,17 @@ export interface DeviceApproval {
 export interface DeviceApprovals {
   /** Keyed by the sha256 of the user code, so the store never holds a live code. */
   approvals: Record<string, DeviceApproval>;
+  /**
+   * When each device authorization (by the sha256 of its nonce) was last polled and answered,
+   * shared so that every replica holds a client to the poll interval. Only the last minute is
+   * kept (an older poll cannot make a new one too fast), at most MAX_POLLS entries.
+   */
+  polls?: Record<string, number>;
 }
+
+/** Enough for every login polling at once; beyond it the oldest are forgotten. */
+const MAX_POLLS = 2000;
+const POLL_MEMORY_MS = 60_000;
 
 /** The Secret (next to the credential Secrets) that holds an instance's pending approvals. */
 export const deviceApprovalsSecretName = (instance: string) =>
@@ -35,13 +45,39 @@ function pruned(doc: DeviceApprovals, now: number): Record<string, DeviceApprova
   return Object.fromEntries(Object.entries(doc.approvals).filter(([, a]) => a.expiresAt > now));
 }
 
+/**
+ * A device poll at `now`: `tooFast` when this authorization was answered less than `minGapMs`
+ * ago on any replica (the document is unchanged then, so nothing is written); else the poll is
+ * recorded. Applied in a conditional write: of two polls at once on two replicas, one records
+ * and the other, re-reading after its conflict, is too fast.
+ */
+export function recordPoll(
+  doc: DeviceApprovals,
+  nonce: string,
+  now: number,
+  minGapMs: number,
+): { doc: DeviceApprovals; tooFast: boolean } {
+  const key = userCodeKey(`poll:${nonce}`);
+  const previous = doc.polls?.[key];
+  if (previous !== undefined && now - previous < minGapMs && now >= previous)
+    return { doc, tooFast: true };
+  const recent = Object.entries(doc.polls ?? {})
+    .filter(([k, t]) => k !== key && now - t < POLL_MEMORY_MS)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, MAX_POLLS - 1);
+  return {
+    doc: { ...doc, polls: Object.fromEntries([[key, now], ...recent]) },
+    tooFast: false,
+  };
+}
+
 export function addApproval(
   doc: DeviceApprovals,
   userCode: string,
   approval: DeviceApproval,
   now: number,
 ): DeviceApprovals {
-  return { approvals: { ...pruned(doc, now), [userCodeKey(userCode)]: approval } };
+  return { ...doc, approvals: { ...pruned(doc, now), [userCodeKey(userCode)]: approval } };
 }
 
 /** The approval for a polled device code, if there is one for it (and its nonce, if bound). */
@@ -69,6 +105,7 @@ export function redeemApproval(
   const key = userCodeKey(userCode);
   const approval = approvals[key];
   return {
+    ...doc,
     approvals: approval ? { ...approvals, [key]: { ...approval, redeemed: true } } : approvals,
   };
 }

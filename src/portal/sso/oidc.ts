@@ -11,7 +11,7 @@ import {
   REGISTRATION_SECONDS,
   type SsoContext,
 } from "./context.ts";
-import { findApproval, redeemApproval } from "./device-approvals.ts";
+import { findApproval, recordPoll, redeemApproval } from "./device-approvals.ts";
 import { SsoApiError } from "./errors.ts";
 import { addGrant, findGrant, redeemGrant } from "./grants.ts";
 import { verifierMatches } from "./pkce.ts";
@@ -74,24 +74,6 @@ function authenticateClient(ctx: SsoContext, body: Body) {
   return client;
 }
 
-/**
- * Device polls seen by this replica: a client that polls faster than the interval is told to
- * slow down. Kept per replica (a shared store would cost a write per poll); with several
- * replicas a client is held to the interval on each of them.
- */
-class PollTracker {
-  private readonly last = new Map<string, number>();
-  tooFast(nonce: string, now: number): boolean {
-    if (this.last.size > 10_000) {
-      for (const [k, t] of this.last) if (now - t > DEVICE_CODE_SECONDS * 1000) this.last.delete(k);
-    }
-    const previous = this.last.get(nonce);
-    this.last.set(nonce, now);
-    // A little slack for the client's timer and the network.
-    return previous !== undefined && now - previous < POLL_INTERVAL_SECONDS * 1000 - 200;
-  }
-}
-
 export const invalidSession = () =>
   SsoApiError.portal("UnauthorizedException", "Session token not found or invalid");
 
@@ -143,7 +125,6 @@ const invalidGrant = (what: string) => oidcError("InvalidGrantException", what);
 
 async function deviceCodeGrant(
   ctx: SsoContext,
-  polls: PollTracker,
   input: { client: SealedKinds["clientId"]; body: Body },
 ) {
   const { client, body } = input;
@@ -151,9 +132,17 @@ async function deviceCodeGrant(
   if (device?.clientId !== client.id) throw invalidGrant("Invalid device code provided");
   const now = ctx.now().getTime();
   if (device.expiresAt <= now) throw oidcError("ExpiredTokenException", "Device code has expired");
-  if (polls.tooFast(device.nonce, now))
-    throw oidcError("SlowDownException", "Client is polling too quickly");
-  const approval = findApproval(await ctx.approvals.get(), device, now);
+  // The last answered poll is shared by the replicas (a conditional write of the approvals
+  // document), so a client behind a load balancer is held to the interval across all of them.
+  // A little slack for the client's timer and the network.
+  let tooFast = false as boolean; // set by the update below
+  const doc = await ctx.approvals.update((current) => {
+    const polled = recordPoll(current, device.nonce, now, POLL_INTERVAL_SECONDS * 1000 - 200);
+    tooFast = polled.tooFast;
+    return polled.doc;
+  });
+  if (tooFast) throw oidcError("SlowDownException", "Client is polling too quickly");
+  const approval = findApproval(doc, device, now);
   if (!approval) throw oidcError("AuthorizationPendingException", "Authorization is still pending");
   if (approval.denied) throw oidcError("AccessDeniedException", "The user denied this sign-in");
   if (approval.redeemed) throw invalidGrant("Device code was already used");
@@ -226,7 +215,6 @@ async function refreshTokenGrant(
 
 /** The SSO OIDC API (`sso-oidc`, rest-json), under the prefix it is registered with. */
 export function oidcApi(ctx: SsoContext) {
-  const polls = new PollTracker();
   return (app: FastifyInstance) => {
     jsonApi(app, "oidc", ctx.log);
 
@@ -307,7 +295,7 @@ export function oidcApi(ctx: SsoContext) {
       const input = { client, body };
       const tokens =
         grantType === DEVICE_GRANT
-          ? await deviceCodeGrant(ctx, polls, input)
+          ? await deviceCodeGrant(ctx, input)
           : grantType === "authorization_code"
             ? await authorizationCodeGrant(ctx, input)
             : grantType === "refresh_token"

@@ -1,4 +1,10 @@
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import {
+  CreateTokenCommand,
+  RegisterClientCommand,
+  SSOOIDCClient,
+  StartDeviceAuthorizationCommand,
+} from "@aws-sdk/client-sso-oidc";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { SAML, ValidateInResponseTo } from "@node-saml/node-saml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -398,6 +404,60 @@ describe("access portal", () => {
     expect(garbage.statusCode).toBe(400);
   });
 
+  /** A real `idc portal` process as the portal's ServiceAccount, once it is ready. */
+  const start = async (replica: string) => {
+    const portal = startPortalProcess({
+      kubeconfig: await env().kubeconfigFor(PORTAL_SERVICE_ACCOUNT),
+      workDir: env().workDir,
+      namespace: NS,
+      port: await freePort(),
+      replica,
+    });
+    await expect.poll(() => portal.ready(), { timeout: 60_000, interval: 200 }).toBe(true);
+    return portal;
+  };
+
+  it("tells a device client polling two replicas behind a load balancer to slow down (the interval holds across replicas)", async () => {
+    const first = await start("replica-c");
+    const second = await start("replica-d");
+    try {
+      const oidc = (base: string) =>
+        new SSOOIDCClient({ region: "us-east-1", endpoint: `${base}/sso/oidc` });
+      const registered = await oidc(first.url).send(
+        new RegisterClientCommand({ clientName: "poller", clientType: "public" }),
+      );
+      const client = {
+        clientId: registered.clientId ?? "",
+        clientSecret: registered.clientSecret ?? "",
+      };
+      const device = await oidc(first.url).send(
+        new StartDeviceAuthorizationCommand({ ...client, startUrl: first.url }),
+      );
+      const poll = (base: string) =>
+        oidc(base)
+          .send(
+            new CreateTokenCommand({
+              ...client,
+              grantType: "urn:ietf:params:oauth:grant-type:device_code",
+              deviceCode: device.deviceCode ?? "",
+            }),
+          )
+          .then(
+            () => "tokens",
+            (err: unknown) => (err as Error).name,
+          );
+      expect(await poll(first.url)).toBe("AuthorizationPendingException");
+      // At once on the other replica: it knows of the first poll.
+      expect(await poll(second.url)).toBe("SlowDownException");
+      await new Promise((r) => setTimeout(r, (device.interval ?? 1) * 1000 + 100));
+      expect(await poll(second.url)).toBe("AuthorizationPendingException");
+      expect(await poll(first.url)).toBe("SlowDownException");
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+  });
+
   it("keeps a session working on another replica: a second portal process accepts the first one's cookie", async () => {
     // Two real `idc portal` processes, each with its own caches and the keys it read from the
     // cluster: a session made on one must work on the other.
@@ -410,18 +470,6 @@ describe("access portal", () => {
     const secret = newTotpSecret();
     const passwordHash = await hashPassword(PASSWORD);
     await store.update("dana", (r) => ({ ...r, passwordHash, totpSecret: secret }));
-    const kubeconfig = await env().kubeconfigFor(PORTAL_SERVICE_ACCOUNT);
-    const start = async (replica: string) => {
-      const portal = startPortalProcess({
-        kubeconfig,
-        workDir: env().workDir,
-        namespace: NS,
-        port: await freePort(),
-        replica,
-      });
-      await expect.poll(() => portal.ready(), { timeout: 60_000, interval: 200 }).toBe(true);
-      return portal;
-    };
     const first = await start("replica-a");
     const second = await start("replica-b");
     try {
