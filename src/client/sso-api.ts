@@ -43,7 +43,11 @@ export interface Registration {
   clientId: string;
   clientSecret: string;
   clientSecretExpiresAt: number;
+  authorizationEndpoint?: string;
 }
+
+/** The redirect URI registered for the PKCE flow; the listener's port is added per login. */
+export const LOOPBACK_REDIRECT = "http://127.0.0.1/oauth/callback";
 
 export interface Tokens {
   accessToken: string;
@@ -57,16 +61,46 @@ export class SsoApi {
     this.endpoints = endpoints;
   }
 
-  register(clientName: string): Promise<Registration> {
+  /**
+   * Registers `idc` for the device flow, or (`pkce`) for the authorization-code flow with a
+   * loopback redirect: registered without a port, as the AWS CLI does (any port then matches).
+   */
+  register(clientName: string, flow: "device" | "pkce" = "device"): Promise<Registration> {
     return call(`${this.endpoints.ssoOidc}/client/register`, {
       method: "POST",
       body: {
         clientName,
         clientType: "public",
         scopes: ["sso:account:access"],
-        grantTypes: ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+        ...(flow === "pkce"
+          ? {
+              grantTypes: ["authorization_code", "refresh_token"],
+              redirectUris: [LOOPBACK_REDIRECT],
+            }
+          : { grantTypes: ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"] }),
       },
     });
+  }
+
+  /** Where a browser approves an authorization-code request: the OIDC host's /authorize. */
+  authorizeUrl(
+    registration: Registration,
+    request: { redirectUri: string; state: string; challenge: string },
+  ): string {
+    const url = new URL(
+      registration.authorizationEndpoint ?? `${new URL(this.endpoints.ssoOidc).origin}/authorize`,
+    );
+    for (const [k, v] of Object.entries({
+      response_type: "code",
+      client_id: registration.clientId,
+      redirect_uri: request.redirectUri,
+      state: request.state,
+      code_challenge_method: "S256",
+      scopes: "sso:account:access",
+      code_challenge: request.challenge,
+    }))
+      url.searchParams.set(k, v);
+    return url.toString();
   }
 
   startDeviceAuthorization(client: Registration, startUrl: string) {
@@ -85,7 +119,10 @@ export class SsoApi {
 
   createToken(
     client: { clientId: string; clientSecret: string },
-    grant: { deviceCode: string } | { refreshToken: string },
+    grant:
+      | { deviceCode: string }
+      | { refreshToken: string }
+      | { code: string; redirectUri: string; codeVerifier: string },
   ): Promise<Tokens> {
     return call(`${this.endpoints.ssoOidc}/token`, {
       method: "POST",
@@ -97,7 +134,9 @@ export class SsoApi {
               grantType: "urn:ietf:params:oauth:grant-type:device_code",
               deviceCode: grant.deviceCode,
             }
-          : { grantType: "refresh_token", refreshToken: grant.refreshToken }),
+          : "code" in grant
+            ? { grantType: "authorization_code", ...grant }
+            : { grantType: "refresh_token", refreshToken: grant.refreshToken }),
       },
     });
   }

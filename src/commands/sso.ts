@@ -10,16 +10,21 @@ import {
   withSessionSections,
   writeConfig,
 } from "../client/session.ts";
-import { SsoApi, SsoCallError, type Registration } from "../client/sso-api.ts";
+import { loopbackCallback, pkceRequest } from "../client/loopback.ts";
+import { SsoApi, SsoCallError, type Registration, type Tokens } from "../client/sso-api.ts";
 import { isoSeconds, readToken, tokenCacheFile, writeToken } from "../client/token-cache.ts";
 
 type Out = (text: string) => void;
 
 export const LOGIN_HELP = `Usage: idc login [--sso-session NAME | --profile NAME] [--start-url URL] [flags]
 
-Signs in to the access portal from a terminal (device authorization: approve the code in the
-portal) and writes the standard SSO token cache (~/.aws/sso/cache), refresh token included, so
-that the AWS SDKs (botocore/boto3, JavaScript v3) and CLIs get credentials with no further help.
+Signs in to the access portal from a terminal and writes the standard SSO token cache
+(~/.aws/sso/cache), refresh token included, so that the AWS SDKs (botocore/boto3, JavaScript
+v3) and CLIs get credentials with no further help. Like aws sso login, it uses the
+authorization-code flow with PKCE by default: the browser opens the portal, you allow the
+request, and the portal sends the browser back to a listener of idc on 127.0.0.1 (so the
+browser must run on this machine). --use-device-code uses the device flow instead: approve a
+code in the portal from any device (legacy profiles with sso_start_url always do).
 Also writes to ~/.aws/config (or $AWS_CONFIG_FILE) the [sso-session NAME] section and a
 [services idc-NAME] section pointing the SDKs' sso and sso_oidc clients at the portal.
 
@@ -28,6 +33,7 @@ Flags:
   --sso-session NAME   the sso-session to sign in (default "idc")
   --profile NAME       sign in the session of this profile (created when --start-url is given)
   --region REGION      sso_region written to the config (default us-east-1)
+  --use-device-code    sign in with a device code instead of a loopback redirect
   --no-browser         print the link only; do not open a browser
 `;
 
@@ -95,20 +101,16 @@ function openBrowser(url: string): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runLogin(argv: string[], out: Out): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { ...sessionOptions, "no-browser": { type: "boolean" } },
-  });
-  if (values.help) {
-    out(LOGIN_HELP);
-    return 0;
-  }
-  if (values.profile !== undefined && values["sso-session"] !== undefined)
-    throw new Error("give --profile or --sso-session, not both");
-  const config = await readConfig();
-  const session = resolveSession(config, sessionFlags(values));
-  const api = new SsoApi(session.endpoints);
+/** How long a browser sign-in may take before idc login gives up. */
+const AUTHORIZATION_TIMEOUT_MS = 10 * 60_000;
+
+/** The device flow: print the link and code, poll until the user allows it in the portal. */
+async function deviceLogin(
+  api: SsoApi,
+  session: { cacheKey: string; startUrl: string },
+  out: Out,
+  browser: boolean,
+): Promise<{ client: Registration; tokens: Tokens }> {
   const cached = await readToken(session.cacheKey);
   const day = 24 * 3600_000;
   let client: Registration =
@@ -131,7 +133,7 @@ export async function runLogin(argv: string[], out: Out): Promise<number> {
   out(
     `To sign in, open\n\n  ${device.verificationUriComplete}\n\nand check that the portal shows the code ${device.userCode}\n`,
   );
-  if (!values["no-browser"]) openBrowser(device.verificationUriComplete);
+  if (browser) openBrowser(device.verificationUriComplete);
   let interval = Math.max(1, device.interval) * 1000;
   const deadline = Date.now() + device.expiresIn * 1000;
   let tokens;
@@ -145,6 +147,57 @@ export async function runLogin(argv: string[], out: Out): Promise<number> {
       else if (err.code !== "AuthorizationPendingException" || Date.now() > deadline) throw err;
     }
   }
+  return { client, tokens };
+}
+
+/**
+ * The authorization-code flow with PKCE: a registration of its own (one for the device flow
+ * has no redirect URI), a loopback listener, the browser to the portal's /authorize, and the
+ * code it sends back exchanged with the verifier.
+ */
+async function pkceLogin(
+  api: SsoApi,
+  out: Out,
+  browser: boolean,
+): Promise<{ client: Registration; tokens: Tokens }> {
+  const client = await api.register("idc", "pkce");
+  const request = pkceRequest();
+  const callback = await loopbackCallback(request.state, AUTHORIZATION_TIMEOUT_MS);
+  const url = api.authorizeUrl(client, { ...request, redirectUri: callback.redirectUri });
+  out(`To sign in, open\n\n  ${url}\n\nin a browser on this machine and allow the request.\n`);
+  if (browser) openBrowser(url);
+  const code = await callback.code;
+  const tokens = await api.createToken(client, {
+    code,
+    redirectUri: callback.redirectUri,
+    codeVerifier: request.verifier,
+  });
+  return { client, tokens };
+}
+
+export async function runLogin(argv: string[], out: Out): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...sessionOptions,
+      "no-browser": { type: "boolean" },
+      "use-device-code": { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    out(LOGIN_HELP);
+    return 0;
+  }
+  if (values.profile !== undefined && values["sso-session"] !== undefined)
+    throw new Error("give --profile or --sso-session, not both");
+  const config = await readConfig();
+  const session = resolveSession(config, sessionFlags(values));
+  const api = new SsoApi(session.endpoints);
+  // As the AWS CLI: legacy profiles (no sso-session) only know the device flow.
+  const { client, tokens } =
+    values["use-device-code"] || session.name === undefined
+      ? await deviceLogin(api, session, out, !values["no-browser"])
+      : await pkceLogin(api, out, !values["no-browser"]);
   await writeToken(session.cacheKey, {
     startUrl: session.startUrl,
     region: session.region,

@@ -362,13 +362,21 @@ describe("CLI and SDK sign-in with the real AWS SDKs (botocore/boto3, JS v3) and
     expect(await page.content()).toContain("did not register");
   });
 
-  it("idc login writes the token cache and config; boto3 and fromIni get credentials for Production through idc configure's profile", async () => {
+  it("idc login --use-device-code writes the token cache and config; boto3 and fromIni get credentials for Production through idc configure's profile", async () => {
     await mkdir(path.join(home, ".aws"), { recursive: true });
     const own = "[profile mine]\nregion = eu-west-1\n# a comment of the user's\n";
     await writeFile(path.join(home, ".aws/config"), own);
     const logFile = path.join(env().workDir, "idc-login.log");
     const login = spawnCli(
-      ["login", "--start-url", portalUrl, "--sso-session", "it", "--no-browser"],
+      [
+        "login",
+        "--start-url",
+        portalUrl,
+        "--sso-session",
+        "it",
+        "--use-device-code",
+        "--no-browser",
+      ],
       { logFile, env: userEnv() },
     );
     let link = "";
@@ -401,6 +409,49 @@ describe("CLI and SDK sign-in with the real AWS SDKs (botocore/boto3, JS v3) and
       const who = await identity(sdk, "production.ReadOnlyAccess");
       expect(who, `${sdk}: ${String(who.error)}`).toMatchObject({ ok: true, Account: A });
     }
+  });
+
+  it("idc login (authorization code + PKCE, the default): Chromium allows the request, the portal redirects to idc's loopback listener, which ignores a redirect with another state; boto3 gets credentials", async () => {
+    const logFile = path.join(env().workDir, "idc-login-pkce.log");
+    const login = spawnCli(
+      ["login", "--start-url", portalUrl, "--sso-session", "pkce", "--no-browser"],
+      {
+        logFile,
+        env: userEnv(),
+      },
+    );
+    let link = "";
+    await waitFor("idc login to print the link", async () => {
+      const log = await readFile(logFile, "utf8").catch(() => "");
+      link = /(http\S+\/authorize\?\S+)/.exec(log)?.[1] ?? "";
+      return link !== "";
+    });
+    const authorize = new URL(link);
+    // Where the AWS CLI sends it: the host root, a loopback redirect on a port idc chose.
+    expect(authorize.pathname).toBe("/authorize");
+    expect(authorize.searchParams.get("code_challenge_method")).toBe("S256");
+    const redirect = new URL(authorize.searchParams.get("redirect_uri") ?? "");
+    expect(redirect.hostname).toBe("127.0.0.1");
+    expect(redirect.pathname).toBe("/oauth/callback");
+    // Another local page cannot end the login with a code of its own.
+    const stray = await fetch(`${redirect.toString()}?code=forged&state=other`);
+    expect(stray.status).toBe(400);
+    expect(login.child.exitCode).toBeNull();
+
+    await page.goto(link);
+    expect(await page.locator("#client-name").textContent()).toBe("idc");
+    await page.click('button[value="allow"]');
+    await page.waitForURL((url) => url.host === redirect.host);
+    expect(await page.content()).toContain("Signed in");
+    expect(await login.exited).toBe(0);
+
+    const cached = await readCache("pkce");
+    expect(cached.startUrl).toBe(portalUrl);
+    expect(cached.refreshToken).toBeTruthy();
+    const configured = await idc(["configure", "--sso-session", "pkce", "--prefix", "pkce-"]);
+    expect(configured.stdout).toBe("profile pkce-production.ReadOnlyAccess\n");
+    const who = await identity("boto3", "pkce-production.ReadOnlyAccess");
+    expect(who, String(who.error)).toMatchObject({ ok: true, Account: A });
   });
 
   it("boto3 and the JS SDK refresh an expired token with the refresh token, without a browser", async () => {
