@@ -61,7 +61,7 @@ export async function startUpstreamSession(
     await portal.checks.passwordAccepted(userName);
     req.audit(via, "accepted", userName);
     reply.writeSession({
-      ...freshSession(userName, record.sessionEpoch, t),
+      ...freshSession(userName, record.sessionEpoch, t, record.userUid),
       pendingMfa: true,
       ...(returnTo ? { returnTo } : {}),
       ...(forceFor ? { forceFor } : {}),
@@ -76,12 +76,15 @@ export async function startUpstreamSession(
     );
   }
   const id = await portal.checks.signedIn(userName, expiresAt, t);
-  const epoch = (await portal.credentials.get(userName))?.sessionEpoch ?? 0;
+  // The session belongs to the User the record is bound to (its uid), as after a password.
+  const signedInRecord = await portal.credentials.get(userName);
+  const epoch = signedInRecord?.sessionEpoch ?? 0;
   req.audit(via, "signed_in", userName);
   reply.writeSession(
     signedInSession(
       {
         userName,
+        ...(signedInRecord?.userUid ? { uid: signedInRecord.userUid } : {}),
         epoch,
         id,
         method: mfa ? "password+totp" : "password",

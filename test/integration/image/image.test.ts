@@ -16,7 +16,7 @@ interface PackageJson {
   devDependencies: Record<string, string>;
 }
 
-const DEV_TOOLS = ["vitest", "typescript", "eslint", "playwright-core", "@node-saml/node-saml"];
+const DEV_TOOLS = ["vitest", "typescript", "eslint", "playwright-core", "oidc-provider"];
 
 // What the image holds and how it starts, without Docker (none runs here, and the base image
 // cannot be pulled): the final stage's WORKDIR made from the Dockerfile's COPY lines with the
