@@ -5,6 +5,8 @@ import { startServer, waitUntil, type ServerProcess } from "./process.ts";
 
 export interface Etcd {
   readonly url: string;
+  /** Its guard script's pid (etcd is a child of it). */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export async function startEtcd(binary: string, workDir: string): Promise<Etcd> 
   await waitUntil(server, async () => (await fetch(`${url}/health`)).ok, 30_000);
   return {
     url,
+    pid: server.pid,
     async stop() {
       await server.stop();
       await rm(dataDir, { recursive: true, force: true });

@@ -66,6 +66,11 @@ export class KubeApiServer {
     return apiServer;
   }
 
+  /** Its guard script's pid while running (the API server is a child of it). */
+  get pid(): number | undefined {
+    return this.server?.pid;
+  }
+
   get url(): string {
     return `https://127.0.0.1:${this.port}`;
   }

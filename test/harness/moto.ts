@@ -43,6 +43,11 @@ export class MotoServer {
     return new MotoServer(server, endpoint);
   }
 
+  /** The process moto runs under (its guard script; moto is a child of it). */
+  get pid(): number | undefined {
+    return this.server.pid;
+  }
+
   clientConfig(credentials: AwsCredentialIdentity = this.managementCredentials) {
     return { endpoint: this.endpoint, region: REGION, credentials };
   }

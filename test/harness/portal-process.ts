@@ -14,7 +14,7 @@ export interface PortalProcess {
 }
 
 /**
- * Runs `idc portal` from source as a real process on a loopback port, the way its Deployment
+ * Runs `idc portal` (from source unless `entry` says otherwise) as a real process on a loopback port, the way its Deployment
  * runs it. Output goes to `<workDir>/portal-<instance>.log`.
  */
 export function startPortalProcess(options: {
@@ -28,6 +28,8 @@ export function startPortalProcess(options: {
   metricsPort?: number;
   /** Names the log file, so replicas of one instance each have their own (default: instance). */
   replica?: string;
+  /** The entry point to run (default src/cli.ts); benchmarks run the compiled dist/cli.js. */
+  entry?: string;
 }): PortalProcess {
   const instance = options.instance ?? "default";
   const logFile = path.join(options.workDir, `portal-${options.replica ?? instance}.log`);
@@ -42,7 +44,7 @@ export function startPortalProcess(options: {
       `--metrics-addr=${metrics}`,
       ...(options.stsEndpoint ? [`--sts-endpoint=${options.stsEndpoint}`] : []),
     ],
-    { logFile },
+    { logFile, ...(options.entry ? { entry: options.entry } : {}) },
   );
   const url = `http://127.0.0.1:${String(options.port)}`;
   return {

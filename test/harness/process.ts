@@ -16,6 +16,8 @@ process.once("exit", () => {
 export interface ServerProcess {
   readonly name: string;
   readonly logFile: string;
+  /** The guard script's pid: the server runs as its child (see processTreeCpuSeconds in bench/). */
+  readonly pid: number | undefined;
   /** Resolves with the exit code once the process has ended. */
   readonly exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<void>;
@@ -53,6 +55,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   return {
     name: options.name,
     logFile,
+    pid: child.pid,
     exited,
     isRunning: () => alive,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
