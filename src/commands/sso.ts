@@ -217,8 +217,11 @@ export async function runLogin(argv: string[], out: Out): Promise<number> {
   return 0;
 }
 
-/** Every account and role of the session, fetched a few accounts at a time. */
-async function listAccess(api: SsoApi, token: string): Promise<RoleAccessEntry[]> {
+/**
+ * Every account and role of the session, fetched a few accounts at a time (what `idc
+ * configure` walks; bench/sso-account-walk.ts times it).
+ */
+export async function listAccess(api: SsoApi, token: string): Promise<RoleAccessEntry[]> {
   const accounts = await api.listAccounts(token);
   const access: RoleAccessEntry[] = [];
   let next = 0;
