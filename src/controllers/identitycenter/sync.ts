@@ -32,6 +32,47 @@ import {
 } from "../../plan/sso-endpoints.ts";
 import { IDENTITY_SOURCE_CONDITION, syncUpstreamSaml } from "./upstream-saml.ts";
 
+/** A Secret of the operator's namespace by name, or undefined when there is none. */
+async function readSecret(core: CoreV1Api, namespace: string, name: string) {
+  try {
+    return await core.readNamespacedSecret({ name, namespace });
+  } catch (err) {
+    if (apiStatusCode(err) !== 404) throw err;
+    return undefined;
+  }
+}
+
+/**
+ * Creates one of the instance's Secrets (labelled with the instance it belongs to). Returns false
+ * when a Secret of that name was made in between (by another replica, or an earlier portal): the
+ * caller keeps that one rather than replacing a key something may already use.
+ */
+async function createInstanceSecret(
+  ctx: OperatorContext,
+  ic: IdentityCenter,
+  secret: { name: string; type: string; stringData: Record<string, string> },
+): Promise<boolean> {
+  const core = ctx.kubeConfig.makeApiClient(CoreV1Api);
+  try {
+    await core.createNamespacedSecret({
+      namespace: ctx.namespace,
+      body: {
+        metadata: {
+          name: secret.name,
+          namespace: ctx.namespace,
+          labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [INSTANCE_KEY]: ic.metadata.name },
+        },
+        type: secret.type,
+        stringData: secret.stringData,
+      },
+    });
+    return true;
+  } catch (err) {
+    if (apiStatusCode(err) !== 409) throw err;
+    return false;
+  }
+}
+
 /**
  * The instance's signing key and certificate, created once in a Secret of the operator's
  * namespace and never replaced by the controller (rotation is a deliberate act: delete the
@@ -45,32 +86,21 @@ async function ensureSigningSecret(ctx: OperatorContext, ic: IdentityCenter): Pr
     return pem ? Buffer.from(pem, "base64").toString("utf8") : undefined;
   };
   // The cache answers; the API server is asked only when the cache has no Secret.
-  const cached = certificateOf(ctx.instanceSigningSecrets.get(name));
-  if (cached) return cached;
-  let secret: V1Secret | undefined;
-  try {
-    secret = await core.readNamespacedSecret({ name, namespace: ctx.namespace });
-  } catch (err) {
-    if (apiStatusCode(err) !== 404) throw err;
-  }
-  const existing = certificateOf(secret);
+  const existing =
+    certificateOf(ctx.instanceSigningSecrets.get(name)) ??
+    certificateOf(await readSecret(core, ctx.namespace, name));
   if (existing) return existing;
   const identity = createSigningIdentity(`${ic.spec.portal.hostname} SAML signing`, ctx.now());
-  await core.createNamespacedSecret({
-    namespace: ctx.namespace,
-    body: {
-      metadata: {
-        name,
-        namespace: ctx.namespace,
-        labels: {
-          [MANAGED_BY_LABEL]: MANAGED_BY,
-          [INSTANCE_KEY]: ic.metadata.name,
-        },
-      },
-      type: "kubernetes.io/tls",
-      stringData: { "tls.crt": identity.certificatePem, "tls.key": identity.privateKeyPem },
-    },
+  const created = await createInstanceSecret(ctx, ic, {
+    name,
+    type: "kubernetes.io/tls",
+    stringData: { "tls.crt": identity.certificatePem, "tls.key": identity.privateKeyPem },
   });
+  if (!created) {
+    const other = certificateOf(await readSecret(core, ctx.namespace, name));
+    if (other) return other;
+    throw new Error(`Secret ${ctx.namespace}/${name} exists but holds no tls.crt`);
+  }
   ctx.events.record(ic, {
     type: "Normal",
     reason: "SigningKeyCreated",
@@ -88,31 +118,12 @@ async function ensureSigningSecret(ctx: OperatorContext, ic: IdentityCenter): Pr
 async function ensureSessionSecret(ctx: OperatorContext, ic: IdentityCenter): Promise<void> {
   const core = ctx.kubeConfig.makeApiClient(CoreV1Api);
   const name = sessionSecretName(ic.metadata.name);
-  try {
-    await core.readNamespacedSecret({ name, namespace: ctx.namespace });
-    return;
-  } catch (err) {
-    if (apiStatusCode(err) !== 404) throw err;
-  }
-  try {
-    await core.createNamespacedSecret({
-      namespace: ctx.namespace,
-      body: {
-        metadata: {
-          name,
-          namespace: ctx.namespace,
-          labels: {
-            [MANAGED_BY_LABEL]: MANAGED_BY,
-            [INSTANCE_KEY]: ic.metadata.name,
-          },
-        },
-        type: "Opaque",
-        stringData: { key: randomBytes(32).toString("base64") },
-      },
-    });
-  } catch (err) {
-    if (apiStatusCode(err) !== 409) throw err; // made in between: keep that one
-  }
+  if (await readSecret(core, ctx.namespace, name)) return;
+  await createInstanceSecret(ctx, ic, {
+    name,
+    type: "Opaque",
+    stringData: { key: randomBytes(32).toString("base64") },
+  });
 }
 
 /** The Ready condition and replica count, from the portal Deployment the cache holds. */

@@ -198,6 +198,20 @@ function applicationRequest(portal: PortalContext, samlRequest: string) {
   return { request, application };
 }
 
+/** Who a status-only Response (NoPassive, NoAuthnContext) to this request goes to. */
+const statusAnswer = (application: Application, request: AuthnRequest, relayState?: string) => ({
+  application,
+  inResponseTo: request.id,
+  ...(relayState ? { relayState } : {}),
+});
+
+/**
+ * The AuthnContextClassRef this session can assert for the request's RequestedAuthnContext, or
+ * undefined when it meets none of them (the application then hears NoAuthnContext).
+ */
+const authnContextFor = (session: Parameters<typeof authnStatementOf>[0], request: AuthnRequest) =>
+  authnStatementOf(session, request.requestedAuthnContext).authnContextClassRef;
+
 /**
  * SAML applications: the IdP metadata, IdP-initiated sign-in from the portal
  * (/applications/:name) and SP-initiated sign-in (/saml/sso, Redirect and POST bindings).
@@ -265,19 +279,13 @@ export const applicationRoutes: FastifyPluginCallback = (app, _options, done) =>
       // Resolved after the request is checked: a bad request gets its 400 whoever sends it.
       await resolveSignedIn(req, reply);
       const current = req.signedIn;
-      const relay = query.RelayState ? { relayState: query.RelayState } : {};
+      const answer = statusAnswer(application, request, query.RelayState);
       // ForceAuthn: only a sign-in made for this very request will do.
       const fresh = current && (!request.forceAuthn || current.session.freshFor === request.id);
       // IsPassive: the SP asked the portal not to show the user anything. Signing in a signed-in
       // user without showing anything would post a Response on an unsigned request anyone can
       // send (with their own RelayState), so a passive request always hears NoPassive.
-      if (request.isPassive)
-        return postStatus(portal, reply, {
-          application,
-          inResponseTo: request.id,
-          status: "NoPassive",
-          ...relay,
-        });
+      if (request.isPassive) return postStatus(portal, reply, { ...answer, status: "NoPassive" });
       if (!current || !fresh) {
         reply.writeSession({
           ...anonymousSession(req.session, portal.now().getTime()),
@@ -288,17 +296,8 @@ export const applicationRoutes: FastifyPluginCallback = (app, _options, done) =>
       }
       assertAssigned(portal, current.user, application);
       refuseAwsImpersonation(portal, application);
-      const { authnContextClassRef } = authnStatementOf(
-        current.session,
-        request.requestedAuthnContext,
-      );
-      if (!authnContextClassRef)
-        return postStatus(portal, reply, {
-          application,
-          inResponseTo: request.id,
-          status: "NoAuthnContext",
-          ...relay,
-        });
+      if (!authnContextFor(current.session, request))
+        return postStatus(portal, reply, { ...answer, status: "NoAuthnContext" });
       // The request is not signed, so anyone could have sent the user here (with their own
       // RelayState): nothing is posted until the user says so on a page naming the application.
       return reply.page("confirm-sign-in", {
@@ -327,24 +326,17 @@ export const applicationRoutes: FastifyPluginCallback = (app, _options, done) =>
       checkCsrf(current.session, form);
       const { request, application } = applicationRequest(portal, form.SAMLRequest ?? "");
       assertAssigned(portal, current.user, application);
-      const relay = form.RelayState ? { relayState: form.RelayState } : {};
+      const answer = statusAnswer(application, request, form.RelayState);
       // ForceAuthn: the sign-in made for this request is still the one that answers it.
       if (request.forceAuthn && current.session.freshFor !== request.id)
         throw httpError(
           401,
           "This application asks you to sign in again. Start from the application.",
         );
-      const { authnContextClassRef } = authnStatementOf(
-        current.session,
-        request.requestedAuthnContext,
-      );
+      // Checked again: the session may have changed since the page was shown.
+      const authnContextClassRef = authnContextFor(current.session, request);
       if (!authnContextClassRef)
-        return postStatus(portal, reply, {
-          application,
-          inResponseTo: request.id,
-          status: "NoAuthnContext",
-          ...relay,
-        });
+        return postStatus(portal, reply, { ...answer, status: "NoAuthnContext" });
       if (current.session.freshFor) {
         // Used: the same request again asks for another sign-in.
         const rest = { ...current.session };
@@ -357,7 +349,7 @@ export const applicationRoutes: FastifyPluginCallback = (app, _options, done) =>
         application,
         inResponseTo: request.id,
         authnContextClassRef,
-        ...relay,
+        ...(answer.relayState ? { relayState: answer.relayState } : {}),
       });
     },
   );
