@@ -2,6 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { loadavg } from "node:os";
+import { CustomObjectsApi, Watch, type KubeConfig } from "@kubernetes/client-node";
 import { resolveBinary } from "../scripts/toolchain/binaries.ts";
 import { operatorCrdFiles } from "../test/harness/crds.ts";
 import { TestEnvironment } from "../test/harness/environment.ts";
@@ -94,4 +95,114 @@ export function loadAverage(): string {
   return loadavg()
     .map((l) => l.toFixed(2))
     .join(" ");
+}
+
+/**
+ * Counts objects of one kind whose Ready condition is True, from a watch opened before the
+ * first create: each change arrives once, so the bench does not list 100,000 objects again and
+ * again (which would load the API server it measures).
+ */
+export class ReadyWatch {
+  private readonly ready = new Map<string, boolean>();
+  private readyTotal = 0;
+  private resourceVersion = "";
+  private abort: AbortController | undefined;
+  private stopped = false;
+
+  private readonly kc: KubeConfig;
+  private readonly path: string;
+
+  private constructor(kc: KubeConfig, path: string) {
+    this.kc = kc;
+    this.path = path;
+  }
+
+  static async start(kc: KubeConfig, plural: string): Promise<ReadyWatch> {
+    const w = new ReadyWatch(kc, `/apis/identitycenter.dev/v1alpha1/${plural}`);
+    const api = kc.makeApiClient(CustomObjectsApi);
+    const list = (await api.listClusterCustomObject({
+      group: "identitycenter.dev",
+      version: "v1alpha1",
+      plural,
+      limit: 1,
+    })) as { metadata?: { resourceVersion?: string } };
+    w.resourceVersion = list.metadata?.resourceVersion ?? "";
+    await w.open();
+    return w;
+  }
+
+  private async open(): Promise<void> {
+    this.abort = await new Watch(this.kc).watch(
+      this.path,
+      { resourceVersion: this.resourceVersion, allowWatchBookmarks: true },
+      (phase: string, obj: ReadyObject) => {
+        this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+        if (phase === "BOOKMARK" || phase === "ERROR") return;
+        const name = obj.metadata?.name ?? "";
+        const was = this.ready.get(name) ?? false;
+        const now =
+          phase !== "DELETED" &&
+          (obj.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+        if (phase === "DELETED") this.ready.delete(name);
+        else this.ready.set(name, now);
+        this.readyTotal += Number(now) - Number(was);
+      },
+      () => {
+        // The API server ends watches after a while; resume from the last version seen.
+        if (!this.stopped) void this.open();
+      },
+    );
+  }
+
+  get count(): number {
+    return this.readyTotal;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+}
+
+interface ReadyObject {
+  metadata?: { name?: string; resourceVersion?: string };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+/** The highest 1-minute load average seen while `sample` runs, sampled every 5 s. */
+export class LoadSampler {
+  readonly atStart = loadavg()[0] ?? 0;
+  private peak = this.atStart;
+  private readonly samples: number[] = [this.atStart];
+  private readonly timer = setInterval(() => {
+    const now = loadavg()[0] ?? 0;
+    this.samples.push(now);
+    this.peak = Math.max(this.peak, now);
+  }, 5000);
+
+  stop(): { start: number; mean: number; peak: number } {
+    clearInterval(this.timer);
+    const mean = this.samples.reduce((a, b) => a + b, 0) / this.samples.length;
+    const round = (n: number) => Number(n.toFixed(1));
+    return { start: round(this.atStart), mean: round(mean), peak: round(this.peak) };
+  }
+}
+
+/**
+ * Creates with a few retries: under a long create storm an HTTP/2 connection to the API
+ * server is now and then cut (a GOAWAY), which is the client's to retry. A 409 after a cut
+ * means the first attempt did land.
+ */
+export async function createRetrying(create: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await create();
+      return;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 409 && attempt > 1) return;
+      if (attempt >= 5 || (typeof code === "number" && code !== 429 && code < 500)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
 }

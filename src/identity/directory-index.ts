@@ -1,20 +1,36 @@
 import type { Group, User } from "../api/v1alpha1/index.ts";
 
-/** A multimap from a string to object names. */
-class NameIndex {
-  private readonly map = new Map<string, Set<string>>();
+const NONE: ReadonlySet<string> = new Set();
+
+/**
+ * A multimap from a string to object names. Most keys (a userName, an email) have exactly one
+ * name, so a key holds the bare name until a second one comes: at 100,000 users a Set per key
+ * would cost some 20 MiB for nothing.
+ */
+export class NameIndex {
+  private readonly map = new Map<string, string | Set<string>>();
   add(key: string, name: string): void {
-    let set = this.map.get(key);
-    if (!set) this.map.set(key, (set = new Set()));
-    set.add(name);
+    const current = this.map.get(key);
+    if (current === undefined) this.map.set(key, name);
+    else if (typeof current === "string") {
+      if (current !== name) this.map.set(key, new Set([current, name]));
+    } else current.add(name);
   }
   remove(key: string, name: string): void {
-    const set = this.map.get(key);
-    set?.delete(name);
-    if (set?.size === 0) this.map.delete(key);
+    const current = this.map.get(key);
+    if (current === undefined) return;
+    if (typeof current === "string") {
+      if (current === name) this.map.delete(key);
+      return;
+    }
+    current.delete(name);
+    if (current.size === 1) this.map.set(key, [...current][0] ?? "");
+    else if (current.size === 0) this.map.delete(key);
   }
   get(key: string): ReadonlySet<string> {
-    return this.map.get(key) ?? new Set();
+    const current = this.map.get(key);
+    if (current === undefined) return NONE;
+    return typeof current === "string" ? new Set([current]) : current;
   }
 }
 

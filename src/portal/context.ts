@@ -15,8 +15,14 @@ import { portalUrl } from "../plan/naming.ts";
 import { SamlStsClients, type StsTimeouts } from "../adapters/aws/saml-sts.ts";
 import type { Change } from "../runtime/informer.ts";
 import type { DirectoryIndex } from "../identity/directory-index.ts";
+import type { AccountIdIndex, AssignmentIndex } from "../identity/assignment-index.ts";
 import { PortalMetrics } from "../observability/metrics.ts";
-import { accessibleAccounts } from "./access.ts";
+import {
+  authorizedRole,
+  indexedAccessibleAccounts,
+  type AccessSource,
+  type RoleAccess,
+} from "./access.ts";
 import { accessibleApplications } from "./applications.ts";
 import type { CredentialRecord } from "../identity/credentials.ts";
 import { httpError } from "./errors.ts";
@@ -67,6 +73,14 @@ export interface PortalStores {
   applications: { informer: Lookup<Application> };
   applicationAssignments: { informer: Lookup<ApplicationAssignment> };
   directory: DirectoryIndex;
+  /** Assignments by principal and accounts by id, over the caches above. */
+  access: AccessIndexes;
+}
+
+export interface AccessIndexes {
+  assignments: AssignmentIndex;
+  applicationAssignments: AssignmentIndex;
+  accountIds: AccountIdIndex;
 }
 
 export interface SigningIdentity {
@@ -234,26 +248,63 @@ export class PortalContext {
       .filter((g) => g !== undefined);
   }
 
+  /** The caches through their indexes, for access checks that do not scan. */
+  private readonly accessSource: AccessSource = {
+    assignmentsOf: (userName, groups) =>
+      namesToObjects(
+        this.stores.access.assignments.namesFor(userName, groups),
+        this.stores.assignments.informer,
+      ),
+    account: (name) => this.stores.accounts.informer.get(name),
+    accountsWithId: (accountId) =>
+      namesToObjects(
+        this.stores.access.accountIds.namesWithId(accountId),
+        this.stores.accounts.informer,
+      ),
+    accounts: () => this.stores.accounts.informer.list(),
+    permissionSet: (name) => this.stores.permissionSets.informer.get(name),
+  };
+
+  /** Every role the user may open (the account list page and the SSO API). */
   accessOf(user: User) {
-    const s = this.stores;
-    return accessibleAccounts({
-      user,
-      groups: this.groupsOf(user),
-      assignments: s.assignments.informer.list(),
-      accounts: s.accounts.informer.list(),
-      permissionSets: s.permissionSets.informer.list(),
-    });
+    return indexedAccessibleAccounts(this.accessSource, user, this.groupsOf(user));
+  }
+
+  /** The one role of a console or CLI sign-in, if the user may use it. */
+  roleOf(user: User, account: string, permissionSet: string): RoleAccess | undefined {
+    return authorizedRole(
+      this.accessSource,
+      { user, groups: this.groupsOf(user) },
+      { account, permissionSet },
+    );
   }
 
   applicationsOf(user: User): Application[] {
     const s = this.stores;
-    return accessibleApplications({
-      user,
-      groups: this.groupsOf(user),
-      applications: s.applications.informer.list(),
-      assignments: s.applicationAssignments.informer.list(),
-    });
+    const groups = this.groupsOf(user);
+    const assignments = namesToObjects(
+      s.access.applicationAssignments.namesFor(
+        user.spec.userName,
+        groups.map((g) => g.metadata.name),
+      ),
+      s.applicationAssignments.informer,
+    );
+    const applications = namesToObjects(
+      new Set(assignments.map((a) => a.spec.application)),
+      s.applications.informer,
+    );
+    return accessibleApplications({ user, groups, applications, assignments });
   }
+}
+
+/** The cached objects of these names (a name the cache no longer has is skipped). */
+function namesToObjects<T>(names: Iterable<string>, lookup: Lookup<T>): T[] {
+  const found: T[] = [];
+  for (const name of names) {
+    const object = lookup.get(name);
+    if (object !== undefined) found.push(object);
+  }
+  return found;
 }
 
 declare module "fastify" {

@@ -15,6 +15,7 @@ import type {
   PermissionSet,
   User,
 } from "../api/v1alpha1/index.ts";
+import { AccountIdIndex, AssignmentIndex } from "../identity/assignment-index.ts";
 import { DirectoryIndex } from "../identity/directory-index.ts";
 import { PortalContext, portalContext, type Lookup, type PortalDeps } from "./context.ts";
 import { securityHeaders } from "./plugins/security-headers.ts";
@@ -23,6 +24,12 @@ import type { CredentialRecord } from "../identity/credentials.ts";
 
 class MapLookup<T extends { metadata: { name: string } }> implements Lookup<T> {
   readonly items = new Map<string, T>();
+  private readonly indexers: ((old: T | undefined, next: T) => void)[] = [];
+  /** Keeps an index current on every put, as the real stores do from informer changes. */
+  indexWith(update: (old: T | undefined, next: T) => void): this {
+    this.indexers.push(update);
+    return this;
+  }
   get(name: string): T | undefined {
     return this.items.get(name);
   }
@@ -30,7 +37,9 @@ class MapLookup<T extends { metadata: { name: string } }> implements Lookup<T> {
     return [...this.items.values()];
   }
   put(obj: T): void {
+    const old = this.items.get(obj.metadata.name);
     this.items.set(obj.metadata.name, obj);
+    for (const update of this.indexers) update(old, obj);
   }
   /** Changes are not announced: the unit tests put objects before the requests that read them. */
   onChange(): void {
@@ -63,16 +72,32 @@ export function identityCenter(name = "default", externalUrl = "http://127.0.0.1
 export function fakePortal(options: { now?: () => Date } = {}) {
   const directory = new DirectoryIndex();
   const users = new MapLookup<User>();
+  const access = {
+    assignments: new AssignmentIndex(),
+    applicationAssignments: new AssignmentIndex(),
+    accountIds: new AccountIdIndex(),
+  };
   const stores = {
     identityCenters: { informer: new MapLookup<IdentityCenter>() },
     users: { informer: users },
     groups: { informer: new MapLookup<Group>() },
     permissionSets: { informer: new MapLookup<PermissionSet>() },
-    accounts: { informer: new MapLookup<Account>() },
-    assignments: { informer: new MapLookup<AccountAssignment>() },
+    accounts: {
+      informer: new MapLookup<Account>().indexWith((o, n) => access.accountIds.update(o, n)),
+    },
+    assignments: {
+      informer: new MapLookup<AccountAssignment>().indexWith((o, n) =>
+        access.assignments.update(o, n),
+      ),
+    },
     applications: { informer: new MapLookup<Application>() },
-    applicationAssignments: { informer: new MapLookup<ApplicationAssignment>() },
+    applicationAssignments: {
+      informer: new MapLookup<ApplicationAssignment>().indexWith((o, n) =>
+        access.applicationAssignments.update(o, n),
+      ),
+    },
     directory,
+    access,
   };
   const records = new Map<string, CredentialRecord>();
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });

@@ -5,7 +5,7 @@ import {
 } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { Informer, startInformers, type WatchLike } from "./informer.ts";
+import { Informer, startInformers, type ListPage, type WatchLike } from "./informer.ts";
 
 const object = (name: string, resourceVersion = "1"): KubernetesObject => ({
   apiVersion: "v1",
@@ -24,7 +24,7 @@ class IdleWatch implements WatchLike {
 
 function informerOf(
   list: () => Promise<KubernetesListObject<KubernetesObject>>,
-  watch = new IdleWatch(),
+  watch: WatchLike = new IdleWatch(),
 ) {
   return new Informer<KubernetesObject>({
     kubeConfig: new KubeConfig(),
@@ -99,6 +99,154 @@ describe("Informer sync", () => {
     informer.start();
     for (let turn = 0; turn < 50; turn++) await Promise.resolve();
     expect(informer.hasSynced()).toBe(false);
+    await informer.stop();
+  });
+});
+
+/** A watch the test drives: it records each call's query and hands back its callbacks. */
+class ScriptedWatch implements WatchLike {
+  readonly opened: {
+    query: Record<string, unknown>;
+    send: (phase: string, obj: unknown) => void;
+    end: (err: unknown) => void;
+  }[] = [];
+  watch(
+    _path: string,
+    query: Record<string, unknown>,
+    callback: (phase: string, obj: unknown, raw: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    this.opened.push({ query, send: (p, o) => callback(p, o, {}), end: done });
+    return Promise.resolve(new AbortController());
+  }
+}
+
+const settle = async () => {
+  for (let turn = 0; turn < 50; turn++) await Promise.resolve();
+};
+
+describe("Informer list and watch at scale", () => {
+  it("lists in pages, following continue tokens, and never asks for the whole kind at once", async () => {
+    const pages: ListPage[] = [];
+    const all = Array.from({ length: 7 }, (_, i) => object(`o${String(i)}`));
+    const informer = new Informer<KubernetesObject>({
+      kubeConfig: new KubeConfig(),
+      path: "/api/v1/things",
+      pageSize: 3,
+      list: (page) => {
+        pages.push(page);
+        const from = Number(page.continue ?? 0);
+        const next = from + page.limit < all.length ? String(from + page.limit) : undefined;
+        return Promise.resolve({
+          apiVersion: "v1",
+          kind: "ThingList",
+          // Raw JSON from the API server says `continue`; typed clients say `_continue`.
+          metadata: { resourceVersion: "9", ...(next ? { continue: next } : {}) },
+          items: all.slice(from, from + page.limit),
+        } as KubernetesListObject<KubernetesObject>);
+      },
+      watch: new IdleWatch(),
+      log: pino({ level: "silent" }),
+    });
+    await startInformers([informer]);
+    expect(pages).toEqual([{ limit: 3 }, { limit: 3, continue: "3" }, { limit: 3, continue: "6" }]);
+    expect(informer.size).toBe(7);
+    await informer.stop();
+  });
+
+  it("starts the list over when its continue token expired (410), and holds no object twice", async () => {
+    let calls = 0;
+    const informer = new Informer<KubernetesObject>({
+      kubeConfig: new KubeConfig(),
+      path: "/api/v1/things",
+      pageSize: 1,
+      list: (page) => {
+        calls++;
+        if (calls === 2) return Promise.reject(Object.assign(new Error("Gone"), { code: 410 }));
+        const second = page.continue === "b";
+        return Promise.resolve({
+          apiVersion: "v1",
+          kind: "ThingList",
+          metadata: { resourceVersion: "9", ...(second ? {} : { _continue: "b" }) },
+          items: [object(second ? "b" : "a")],
+        });
+      },
+      watch: new IdleWatch(),
+      log: pino({ level: "silent" }),
+    });
+    await startInformers([informer]);
+    expect(calls).toBe(4);
+    expect(informer.list().map((o) => o.metadata?.name)).toEqual(["a", "b"]);
+    await informer.stop();
+  });
+
+  it("drops managedFields and the last-applied annotation before caching (they are never read)", async () => {
+    const fat: KubernetesObject = {
+      ...object("a"),
+      metadata: {
+        name: "a",
+        resourceVersion: "1",
+        managedFields: [{ manager: "kubectl", operation: "Update" }],
+        annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}", keep: "me" },
+      },
+    };
+    const watch = new ScriptedWatch();
+    const informer = informerOf(listOf(fat), watch);
+    await startInformers([informer]);
+    expect(informer.get("a")?.metadata).toEqual({
+      name: "a",
+      resourceVersion: "1",
+      annotations: { keep: "me" },
+    });
+    watch.opened[0]?.send("MODIFIED", {
+      ...object("a", "2"),
+      metadata: { name: "a", resourceVersion: "2", managedFields: [{ manager: "x" }] },
+    });
+    expect(informer.get("a")?.metadata).toEqual({ name: "a", resourceVersion: "2" });
+    await informer.stop();
+  });
+
+  it("resumes an ended watch from the last bookmark's version, without listing again", async () => {
+    let lists = 0;
+    const watch = new ScriptedWatch();
+    const informer = informerOf(() => {
+      lists++;
+      return listOf(object("a"))();
+    }, watch);
+    const changes: string[] = [];
+    informer.onChange((c) => changes.push(`${c.type}:${c.object.metadata?.name ?? ""}`));
+    await startInformers([informer]);
+    expect(watch.opened[0]?.query).toMatchObject({
+      resourceVersion: "9",
+      allowWatchBookmarks: true,
+    });
+    watch.opened[0]?.send("ADDED", object("b", "10"));
+    watch.opened[0]?.send("BOOKMARK", { metadata: { resourceVersion: "15" } });
+    watch.opened[0]?.end(null);
+    await settle();
+    expect(watch.opened[1]?.query).toMatchObject({ resourceVersion: "15" });
+    expect(lists).toBe(1);
+    expect(changes).toEqual(["add:a", "add:b"]);
+    await informer.stop();
+  });
+
+  it("relists after 410 Gone and reports the objects that vanished meanwhile as deleted", async () => {
+    let lists = 0;
+    const watch = new ScriptedWatch();
+    const informer = informerOf(() => {
+      lists++;
+      return lists === 1 ? listOf(object("a"), object("b"))() : listOf(object("b"))();
+    }, watch);
+    const changes: string[] = [];
+    await startInformers([informer]);
+    informer.onChange((c) => changes.push(`${c.type}:${c.object.metadata?.name ?? ""}`));
+    watch.opened[0]?.send("ERROR", { code: 410 });
+    watch.opened[0]?.end(null);
+    await settle();
+    expect(lists).toBe(2);
+    // b is the same version as cached: no change is reported for it.
+    expect(changes).toEqual(["delete:a"]);
+    expect(informer.list().map((o) => o.metadata?.name)).toEqual(["b"]);
     await informer.stop();
   });
 });

@@ -1,5 +1,4 @@
 import {
-  ListWatch,
   Watch,
   type KubeConfig,
   type KubernetesListObject,
@@ -7,6 +6,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "./clock.ts";
+import { slimObject } from "./slim-object.ts";
 
 export type ChangeType = "add" | "update" | "delete";
 
@@ -17,102 +17,106 @@ export interface Change<T> {
   old: T | undefined;
 }
 
+/** One page of a list: at most `limit` objects, continuing where `continue` says. */
+export interface ListPage {
+  limit: number;
+  continue?: string;
+}
+
 export interface InformerOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
   /** API path of the collection, for example /apis/identitycenter.dev/v1alpha1/users. */
   path: string;
-  list: () => Promise<KubernetesListObject<T>>;
+  /** Lists one page (the API server's `limit` and `continue`). */
+  list: (page: ListPage) => Promise<KubernetesListObject<T>>;
   log: Logger;
   clock?: Clock;
   labelSelector?: string;
   fieldSelector?: string;
   /** The watch to use; a Watch on `kubeConfig` unless a unit test brings its own. */
   watch?: WatchLike;
+  /** Objects per list page (500, as client-go's reflector). */
+  pageSize?: number;
 }
 
-/** What ListWatch uses of client-node's Watch. */
+/** What the informer uses of client-node's Watch. */
 export type WatchLike = Pick<Watch, "watch">;
 
 const RESTART_MIN_MS = 500;
 const RESTART_MAX_MS = 30_000;
+const PAGE_SIZE = 500;
+/** A watch that ends sooner than this after it opened is restarted with backoff, not at once. */
+const SHORT_WATCH_MS = 1000;
 
 const keyOf = (obj: KubernetesObject): string =>
   obj.metadata?.namespace
     ? `${obj.metadata.namespace}/${obj.metadata.name ?? ""}`
     : (obj.metadata?.name ?? "");
 
+const isGone = (err: unknown): boolean =>
+  typeof err === "object" &&
+  err !== null &&
+  ((err as { code?: unknown }).code === 410 ||
+    (err as { statusCode?: unknown }).statusCode === 410);
+
+/** The `continue` token of a page: `_continue` from typed clients, `continue` from raw JSON. */
+function continueOf(list: KubernetesListObject<KubernetesObject>): string | undefined {
+  const meta: { _continue?: string; continue?: string } | undefined = list.metadata;
+  return meta?._continue || meta?.continue || undefined;
+}
+
 /**
- * A cache of one kind kept current by list + watch. client-node's ListWatch relists on 410 but
- * stops on any other error (API server down, network); this restarts it with exponential
- * backoff and resumes from the last resourceVersion, so no update is lost across an outage.
+ * A cache of one kind kept current by list + watch, as client-go's reflector does it:
+ * - the list comes in pages (`limit`/`continue`), each applied to the store as it arrives, so
+ *   a 100,000-object kind never sits in memory twice (once as the response, once as the cache);
+ * - every object is slimmed before it is stored (slimObject: no managedFields, no
+ *   last-applied-configuration, shared strings for repeated values);
+ * - the watch resumes from the last resourceVersion seen, kept fresh by bookmarks, so an
+ *   ended watch (the API server ends them every few minutes) does not cost a relist;
+ * - a failure (API server down, network) restarts list or watch with exponential backoff;
+ *   410 Gone relists at once.
  * It reports synced only once its first list is wholly in the store.
  */
 export class Informer<T extends KubernetesObject> {
-  private readonly listWatch: ListWatch<T>;
-  private readonly objects = new Map<string, T>();
+  private objects = new Map<string, T>();
   private readonly handlers: ((change: Change<T>) => void)[] = [];
   private synced = false;
   private stopped = true;
+  private resourceVersion = "";
   private restartDelay = RESTART_MIN_MS;
   private restartTimer: { cancel(): void } | undefined;
+  private request: AbortController | undefined;
+  /** Bumped on every start and stop, so callbacks of an older cycle are ignored. */
+  private generation = 0;
   private readonly syncWaiters: (() => void)[] = [];
   private readonly options: InformerOptions<T>;
   private readonly clock: Clock;
+  private readonly watcher: WatchLike;
 
   constructor(options: InformerOptions<T>) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
-    const list = async () => {
-      const result = await options.list();
-      this.restartDelay = RESTART_MIN_MS;
-      return result;
-    };
-    const watch = options.watch ?? new Watch(options.kubeConfig);
-    // ListWatch stores the listed objects (firing our handlers) after `list` resolves, in a
-    // later microtask, and only then opens the watch. Marking synced when `list` returns let a
-    // waiter run against an empty or partial store; the watch call is the first moment the
-    // whole list is known to be in the store, on every path (first list and relist).
-    const syncingWatch: WatchLike = {
-      watch: (path, query, callback, done) => {
-        this.markSynced();
-        return watch.watch(path, query, callback, done);
-      },
-    };
-    this.listWatch = new ListWatch<T>(
-      options.path,
-      syncingWatch as Watch,
-      list,
-      false,
-      options.labelSelector,
-      options.fieldSelector,
-    );
-    this.listWatch.on("add", (obj) => {
-      this.apply("add", obj);
-    });
-    this.listWatch.on("update", (obj) => {
-      this.apply("update", obj);
-    });
-    this.listWatch.on("delete", (obj) => {
-      this.apply("delete", obj);
-    });
-    this.listWatch.on("connect", () => {
-      options.log.debug({ path: options.path }, "watch connecting");
-    });
-    this.listWatch.on("error", (err: unknown) => {
-      this.scheduleRestart(err);
-    });
+    this.watcher = options.watch ?? new Watch(options.kubeConfig);
   }
 
-  private apply(type: ChangeType, object: T): void {
-    // managedFields are often larger than the object itself and no controller reads them;
-    // dropping them (as client-go's transform functions do) keeps the cache small. The object
-    // is the one ListWatch stores, so its copy shrinks too.
-    if (object.metadata?.managedFields) delete object.metadata.managedFields;
+  /** Stores or removes one object and tells the handlers; "update" of a new key is an add. */
+  private apply(type: "update" | "delete", object: T): void {
     const key = keyOf(object);
     const old = this.objects.get(key);
-    if (type === "delete") this.objects.delete(key);
-    else this.objects.set(key, object);
-    for (const handler of this.handlers) handler({ type, object, old });
+    if (type === "delete") {
+      if (!old) return;
+      this.objects.delete(key);
+    } else {
+      // The same version again (a relist of an unchanged object): nothing happened.
+      if (old && old.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
+      this.objects.set(key, object);
+    }
+    const change: Change<T> = {
+      type: type === "delete" ? "delete" : old ? "update" : "add",
+      object,
+      old,
+    };
+    for (const handler of this.handlers) handler(change);
   }
 
   private markSynced(): void {
@@ -121,8 +125,8 @@ export class Informer<T extends KubernetesObject> {
     for (const resolve of this.syncWaiters.splice(0)) resolve();
   }
 
-  private scheduleRestart(err: unknown): void {
-    if (this.stopped) return;
+  private scheduleRestart(err: unknown, cycle: number): void {
+    if (this.stopped || cycle !== this.generation) return;
     const delay = this.restartDelay;
     this.restartDelay = Math.min(RESTART_MAX_MS, this.restartDelay * 2);
     this.options.log.warn(
@@ -135,7 +139,7 @@ export class Informer<T extends KubernetesObject> {
     );
     this.restartTimer?.cancel();
     this.restartTimer = this.clock.setTimeout(() => {
-      this.startListWatch();
+      this.cycle();
     }, delay);
   }
 
@@ -147,20 +151,125 @@ export class Informer<T extends KubernetesObject> {
   /** Starts listing and watching; failures (even of the first list) are retried, not thrown. */
   start(): void {
     this.stopped = false;
-    this.startListWatch();
+    this.cycle();
   }
 
-  private startListWatch(): void {
-    // A refused connection can reject here instead of reaching the error callback.
-    this.listWatch.start().catch((err: unknown) => {
-      this.scheduleRestart(err);
+  /** One round: list if there is no version to resume from, then watch. */
+  private cycle(): void {
+    const cycle = ++this.generation;
+    this.request?.abort();
+    this.request = undefined;
+    this.run(cycle).catch((err: unknown) => {
+      if (isGone(err)) this.resourceVersion = "";
+      this.scheduleRestart(err, cycle);
     });
+  }
+
+  private async run(cycle: number): Promise<void> {
+    if (!this.resourceVersion) await this.relist(cycle);
+    if (cycle !== this.generation || this.stopped) return;
+    await this.openWatch(cycle);
+  }
+
+  /**
+   * Lists every object page by page into the store. Objects the store holds that the list no
+   * longer has are deleted at the end. An expired `continue` token (410) starts over.
+   */
+  private async relist(cycle: number): Promise<void> {
+    const limit = this.options.pageSize ?? PAGE_SIZE;
+    const seen = new Set<string>();
+    let token: string | undefined;
+    let resourceVersion = "";
+    for (;;) {
+      let page: KubernetesListObject<T>;
+      try {
+        page = await this.options.list({ limit, ...(token ? { continue: token } : {}) });
+      } catch (err) {
+        if (!token || !isGone(err)) throw err;
+        // The snapshot the pages came from was compacted away: list again from the start.
+        token = undefined;
+        seen.clear();
+        continue;
+      }
+      if (cycle !== this.generation || this.stopped) return;
+      for (const item of page.items) {
+        const object = slimObject(item);
+        seen.add(keyOf(object));
+        this.apply("update", object);
+      }
+      token = continueOf(page);
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      if (!token) break;
+    }
+    for (const [key, object] of this.objects) if (!seen.has(key)) this.apply("delete", object);
+    this.resourceVersion = resourceVersion;
+    this.restartDelay = RESTART_MIN_MS;
+    this.markSynced();
+  }
+
+  private async openWatch(cycle: number): Promise<void> {
+    this.options.log.debug({ path: this.options.path }, "watch connecting");
+    const openedAt = this.clock.now();
+    let events = 0;
+    const query: Record<string, string | boolean> = {
+      resourceVersion: this.resourceVersion,
+      allowWatchBookmarks: true,
+      ...(this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {}),
+      ...(this.options.fieldSelector ? { fieldSelector: this.options.fieldSelector } : {}),
+    };
+    const request = await this.watcher.watch(
+      this.options.path,
+      query,
+      (phase: string, raw: T & { code?: number }) => {
+        if (cycle !== this.generation) return;
+        events++;
+        this.onEvent(phase, raw);
+      },
+      (err: unknown) => {
+        if (cycle !== this.generation || this.stopped) return;
+        if (isGone(err)) this.resourceVersion = "";
+        const quick = events === 0 && this.clock.now() - openedAt < SHORT_WATCH_MS;
+        // A watch the server or the inactivity timeout ended is resumed at once; an error, or
+        // a watch that ends as soon as it opens, waits first so it cannot spin.
+        if (err && !isGone(err) && !isTimeout(err)) this.scheduleRestart(err, cycle);
+        else if (quick && this.resourceVersion)
+          this.scheduleRestart(err ?? "watch ended at once", cycle);
+        else this.cycle();
+      },
+    );
+    if (cycle === this.generation && !this.stopped) this.request = request;
+    else request.abort();
+  }
+
+  private onEvent(phase: string, raw: T & { code?: number }): void {
+    switch (phase) {
+      case "ADDED":
+      case "MODIFIED":
+        this.apply("update", slimObject(raw));
+        break;
+      case "DELETED":
+        this.apply("delete", slimObject(raw));
+        break;
+      case "ERROR":
+        // 410: the version is too old; the watch ends and the next cycle relists.
+        if (raw.code === 410) this.resourceVersion = "";
+        return;
+      case "BOOKMARK":
+        break;
+      default:
+        return;
+    }
+    this.restartDelay = RESTART_MIN_MS;
+    this.resourceVersion = raw.metadata?.resourceVersion ?? this.resourceVersion;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.generation++;
     this.restartTimer?.cancel();
-    await this.listWatch.stop();
+    this.request?.abort();
+    this.request = undefined;
+    await Promise.resolve();
   }
 
   hasSynced(): boolean {
@@ -179,7 +288,19 @@ export class Informer<T extends KubernetesObject> {
   list(): T[] {
     return [...this.objects.values()];
   }
+
+  /** Objects in the cache, without copying them into an array. */
+  values(): IterableIterator<T> {
+    return this.objects.values();
+  }
+
+  get size(): number {
+    return this.objects.size;
+  }
 }
+
+const isTimeout = (err: unknown): boolean =>
+  typeof err === "object" && err !== null && (err as { name?: unknown }).name === "TimeoutError";
 
 /** What the manager needs of any informer, whatever it caches. */
 export interface Cache {

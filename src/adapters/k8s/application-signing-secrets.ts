@@ -37,8 +37,13 @@ export class ApplicationSigningSecrets {
     this.informer = new Informer<V1Secret>({
       kubeConfig,
       path: `/api/v1/namespaces/${namespace}/secrets`,
-      list: () =>
-        this.core.listNamespacedSecret({ namespace, labelSelector: APPLICATION_SIGNING_SELECTOR }),
+      list: (page) =>
+        this.core.listNamespacedSecret({
+          namespace,
+          labelSelector: APPLICATION_SIGNING_SELECTOR,
+          limit: page.limit,
+          ...(page.continue ? { _continue: page.continue } : {}),
+        }),
       labelSelector: APPLICATION_SIGNING_SELECTOR,
       log,
     });

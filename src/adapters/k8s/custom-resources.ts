@@ -8,7 +8,7 @@ import {
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { GROUP, VERSION, type Resource } from "../../api/v1alpha1/index.ts";
-import { Informer } from "../../runtime/informer.ts";
+import { Informer, type ListPage } from "../../runtime/informer.ts";
 
 /** Our kinds by the plural the API server serves them under. */
 export const PLURALS = {
@@ -41,15 +41,20 @@ export class CustomResourceClient<T extends AnyResource> {
     return { group: GROUP, version: VERSION, plural: PLURALS[this.kind] };
   }
 
-  async list(): Promise<KubernetesListObject<T>> {
-    return (await this.api.listClusterCustomObject(this.ref)) as KubernetesListObject<T>;
+  /** Lists the kind; with `page`, one page of it (`limit`, `continue`). */
+  async list(page?: ListPage): Promise<KubernetesListObject<T>> {
+    return (await this.api.listClusterCustomObject({
+      ...this.ref,
+      ...(page ? { limit: page.limit } : {}),
+      ...(page?.continue ? { _continue: page.continue } : {}),
+    })) as KubernetesListObject<T>;
   }
 
   informer(log: Logger): Informer<T> {
     return new Informer<T>({
       kubeConfig: this.kubeConfig,
       path: `/apis/${GROUP}/${VERSION}/${PLURALS[this.kind]}`,
-      list: () => this.list(),
+      list: (page) => this.list(page),
       log,
     });
   }

@@ -21,8 +21,13 @@ export class InstanceSigningSecrets {
     this.informer = new Informer<V1Secret>({
       kubeConfig,
       path: `/api/v1/namespaces/${namespace}/secrets`,
-      list: () =>
-        core.listNamespacedSecret({ namespace, labelSelector: INSTANCE_SIGNING_SELECTOR }),
+      list: (page) =>
+        core.listNamespacedSecret({
+          namespace,
+          labelSelector: INSTANCE_SIGNING_SELECTOR,
+          limit: page.limit,
+          ...(page.continue ? { _continue: page.continue } : {}),
+        }),
       labelSelector: INSTANCE_SIGNING_SELECTOR,
       log,
     });

@@ -43,7 +43,7 @@ export class PortalObjects {
         new Informer<KubernetesObject>({
           kubeConfig,
           path: collectionPath(kind, namespace),
-          list: () =>
+          list: (page) =>
             this.api.list(
               kind.apiVersion,
               kind.kind,
@@ -53,6 +53,8 @@ export class PortalObjects {
               undefined,
               undefined,
               OWNED_PORTAL_SELECTOR,
+              page.limit,
+              page.continue,
             ),
           labelSelector: OWNED_PORTAL_SELECTOR,
           log,

@@ -10,6 +10,7 @@ import type {
   PermissionSet,
   User,
 } from "../../api/v1alpha1/index.ts";
+import { AccountIdIndex, AssignmentIndex } from "../../identity/assignment-index.ts";
 import { DirectoryIndex } from "../../identity/directory-index.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import { CustomResourceClient, type AnyResource, type KindName } from "./custom-resources.ts";
@@ -48,7 +49,21 @@ export function createStores(kubeConfig: KubeConfig, log: Logger) {
   stores.groups.informer.onChange((c) => {
     directory.updateGroup(c.old, c.type === "delete" ? undefined : c.object);
   });
-  return { ...stores, directory };
+  const access = {
+    assignments: new AssignmentIndex(),
+    applicationAssignments: new AssignmentIndex(),
+    accountIds: new AccountIdIndex(),
+  };
+  stores.assignments.informer.onChange((c) => {
+    access.assignments.update(c.old, c.type === "delete" ? undefined : c.object);
+  });
+  stores.applicationAssignments.informer.onChange((c) => {
+    access.applicationAssignments.update(c.old, c.type === "delete" ? undefined : c.object);
+  });
+  stores.accounts.informer.onChange((c) => {
+    access.accountIds.update(c.old, c.type === "delete" ? undefined : c.object);
+  });
+  return { ...stores, directory, access };
 }
 
 export type Stores = ReturnType<typeof createStores>;
@@ -76,7 +91,7 @@ export function credentialOwners(
 }
 
 /** The caches the portal reads: everything that decides who may open what. */
-export function portalInformers(stores: Stores) {
+export function portalInformers(stores: Omit<Stores, "directory" | "access">) {
   return [
     stores.identityCenters,
     stores.users,
@@ -90,6 +105,6 @@ export function portalInformers(stores: Stores) {
 }
 
 /** Every cache the controllers use: the same ones the portal reads. */
-export function operatorInformers(stores: Stores) {
+export function operatorInformers(stores: Omit<Stores, "directory" | "access">) {
   return portalInformers(stores);
 }

@@ -5,7 +5,7 @@ import { isoDurationSeconds } from "../../plan/naming.ts";
 import { AWS_AUDIENCE, awsSignInAttributes } from "../../saml/aws-sign-in.ts";
 import { idpEndpoints } from "../../saml/metadata.ts";
 import { buildSignedResponse } from "../../saml/response.ts";
-import { findRole, type RoleAccess } from "../access.ts";
+import type { RoleAccess } from "../access.ts";
 import { userValue } from "../applications.ts";
 import type { PortalContext } from "../context.ts";
 import { httpError, MESSAGES } from "../errors.ts";
@@ -85,11 +85,7 @@ function authorizedRole(portal: PortalContext, req: FastifyRequest) {
   if (!current) throw httpError(401, MESSAGES.signInFirst);
   const form = req.body as Form;
   checkCsrf(current.session, form);
-  const role = findRole(
-    portal.accessOf(current.user),
-    form.account ?? "",
-    form.permissionSet ?? "",
-  );
+  const role = portal.roleOf(current.user, form.account ?? "", form.permissionSet ?? "");
   if (!role) throw httpError(403, "You are not assigned that role in that account.");
   return { ...current, role };
 }
