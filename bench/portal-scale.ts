@@ -18,7 +18,7 @@ import { createPrivateKey, randomBytes } from "node:crypto";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Account, Group, User } from "../src/api/v1alpha1/index.ts";
 import { CredentialStore } from "../src/adapters/k8s/credential-store.ts";
-import { createStores, portalInformers } from "../src/adapters/k8s/stores.ts";
+import { createStores, credentialOwners, portalInformers } from "../src/adapters/k8s/stores.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { accessibleAccounts, findRole } from "../src/portal/access.ts";
 import { buildPortalApp } from "../src/portal/app.ts";
@@ -132,8 +132,20 @@ try {
   const loadSeconds = (Date.now() - loadStart) / 1000;
   console.log(`loaded in ${loadSeconds.toFixed(0)} s`);
 
+  const log = createLogger("silent");
+  const stores = createStores(kc, log);
+  const syncStart = Date.now();
+  await startInformers(portalInformers(stores));
+  await waitFor(
+    "the portal's caches to hold every assignment",
+    () => Promise.resolve(stores.assignments.informer.size === assignmentCount),
+    600_000,
+  );
+  const syncSeconds = (Date.now() - syncStart) / 1000;
+  const heapMiB = process.memoryUsage().heapUsed / 1048576;
+  // A record belongs to a User's uid, so it is written once the caches know the Users.
   const stored = await hashPassword(PASSWORD);
-  const store = new CredentialStore(kc, NAMESPACE);
+  const store = new CredentialStore(kc, NAMESPACE, credentialOwners(stores));
   // The sampled users: the first of each group of 50 in the first groups, which hold assignments.
   const sampled = Array.from({ length: SAMPLED }, (_, k) => {
     // Group g's members are users g*50 .. g*50+49; assignment i goes to group (i*37) % GROUPS.
@@ -154,17 +166,6 @@ try {
     update: store.update.bind(store),
   };
 
-  const log = createLogger("silent");
-  const stores = createStores(kc, log);
-  const syncStart = Date.now();
-  await startInformers(portalInformers(stores));
-  await waitFor(
-    "the portal's caches to hold every assignment",
-    () => Promise.resolve(stores.assignments.informer.size === assignmentCount),
-    600_000,
-  );
-  const syncSeconds = (Date.now() - syncStart) / 1000;
-  const heapMiB = process.memoryUsage().heapUsed / 1048576;
   const signing = createSigningIdentity("sso.example.com", new Date());
   const app = buildPortalApp({
     stores,
@@ -176,6 +177,8 @@ try {
       certificatePem: signing.certificatePem,
       certificateBase64: certificateBase64(signing.certificatePem),
     },
+    // The bench opens no application.
+    applicationKeys: { signingFor: () => Promise.resolve(undefined) },
     stsEndpoint: undefined,
     region: "us-east-1",
     log,
