@@ -279,6 +279,18 @@ export class PortalContext {
     );
   }
 
+  /** What accessOf gives for the accounts with this AWS account id, looking at those only. */
+  accessIn(user: User, accountId: string) {
+    const s = this.stores;
+    return accessibleAccounts({
+      user,
+      groups: this.groupsOf(user),
+      assignments: s.assignments.informer.list(),
+      accounts: s.accounts.informer.list().filter((a) => a.spec.accountId === accountId),
+      permissionSets: s.permissionSets.informer.list(),
+    });
+  }
+
   applicationsOf(user: User): Application[] {
     const s = this.stores;
     const groups = this.groupsOf(user);

@@ -35,6 +35,12 @@ export interface SsoContext {
   /** The user of that userName if they may sign in now: exists, unique, active. */
   activeUser(userName: string): User | undefined;
   accessOf(user: User): AccountAccess[];
+  /**
+   * The same, for the accounts with one AWS account id only: ListAccountRoles and
+   * GetRoleCredentials name one account, and a walk of every account calls them once per
+   * account, so each must cost what that account has, not what the organisation has.
+   */
+  accessIn(user: User, accountId: string): AccountAccess[];
   /** STS AssumeRoleWithSAML with the console's assertion: the one path to AWS credentials. */
   roleCredentials(
     user: User,

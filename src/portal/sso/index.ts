@@ -32,6 +32,7 @@ export function ssoContext(portal: PortalContext): SsoContext {
       return user?.spec.active && isValidUser(user, s.directory) ? user : undefined;
     },
     accessOf: (user) => portal.accessOf(user),
+    accessIn: (user, accountId) => portal.accessIn(user, accountId),
     roleCredentials: (user, role, approvedAt) =>
       roleCredentials(portal, {
         user,

@@ -64,8 +64,7 @@ export function portalApi(ctx: SsoContext) {
       const query = req.query as Query;
       if (!ACCOUNT_ID.test(query.account_id ?? "")) throw invalid("account_id is required");
       const roles = ctx
-        .accessOf(user)
-        .filter((a) => a.accountId === query.account_id)
+        .accessIn(user, query.account_id ?? "")
         .flatMap((a) => a.roles.map((r) => ({ roleName: r.name, accountId: a.accountId })));
       const { items, nextToken } = page(roles, query);
       return { roleList: items, ...(nextToken ? { nextToken } : {}) };
@@ -78,8 +77,7 @@ export function portalApi(ctx: SsoContext) {
       if (!query.role_name) throw invalid("role_name is required");
       // The same rules as the portal's own pages: assigned, provisioned, account not deleted.
       const role = ctx
-        .accessOf(user)
-        .filter((a) => a.accountId === query.account_id)
+        .accessIn(user, query.account_id ?? "")
         .flatMap((a) => a.roles)
         .find((r) => r.name === query.role_name);
       if (!role) throw SsoApiError.portal("ForbiddenException", "No access");

@@ -46,9 +46,17 @@ export type SealedKind = keyof SealedKinds;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
+// Every SSO API call opens a token: derive each session key's token key once, not per call.
+const derived = new WeakMap<Buffer, Buffer>();
+
 /** The token key, derived from the session key so that the two never coincide. */
 export function ssoTokenKey(sessionKey: Buffer): Buffer {
-  return Buffer.from(hkdfSync("sha256", sessionKey, "", "identitycenter.dev/sso-tokens", 32));
+  let key = derived.get(sessionKey);
+  if (!key) {
+    key = Buffer.from(hkdfSync("sha256", sessionKey, "", "identitycenter.dev/sso-tokens", 32));
+    derived.set(sessionKey, key);
+  }
+  return key;
 }
 
 /** The token keys now: the first seals, every one opens (they follow the session keys). */
