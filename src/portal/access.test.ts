@@ -4,6 +4,7 @@ import { AccountIdIndex, AssignmentIndex } from "../identity/assignment-index.ts
 import { account, assignment, group, permissionSet, user } from "../testing/gen.ts";
 import {
   accessibleAccounts,
+  accessibleAccountsWithId,
   authorizedRole,
   findRole,
   indexedAccessibleAccounts,
@@ -131,7 +132,7 @@ function random(seed: number) {
   };
 }
 
-describe("indexedAccessibleAccounts and authorizedRole (the portal's indexed access)", () => {
+describe("indexedAccessibleAccounts, authorizedRole and accessibleAccountsWithId (the portal's indexed access)", () => {
   it("give exactly the answers of the scan over every assignment, for random organisations", () => {
     let granted = 0;
     for (let seed = 1; seed <= 40; seed++) {
@@ -200,6 +201,11 @@ describe("indexedAccessibleAccounts and authorizedRole (the portal's indexed acc
                 { account: a.metadata.name, permissionSet: ps.metadata.name },
               ),
             ).toEqual(findRole(scanned, a.metadata.name, ps.metadata.name));
+        // The SSO API's per-account answer: the scan's rows of that AWS account id.
+        for (const id of new Set(accounts.map((a) => a.spec.accountId)))
+          expect(accessibleAccountsWithId(source, { user: u, groups: mine }, id)).toEqual(
+            scanned.filter((row) => row.accountId === id),
+          );
       }
     }
     // The organisations are not all empty: most users see some accounts.

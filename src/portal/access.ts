@@ -202,6 +202,30 @@ export function authorizedRole(
   return accountRow(account, [permissionSet], (n) => source.permissionSet(n))?.roles[0];
 }
 
+/**
+ * The same answer as indexedAccessibleAccounts for the accounts with one AWS account id (what
+ * the SSO API's ListAccountRoles and GetRoleCredentials name), looking only at those accounts:
+ * a walk of every account calls it once per account, so it costs O(the user's assignments).
+ */
+export function accessibleAccountsWithId(
+  source: AccessSource,
+  who: { user: User; groups: readonly Group[] },
+  accountId: string,
+): AccountAccess[] {
+  const accounts = source.accountsWithId(accountId);
+  if (accounts.length === 0) return [];
+  const mine = assignmentsOf(source, who.user, who.groups);
+  const result: AccountAccess[] = [];
+  for (const account of accounts) {
+    const wanted = new Set(
+      mine.filter((a) => assignmentTargets(a, account)).map((a) => a.spec.permissionSet),
+    );
+    const row = accountRow(account, wanted, (n) => source.permissionSet(n));
+    if (row) result.push(row);
+  }
+  return sortAccess(result);
+}
+
 /** The one role a user asks for, if they may use it; the portal answers 403 otherwise. */
 export function findRole(
   access: readonly AccountAccess[],

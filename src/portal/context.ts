@@ -19,6 +19,7 @@ import type { AccountIdIndex, AssignmentIndex } from "../identity/assignment-ind
 import { PortalMetrics } from "../observability/metrics.ts";
 import {
   authorizedRole,
+  accessibleAccountsWithId,
   indexedAccessibleAccounts,
   type AccessSource,
   type RoleAccess,
@@ -281,14 +282,11 @@ export class PortalContext {
 
   /** What accessOf gives for the accounts with this AWS account id, looking at those only. */
   accessIn(user: User, accountId: string) {
-    const s = this.stores;
-    return accessibleAccounts({
-      user,
-      groups: this.groupsOf(user),
-      assignments: s.assignments.informer.list(),
-      accounts: s.accounts.informer.list().filter((a) => a.spec.accountId === accountId),
-      permissionSets: s.permissionSets.informer.list(),
-    });
+    return accessibleAccountsWithId(
+      this.accessSource,
+      { user, groups: this.groupsOf(user) },
+      accountId,
+    );
   }
 
   applicationsOf(user: User): Application[] {
