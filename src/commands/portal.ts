@@ -32,6 +32,7 @@ import {
 import { hashConcurrencyFor } from "../plan/portal-sizing.ts";
 import { DEFAULT_PASSWORD_HASHING } from "../api/v1alpha1/identity-center.ts";
 import { apiStatusCode } from "../runtime/api-errors.ts";
+import { DEFAULT_THROTTLE } from "../portal/throttle.ts";
 
 export const PORTAL_HELP = `Usage: idc portal [flags]
 
@@ -63,6 +64,10 @@ Flags:
                          container's memory limit holds next to the portal, see
                          IdentityCenter spec.portal.passwordHashConcurrency)
   --hash-queue N         sign-ins that may wait for a check; beyond them 503 (default 32)
+  --throttle-per-address N
+                         credential checks a minute from one client address (default 20)
+  --throttle-global N    credential checks a minute from all addresses together, per replica
+                         (default 6000; the hash slots and queue above bound the CPU)
   --log-level LEVEL      trace, debug, info, warn, error (default info)
 `;
 
@@ -156,6 +161,11 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       "log-level": { type: "string", default: "info" },
       "hash-concurrency": { type: "string", default: "auto" },
       "hash-queue": { type: "string", default: "32" },
+      "throttle-per-address": {
+        type: "string",
+        default: String(DEFAULT_THROTTLE.perAddress.max),
+      },
+      "throttle-global": { type: "string", default: String(DEFAULT_THROTTLE.global.max) },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -239,6 +249,16 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
     trustedProxyHops,
     region: process.env.AWS_REGION ?? "us-east-1",
     hashing: { concurrency: hashConcurrency, queue: hashQueue },
+    throttle: {
+      perAddress: {
+        max: positiveInt("--throttle-per-address", values["throttle-per-address"]),
+        timeWindow: 60_000,
+      },
+      global: {
+        max: positiveInt("--throttle-global", values["throttle-global"]),
+        timeWindow: 60_000,
+      },
+    },
     log,
   });
   await app.listen({ host: listen.host, port: listen.port });

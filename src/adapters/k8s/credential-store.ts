@@ -6,10 +6,13 @@ import { ownedBy, recordFor, type CredentialRecord } from "../../identity/creden
 import { Informer } from "../../runtime/informer.ts";
 import { apiStatusCode } from "../../runtime/api-errors.ts";
 import { MANAGED_BY, MANAGED_BY_LABEL } from "../../plan/naming.ts";
+import { SecretRequests } from "./secret-requests.ts";
 
 const KEY = "credentials.json";
 // Enough for a burst of parallel sign-ins on one name: each round one writer wins.
 const UPDATE_ATTEMPTS = 30;
+// Secrets remembered as last read or written; a storm of sign-ins touches each a few times.
+const REMEMBERED = 1000;
 export const CREDENTIALS_LABEL = "identitycenter.dev/credentials";
 /** Annotations that say whose record a Secret is, for the controller that removes stale ones. */
 export const USER_NAME_ANNOTATION = "identitycenter.dev/user-name";
@@ -38,26 +41,40 @@ export function credentialSecretName(userName: string): string {
  * overwrite each other: a conflict means "read again and retry".
  */
 export class CredentialStore {
-  private readonly core: CoreV1Api;
+  private readonly secrets: SecretRequests;
   private readonly namespace: string;
   private readonly ownerOf: OwnerLookup;
+  /**
+   * Each Secret as this process last read or wrote it: a sign-in reads the record, counts the
+   * attempt and lists the session, and the writes go straight onto the version just seen instead
+   * of reading it again each time. A copy that is behind costs a 409 and a fresh read.
+   */
+  private readonly lastSeen = new Map<string, V1Secret>();
 
   constructor(kubeConfig: KubeConfig, namespace: string, ownerOf: OwnerLookup) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.secrets = new SecretRequests(kubeConfig, namespace);
     this.namespace = namespace;
     this.ownerOf = ownerOf;
   }
 
-  private async read(userName: string): Promise<V1Secret | undefined> {
-    try {
-      return await this.core.readNamespacedSecret({
-        name: credentialSecretName(userName),
-        namespace: this.namespace,
-      });
-    } catch (err) {
-      if (apiStatusCode(err) === 404) return undefined;
-      throw err;
+  private remember(userName: string, secret: V1Secret | undefined): void {
+    this.lastSeen.delete(userName); // re-inserted last: the Map's order is the eviction order
+    if (!secret) return;
+    // Only what the next write needs: managedFields is most of a Secret's size.
+    this.lastSeen.set(userName, {
+      metadata: { resourceVersion: secret.metadata?.resourceVersion },
+      data: secret.data,
+    });
+    if (this.lastSeen.size > REMEMBERED) {
+      const oldest = this.lastSeen.keys().next();
+      if (!oldest.done) this.lastSeen.delete(oldest.value);
     }
+  }
+
+  private async read(userName: string): Promise<V1Secret | undefined> {
+    const secret = await this.secrets.read(credentialSecretName(userName));
+    this.remember(userName, secret);
+    return secret;
   }
 
   /** The record of the User that has `userName` now, if that User has one. */
@@ -78,15 +95,22 @@ export class CredentialStore {
     userName: string,
     change: (current: CredentialRecord) => CredentialRecord,
   ): Promise<CredentialRecord> {
-    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-      // Many replicas or requests racing for one record: spread the retries out.
-      if (attempt > 0) await sleep(Math.random() * 20 * Math.min(attempt, 5));
+    let remembered = this.lastSeen.get(userName);
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS;) {
       const owner = this.ownerOf(userName);
       if (!owner) throw new Error(`no User has userName ${userName}`);
-      const secret = await this.read(userName);
+      const cached = remembered;
+      remembered = undefined;
+      const secret = cached ?? (await this.read(userName));
+      // A record made for an earlier User of this userName starts afresh (bound to the uid).
       const current = recordFor(parseRecord(secret), userName, owner.uid);
       const next = change(current);
-      if (next === current) return current;
+      if (next === current) {
+        // "Nothing to change" (no session left to revoke, a lock in force) is only true of
+        // the record as it is now, and a remembered copy may be behind: ask again on a fresh one.
+        if (cached) continue;
+        return current;
+      }
       const body: V1Secret = {
         metadata: {
           name: credentialSecretName(userName),
@@ -108,17 +132,22 @@ export class CredentialStore {
         data: { [KEY]: Buffer.from(JSON.stringify(next)).toString("base64") },
       };
       try {
-        if (secret)
-          await this.core.replaceNamespacedSecret({
-            name: credentialSecretName(userName),
-            namespace: this.namespace,
-            body,
-          });
-        else await this.core.createNamespacedSecret({ namespace: this.namespace, body });
+        this.remember(
+          userName,
+          secret
+            ? await this.secrets.replace(credentialSecretName(userName), body)
+            : await this.secrets.create(body),
+        );
         return next;
       } catch (err) {
+        this.remember(userName, undefined);
+        // Deleted since it was remembered: start from what is there now.
+        if (cached && apiStatusCode(err) === 404) continue;
         if (apiStatusCode(err) !== 409) throw err;
       }
+      attempt++;
+      // Many replicas or requests racing for one record: spread the retries out.
+      await sleep(Math.random() * 20 * Math.min(attempt, 5));
     }
     throw new Error(`credentials of ${userName} kept changing; try again`);
   }
