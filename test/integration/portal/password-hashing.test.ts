@@ -4,7 +4,10 @@ import { operatorCrdFiles } from "../../harness/crds.ts";
 import { Client } from "./client.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { waitFor } from "../../harness/wait.ts";
-import { startPortalFixture } from "./fixture.ts";
+import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
+import { credentialOwners } from "../../../src/adapters/k8s/stores.ts";
+import { addSession, revokeSessions } from "../../../src/identity/credentials.ts";
+import { CREDENTIALS_NS, startPortalFixture } from "./fixture.ts";
 
 const PASSWORD = "a long enough passphrase";
 
@@ -96,5 +99,33 @@ describe("password hashing in the portal", () => {
     expect(Number(after) - Number(before ?? 0)).toBe(refused.length);
     // Once the burst is over, sign-in works again on the same replica.
     expect((await signIn(small)).statusCode).toBe(303);
+  });
+
+  it("writes onto a remembered credential record only while it is current (no skipped revocation, no lost failure count between replicas)", async () => {
+    // Two replicas' stores: each remembers the Secret as it last saw it, to save a read.
+    // Records live in the credentials namespace and belong to the User's uid: carol is a User
+    // the portal's caches know.
+    await fixture.objects.create("users", "User", "carol", {
+      userName: "carol",
+      email: "carol@example.com",
+    });
+    await waitFor("the portal to see carol", () =>
+      Promise.resolve(fixture.stores.directory.validUserFor("carol") !== undefined),
+    );
+    const owners = credentialOwners(fixture.stores);
+    const a = new CredentialStore(env().kubeConfig(), CREDENTIALS_NS, owners);
+    const b = new CredentialStore(env().kubeConfig(), CREDENTIALS_NS, owners);
+    const now = Date.now();
+    await a.update("carol", (r) => ({ ...r, failures: 0 }));
+    await b.update("carol", (r) => addSession(r, { id: "s1", expiresAt: now + 60_000 }, now));
+    // On a's copy carol has no session, so "revoke if any" would write nothing.
+    await a.update("carol", (r) => ((r.sessions?.length ?? 0) > 0 ? revokeSessions(r) : r));
+    const revoked = await b.get("carol");
+    expect(revoked?.sessions).toBeUndefined();
+    expect(revoked?.sessionEpoch).toBe(2);
+    // A write onto a copy that is behind is refused and made again on the current record.
+    await b.update("carol", (r) => ({ ...r, failures: 1 }));
+    await a.update("carol", (r) => ({ ...r, failures: r.failures + 1 }));
+    expect((await b.get("carol"))?.failures).toBe(2);
   });
 });
