@@ -1,6 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { signInDocument, type SigningKey } from "./sign.ts";
-import { el, NS, serialize, toDocument, type XmlNode } from "./xml-builder.ts";
+import { signTree, signTreeOffLoop, type SigningKey } from "./sign.ts";
+import {
+  el,
+  NS,
+  serialize,
+  toDocument,
+  writeXml,
+  type CanonicalXml,
+  type XmlNode,
+} from "./xml-builder.ts";
 
 export interface SamlAttribute {
   name: string;
@@ -29,10 +37,16 @@ export interface ResponseInput {
 
 /** 128 random bits, as an XML ID (which must not start with a digit). */
 export function newId(): string {
-  return `_${randomBytes(16).toString("hex")}`;
+  // From a pool filled 4 KiB at a time: one call into the CSPRNG per 256 IDs, not per ID.
+  if (idPool.offset + 16 > idPool.bytes.length) idPool = { bytes: randomBytes(4096), offset: 0 };
+  const id = idPool.bytes.toString("hex", idPool.offset, idPool.offset + 16);
+  idPool.offset += 16;
+  return `_${id}`;
 }
+let idPool = { bytes: Buffer.alloc(0), offset: 0 };
 
-const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+// Seconds precision, as SAML deployments expect (no milliseconds).
+const iso = (d: Date) => `${d.toISOString().slice(0, 19)}Z`;
 
 export interface BuiltResponse {
   xml: string;
@@ -50,19 +64,46 @@ export function buildResponse(input: ResponseInput): BuiltResponse {
 }
 
 /**
- * The same Response with its Assertion signed (see `signInDocument`). The Assertion is signed
- * on the DOM as built and the document serialized once; signing `buildResponse`'s XML with
- * `signElement` gives the same result but parses it again first.
+ * The same Response with its Assertion signed: on the tree as built (see `signTree`), written
+ * once. The result is what `signInDocument` on `buildResponseDocument` gives (sign.test.ts
+ * checks both against xml-crypto's verifier and canonicalizer).
  */
 export function buildSignedResponse(input: ResponseInput, key: SigningKey): BuiltResponse {
-  const { doc, responseId, assertionId } = buildResponseDocument(input);
-  signInDocument(doc, key, "Assertion");
-  return { xml: serialize(doc), responseId, assertionId };
+  const { response, assertion, responseId, assertionId } = buildResponseTree(input);
+  const signed = signTree(assertion, key);
+  return { xml: writeResponse(response, assertion, signed), responseId, assertionId };
+}
+
+/** `buildSignedResponse` with the RSA signature made off the event loop (`signTreeOffLoop`). */
+export async function buildSignedResponseOffLoop(
+  input: ResponseInput,
+  key: SigningKey,
+): Promise<BuiltResponse> {
+  const { response, assertion, responseId, assertionId } = buildResponseTree(input);
+  const signed = await signTreeOffLoop(assertion, key);
+  return { xml: writeResponse(response, assertion, signed), responseId, assertionId };
+}
+
+const RESPONSE_NAMESPACES = ["samlp", "saml", "xs", "xsi"] as const;
+
+function writeResponse(response: XmlNode, assertion: XmlNode, signed: CanonicalXml): string {
+  const children = (response.children ?? []).map((c) => (c === assertion ? signed : c));
+  return writeXml({ ...response, children }, [...RESPONSE_NAMESPACES]);
 }
 
 /** The unsigned Response as a DOM, for signing before it is serialized. */
 export function buildResponseDocument(input: ResponseInput): {
   doc: Document;
+  responseId: string;
+  assertionId: string;
+} {
+  const { response, responseId, assertionId } = buildResponseTree(input);
+  return { doc: toDocument(response, [...RESPONSE_NAMESPACES]), responseId, assertionId };
+}
+
+function buildResponseTree(input: ResponseInput): {
+  response: XmlNode;
+  assertion: XmlNode;
   responseId: string;
   assertionId: string;
 } {
@@ -141,7 +182,7 @@ export function buildResponseDocument(input: ResponseInput): {
     ),
     assertion,
   );
-  return { doc: toDocument(response, ["samlp", "saml", "xs", "xsi"]), responseId, assertionId };
+  return { response, assertion, responseId, assertionId };
 }
 
 /** Second-level status codes the IdP answers an AuthnRequest with when it cannot sign in. */

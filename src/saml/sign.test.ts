@@ -8,6 +8,7 @@ import {
   buildResponse,
   buildResponseDocument,
   buildSignedResponse,
+  buildSignedResponseOffLoop,
   type ResponseInput,
 } from "./response.ts";
 import { canonicalize, signElement, signInDocument } from "./sign.ts";
@@ -143,6 +144,23 @@ describe("signing the built assertion", () => {
       reference = xmlCryptoSign(reference, element);
     }
     expect(ours).toBe(reference);
+  });
+
+  it("signs the tree as signInDocument signs the parsed DOM: the same digest of xml-crypto's C14N, the same signature, on and off the event loop", async () => {
+    const values = (doc: Document) =>
+      ["DigestValue", "SignatureValue"].map((name) => only(doc, NS.ds, name).textContent);
+    for (const { xml } of [
+      buildSignedResponse(input(), key),
+      await buildSignedResponseOffLoop(input(), key),
+    ]) {
+      expect(xmlCryptoVerifies(xml).valid).toBe(true);
+      const doc = parse(xml);
+      const fromTree = values(doc);
+      const signature = only(doc, NS.ds, "Signature");
+      signature.parentNode?.removeChild(signature);
+      signInDocument(doc, key, "Assertion");
+      expect(values(doc)).toEqual(fromTree);
+    }
   });
 
   it("puts an enveloped ds:Signature right after the Assertion's Issuer", () => {

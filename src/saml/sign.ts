@@ -1,7 +1,18 @@
 import { createHash, sign, type KeyObject } from "node:crypto";
+import { promisify } from "node:util";
 import { DOMParser } from "@xmldom/xmldom";
 import { ExclusiveCanonicalization } from "xml-crypto";
-import { buildElement, el, NS, serialize } from "./xml-builder.ts";
+import {
+  buildElement,
+  canonicalChild,
+  canonicalOpenTag,
+  CanonicalXml,
+  canonicalXml,
+  el,
+  NS,
+  serialize,
+  type XmlNode,
+} from "./xml-builder.ts";
 
 export const EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
@@ -120,4 +131,121 @@ export function signElement(xml: string, key: SigningKey, element: SignedElement
   const doc = new DOMParser().parseFromString(xml, "text/xml");
   signInDocument(doc, key, element);
   return serialize(doc);
+}
+
+/** The ds:SignedInfo of an enveloped signature over `#id` with this digest (as in `signInDocument`). */
+function signedInfoOf(id: string, digest: string): XmlNode {
+  const algorithm = (name: `ds:${string}`, uri: string) => el(name, { Algorithm: uri });
+  return el(
+    "ds:SignedInfo",
+    {},
+    algorithm("ds:CanonicalizationMethod", EXC_C14N),
+    algorithm("ds:SignatureMethod", RSA_SHA256),
+    el(
+      "ds:Reference",
+      { URI: `#${id}` },
+      el(
+        "ds:Transforms",
+        {},
+        algorithm("ds:Transform", ENVELOPED),
+        algorithm("ds:Transform", EXC_C14N),
+      ),
+      algorithm("ds:DigestMethod", SHA256),
+      el("ds:DigestValue", {}, digest),
+    ),
+  );
+}
+
+interface PreparedTree {
+  signedInfo: XmlNode;
+  /** The element's canonical start tag, each child in canonical form, its end tag. */
+  open: string;
+  parts: string[];
+  close: string;
+  inScope: ReadonlyMap<string, string>;
+  issuerAt: number;
+}
+
+/**
+ * The tree in canonical form, piece by piece, and its SignedInfo: the digest is over those
+ * bytes, and the same pieces are what is sent, the Signature placed right after the Issuer.
+ */
+function prepareTree(node: XmlNode): PreparedTree {
+  const id = node.attributes?.ID;
+  if (!id) throw new Error(`${node.name} has no ID to reference`);
+  const children = node.children ?? [];
+  const issuerAt = children.findIndex(
+    (c) => typeof c === "object" && !(c instanceof CanonicalXml) && c.name === "saml:Issuer",
+  );
+  if (issuerAt < 0) throw new Error(`${node.name} has no Issuer to place the Signature after`);
+  if (
+    children.some(
+      (c) => typeof c === "object" && !(c instanceof CanonicalXml) && c.name === "ds:Signature",
+    )
+  )
+    throw new Error(`${node.name} is already signed`);
+  const { open, inScope } = canonicalOpenTag(node);
+  const parts = children.map((c) => canonicalChild(c, node, inScope));
+  const close = `</${node.name}>`;
+  const digest = createHash("sha256")
+    .update(open)
+    .update(parts.join(""))
+    .update(close)
+    .digest("base64");
+  return { signedInfo: signedInfoOf(id, digest), open, parts, close, inScope, issuerAt };
+}
+
+function withSignature(
+  prepared: PreparedTree,
+  signatureValue: Buffer,
+  key: SigningKey,
+): CanonicalXml {
+  const signature = el(
+    "ds:Signature",
+    {},
+    prepared.signedInfo,
+    el("ds:SignatureValue", {}, signatureValue.toString("base64")),
+    el(
+      "ds:KeyInfo",
+      {},
+      el("ds:X509Data", {}, el("ds:X509Certificate", {}, key.certificateBase64)),
+    ),
+  );
+  const parts = [...prepared.parts];
+  parts.splice(prepared.issuerAt + 1, 0, canonicalXml(signature, prepared.inScope));
+  return new CanonicalXml(prepared.open + parts.join("") + prepared.close);
+}
+
+/**
+ * The same enveloped signature as `signInDocument`, made on a tree built with `el` before it is
+ * ever a DOM: the element is written once in exclusive C14N, straight from the tree; those
+ * bytes are digested and, with the Signature placed after the Issuer, sent as they are (C14N is
+ * well-formed XML). No DOM is built, canonicalized or serialized, which cost about half as much
+ * again as the RSA signature itself.
+ */
+export function signTree(node: XmlNode, key: SigningKey): CanonicalXml {
+  const prepared = prepareTree(node);
+  const value = sign(
+    "sha256",
+    Buffer.from(canonicalXml(prepared.signedInfo), "utf8"),
+    key.privateKey,
+  );
+  return withSignature(prepared, value, key);
+}
+
+const signAsync = promisify(sign);
+
+/**
+ * `signTree` with the RSA signature made on libuv's thread pool (crypto.sign's callback form),
+ * so the event loop serves other requests meanwhile and a pod's signatures per second grow
+ * with its CPUs.
+ */
+export async function signTreeOffLoop(node: XmlNode, key: SigningKey): Promise<CanonicalXml> {
+  const prepared = prepareTree(node);
+  const value = await signAsync(
+    "sha256",
+    Buffer.from(canonicalXml(prepared.signedInfo), "utf8"),
+    key.privateKey,
+  );
+  return withSignature(prepared, value, key);
 }

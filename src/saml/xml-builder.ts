@@ -17,18 +17,30 @@ type Prefix = keyof typeof NS;
 export interface XmlNode {
   name: `${Prefix}:${string}`;
   attributes?: Record<string, string | undefined>;
-  children?: (XmlNode | string)[];
+  children?: (XmlNode | string | CanonicalXml)[];
+}
+
+/**
+ * A subtree already written in exclusive C14N by `canonicalXml` (a signed Assertion), which
+ * `writeXml` places as it is: canonical XML is well-formed XML, and a signed subtree is then
+ * sent exactly as its bytes were digested. Only the functions of this module and sign.ts make one.
+ */
+export class CanonicalXml {
+  readonly xml: string;
+  constructor(xml: string) {
+    this.xml = xml;
+  }
 }
 
 export function el(
   name: XmlNode["name"],
   attributes: XmlNode["attributes"] = {},
-  ...children: (XmlNode | string | undefined)[]
+  ...children: (XmlNode | string | CanonicalXml | undefined)[]
 ): XmlNode {
   return {
     name,
     attributes,
-    children: children.filter((c): c is XmlNode | string => c !== undefined),
+    children: children.filter((c): c is XmlNode | string | CanonicalXml => c !== undefined),
   };
 }
 
@@ -58,6 +70,7 @@ export function buildElement(doc: Document, node: XmlNode): Element {
     // No empty text nodes: a parser never produces one, so the DOM we sign would differ from
     // the one a verifier reads (and xml-crypto's canonicalizer throws on them).
     if (child === "") continue;
+    if (child instanceof CanonicalXml) throw new Error("a written subtree cannot go into a DOM");
     element.appendChild(
       typeof child === "string"
         ? doc.createTextNode(checked(child, node.name))
@@ -85,4 +98,143 @@ export function toDocument(root: XmlNode, declare: Prefix[]): Document {
  */
 export function serialize(doc: Document): string {
   return new XMLSerializer().serializeToString(doc).replace(/\r/g, "&#xD;");
+}
+
+// The escaping of exclusive C14N, which a parser reads back unchanged: in text `&`, `<`, `>` and
+// carriage return; in attribute values `&`, `<`, `"` and the whitespace a parser would
+// normalize. Serializing with it too makes the signed bytes and the sent bytes one and the same.
+const TEXT_ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  "\r": "&#xD;",
+};
+const ATTRIBUTE_ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  '"': "&quot;",
+  "\t": "&#x9;",
+  "\n": "&#xA;",
+  "\r": "&#xD;",
+};
+const escapeText = (s: string) => s.replace(/[&<>\r]/g, (c) => TEXT_ESCAPES[c] ?? c);
+const escapeAttribute = (s: string) => s.replace(/[&<"\t\n\r]/g, (c) => ATTRIBUTE_ESCAPES[c] ?? c);
+
+const prefixOf = (qname: string) => qname.slice(0, qname.indexOf(":")) as Prefix;
+
+/** The attributes of a node that are not namespace declarations, undefined ones left out. */
+function ownAttributes(node: XmlNode): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [key, value] of Object.entries(node.attributes ?? {})) {
+    if (value === undefined || key.startsWith("xmlns:")) continue;
+    out.push([key, checked(value, `${node.name}@${key}`)]);
+  }
+  return out;
+}
+
+/**
+ * Exclusive XML canonicalization (without comments, no InclusiveNamespaces list) of a tree
+ * built with `el`, straight from the tree: the same bytes xml-crypto's canonicalizer gives for
+ * the element built from it wherever it sits (sign.test.ts compares the two), without building
+ * a DOM. Each element renders the namespaces it visibly uses that no rendered ancestor has;
+ * namespace declarations first by prefix, then attributes by namespace URI and local name.
+ */
+export function canonicalXml(
+  node: XmlNode,
+  rendered: ReadonlyMap<string, string> = new Map(),
+): string {
+  const { open, inScope } = canonicalOpenTag(node, rendered);
+  let out = open;
+  for (const child of node.children ?? []) out += canonicalChild(child, node, inScope);
+  return `${out}</${node.name}>`;
+}
+
+/** One child of `parent` in canonical form, under the namespaces `inScope` has rendered. */
+export function canonicalChild(
+  child: XmlNode | string | CanonicalXml,
+  parent: XmlNode,
+  inScope: ReadonlyMap<string, string>,
+): string {
+  if (child === "") return "";
+  // Its namespaces are its own: rendered where it starts, whatever the parent rendered.
+  if (child instanceof CanonicalXml) throw new Error("a written subtree cannot be digested again");
+  return typeof child === "string"
+    ? escapeText(checked(child, parent.name))
+    : canonicalXml(child, inScope);
+}
+
+/** The canonical start tag of `node` and the namespaces rendered once it is open. */
+export function canonicalOpenTag(
+  node: XmlNode,
+  rendered: ReadonlyMap<string, string> = new Map(),
+): { open: string; inScope: ReadonlyMap<string, string> } {
+  const attributes = ownAttributes(node);
+  const own = prefixOf(node.name);
+  let used: Prefix[] = [own];
+  for (const [key] of attributes)
+    if (key.includes(":") && !used.includes(prefixOf(key))) used.push(prefixOf(key));
+  if (used.length > 1) used = used.sort();
+  let inScope = rendered;
+  let declarations = "";
+  for (const prefix of used) {
+    if (rendered.get(prefix) === NS[prefix]) continue;
+    if (inScope === rendered) inScope = new Map(rendered);
+    (inScope as Map<string, string>).set(prefix, NS[prefix]);
+    declarations += ` xmlns:${prefix}="${escapeAttribute(NS[prefix])}"`;
+  }
+  if (attributes.length > 1) attributes.sort(([a], [b]) => compareAttributes(a, b));
+  let open = `<${node.name}${declarations}`;
+  for (const [key, value] of attributes) open += ` ${key}="${escapeAttribute(value)}"`;
+  return { open: `${open}>`, inScope };
+}
+
+// C14N attribute order: by namespace URI (none first), then by local name.
+function compareAttributes(a: string, b: string): number {
+  const [ua, ub] = [a.includes(":") ? NS[prefixOf(a)] : "", b.includes(":") ? NS[prefixOf(b)] : ""];
+  if (ua !== ub) return ua < ub ? -1 : 1;
+  const la = a.slice(a.indexOf(":") + 1);
+  const lb = b.slice(b.indexOf(":") + 1);
+  return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+/**
+ * Serializes a tree built with `el` as a document whose root declares `declare` (as
+ * `toDocument` + `serialize` would, without the DOM). A prefix no ancestor declares is
+ * declared where it is used, so the output is always namespace-well-formed.
+ */
+export function writeXml(
+  node: XmlNode,
+  declare: Prefix[] = [],
+  inScope: ReadonlySet<string> = new Set(),
+): string {
+  const attributes = ownAttributes(node);
+  const scope = new Set(inScope);
+  let out = `<${node.name}`;
+  for (const [key, value] of attributes) out += ` ${key}="${escapeAttribute(value)}"`;
+  const declared = [
+    ...declare,
+    ...Object.keys(node.attributes ?? {})
+      .filter((k) => k.startsWith("xmlns:") && node.attributes?.[k] !== undefined)
+      .map((k) => k.slice("xmlns:".length) as Prefix),
+  ];
+  for (const [key] of [[node.name], ...attributes]) {
+    const prefix = key.includes(":") ? prefixOf(key) : undefined;
+    if (prefix && !scope.has(prefix) && !declared.includes(prefix)) declared.push(prefix);
+  }
+  for (const prefix of declared) {
+    if (scope.has(prefix)) continue;
+    scope.add(prefix);
+    out += ` xmlns:${prefix}="${escapeAttribute(NS[prefix])}"`;
+  }
+  const children = (node.children ?? []).filter((c) => c !== "");
+  if (children.length === 0) return `${out}/>`;
+  out += ">";
+  for (const child of children)
+    out +=
+      child instanceof CanonicalXml
+        ? child.xml
+        : typeof child === "string"
+          ? escapeText(checked(child, node.name))
+          : writeXml(child, [], scope);
+  return `${out}</${node.name}>`;
 }

@@ -4,7 +4,7 @@ import { StsTimeoutError } from "../../adapters/aws/saml-sts.ts";
 import { isoDurationSeconds } from "../../plan/naming.ts";
 import { AWS_AUDIENCE, awsSignInAttributes } from "../../saml/aws-sign-in.ts";
 import { idpEndpoints } from "../../saml/metadata.ts";
-import { buildSignedResponse } from "../../saml/response.ts";
+import { buildSignedResponseOffLoop } from "../../saml/response.ts";
 import type { RoleAccess } from "../access.ts";
 import { userValue } from "../applications.ts";
 import type { PortalContext } from "../context.ts";
@@ -14,13 +14,16 @@ import { checkCsrf } from "../plugins/csrf.ts";
 import { authnStatementOf, resolveSignedIn } from "../plugins/session.ts";
 import type { Session } from "../session-cookie.ts";
 
-/** A signed SAML Response for the AWS sign-in endpoint, base64 as it is posted. */
-function signedAwsResponse(
+/**
+ * A signed SAML Response for the AWS sign-in endpoint, base64 as it is posted. The RSA
+ * signature is made on libuv's thread pool, so the event loop serves others meanwhile.
+ */
+async function signedAwsResponse(
   portal: PortalContext,
   user: User,
   session: Session,
   role: RoleAccess,
-): string {
+): Promise<string> {
   const ic = portal.instance();
   const endpoints = idpEndpoints(portal.portalUrl());
   const tags: Record<string, string> = {};
@@ -28,7 +31,7 @@ function signedAwsResponse(
     const value = userValue(user, attr.source);
     if (value) tags[attr.key] = value;
   }
-  const { xml } = buildSignedResponse(
+  const { xml } = await buildSignedResponseOffLoop(
     {
       issuer: endpoints.entityId,
       destination: ic.spec.aws.signInUrl,
@@ -65,7 +68,7 @@ export async function roleCredentials(
       endpoint,
       roleArn: role.roleArn,
       principalArn: role.samlProviderArn,
-      assertion: signedAwsResponse(portal, user, session, role),
+      assertion: await signedAwsResponse(portal, user, session, role),
     });
   } catch (err) {
     // A page that says what happened, not a request held open until the browser gives up.
@@ -102,7 +105,7 @@ export const awsRoutes: FastifyPluginCallback = (app, _options, done) => {
     async (req, reply) => {
       const { user, session, role } = authorizedRole(portal, req);
       const fields: Record<string, string> = {
-        SAMLResponse: signedAwsResponse(portal, user, session, role),
+        SAMLResponse: await signedAwsResponse(portal, user, session, role),
       };
       portal.metrics.samlResponses.inc({ target: "aws_console" });
       if (role.relayState) fields.RelayState = role.relayState;
