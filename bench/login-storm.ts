@@ -276,11 +276,14 @@ try {
   const portalCpuMs = exit === undefined ? (await cpuMs(pid)) - cpuBefore : NaN;
   const threadsAfter = exit === undefined ? await cpuMsByThread(pid) : {};
   // Where the portal's CPU went, per sign-in: the hash runs on libuv's pool.
-  const msPerSignIn = Object.fromEntries(
+  const msPerSignIn: Record<string, number> = Object.fromEntries(
     Object.entries(threadsAfter)
-      .map(([name, ms]) => [name, (ms - (threadsBefore[name] ?? 0)) / Math.max(1, signedInSoFar())])
-      .filter(([, ms]) => Number(ms) > 0.05)
-      .map(([name, ms]) => [name, Number(Number(ms).toFixed(1))]),
+      .map(([name, ms]): [string, number] => [
+        name,
+        (ms - (threadsBefore[name] ?? 0)) / Math.max(1, signedInSoFar()),
+      ])
+      .filter(([, ms]) => ms > 0.05)
+      .map(([name, ms]) => [name, Number(ms.toFixed(1))]),
   );
   const loadAfter = loadavg();
   const peakRss = exit === undefined ? await peakRssMiB(pid) : NaN;
