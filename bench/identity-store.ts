@@ -5,6 +5,7 @@
 //   npm run bench:identity-store            (BENCH_USERS=10000 BENCH_GROUPS=1000 BENCH_MEMBERS=50 by default)
 //   BENCH_USERS=100000 BENCH_GROUPS=10000 npm run bench:identity-store     (the large organisation)
 import { CustomObjectsApi } from "@kubernetes/client-node";
+import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { chartControllerKubeconfig } from "../test/harness/chart.ts";
@@ -16,6 +17,7 @@ import {
   inParallel,
   LoadSampler,
   peakRssMiB,
+  processTreeCpuSeconds,
   ReadyWatch,
   seconds,
   startBenchEnvironment,
@@ -38,7 +40,12 @@ try {
     workDir: env.workDir,
     identity: "bench",
     namespace: "identity-center-operator",
-    args: ["--leader-elect=false", "--workers=8", "--log-level=info"],
+    args: [
+      "--leader-elect=false",
+      `--workers=${process.env.BENCH_WORKERS ?? "8"}`,
+      // debug logs every status write and conflict (for counting calls per object).
+      `--log-level=${process.env.BENCH_LOG_LEVEL ?? "info"}`,
+    ],
     // The compiled CLI, as the image runs it (running .ts adds the type stripper's memory).
     entry: path.join(repoRoot, "dist/cli.js"),
     // The heap settings the image sets by default (Dockerfile NODE_OPTIONS).
@@ -56,6 +63,24 @@ try {
   ]);
   const load = new LoadSampler();
 
+  // CPU seconds of each process, to say what bounds a run on a shared machine (measured).
+  const pids = {
+    controller: controller.child.pid,
+    kubeApiServer: env.apiServer.pid,
+    etcd: env.etcd.pid,
+  };
+  // The bench's own CPU from Node (its process tree holds the servers and the controller).
+  const cpu = async () => ({
+    bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    ...Object.fromEntries(
+      await Promise.all(
+        Object.entries(pids).map(
+          async ([name, pid]) => [name, pid ? await processTreeCpuSeconds(pid) : NaN] as const,
+        ),
+      ),
+    ),
+  });
+  const cpuAtStart = await cpu();
   const startedAt = Date.now();
   await inParallel([...Array(USERS).keys()], CONCURRENCY, (i) =>
     createRetrying(() =>
@@ -92,6 +117,7 @@ try {
     ),
   );
   const lastCreate = Date.now();
+  const cpuAtLastCreate = await cpu();
   console.log(
     `created ${String(USERS)} users and ${String(GROUPS)} groups in ${seconds(lastCreate - startedAt)} s`,
   );
@@ -104,11 +130,31 @@ try {
     await sleep(250);
   }
   const allReady = Date.now();
+  const cpuAtReady = await cpu();
+  const cpuSeconds = (from: Record<string, number>, to: Record<string, number>) =>
+    Object.fromEntries(
+      Object.keys(to).map((k) => [k, Number(((to[k] ?? 0) - (from[k] ?? 0)).toFixed(1))]),
+    );
   const rss = await peakRssMiB(controller.child.pid ?? 0);
   const loadAverage = load.stop();
   readyUsers.stop();
   readyGroups.stop();
   await controller.stop("SIGTERM");
+  // With BENCH_LOG_LEVEL=debug: the status writes and failed reconciles, from the controller's log.
+  const log = await readFile(controller.logFile, "utf8");
+  const count = (msg: string) => log.split("\n").filter((l) => l.includes(`"msg":"${msg}"`)).length;
+  const reasons: Record<string, number> = {};
+  for (const line of log.split("\n")) {
+    if (!line.includes("reconcile failed")) continue;
+    const err = /"err":"([^"]{0,80})/.exec(line)?.[1] ?? "?";
+    reasons[err] = (reasons[err] ?? 0) + 1;
+  }
+  const calls = {
+    failureReasons: reasons,
+    userStatusWrites: count("user status updated"),
+    groupStatusWrites: count("group status updated"),
+    failedReconciles: count("reconcile failed; will retry"),
+  };
   console.log(
     JSON.stringify({
       users: USERS,
@@ -118,6 +164,9 @@ try {
       readyAfterLastCreateSeconds: Number(seconds(allReady - lastCreate)),
       controllerPeakRssMiB: Math.round(rss),
       concurrency: CONCURRENCY,
+      cpuSecondsDuringCreates: cpuSeconds(cpuAtStart, cpuAtLastCreate),
+      cpuSecondsAfterLastCreate: cpuSeconds(cpuAtLastCreate, cpuAtReady),
+      ...(process.env.BENCH_LOG_LEVEL === "debug" ? { calls } : {}),
       loadAverage,
     }),
   );

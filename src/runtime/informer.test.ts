@@ -249,4 +249,43 @@ describe("Informer list and watch at scale", () => {
     expect(informer.list().map((o) => o.metadata?.name)).toEqual(["b"]);
     await informer.stop();
   });
+
+  it("takes the answer to its own write at once, so the next write is not from a stale copy (a conflict per rewrite)", async () => {
+    const watch = new ScriptedWatch();
+    const informer = informerOf(listOf(object("a", "1")), watch);
+    const changes: string[] = [];
+    informer.onChange((c) =>
+      changes.push(
+        `${c.type}:${c.old?.metadata?.resourceVersion ?? ""}>${c.object.metadata?.resourceVersion ?? ""}`,
+      ),
+    );
+    await startInformers([informer]);
+    const from = informer.get("a") as KubernetesObject;
+    informer.observeWrite(from, {
+      ...object("a", "2"),
+      metadata: { name: "a", resourceVersion: "2", managedFields: [{ manager: "x" }] },
+    });
+    expect(informer.get("a")?.metadata).toEqual({ name: "a", resourceVersion: "2" });
+    // The watch event of the same version afterwards changes nothing.
+    watch.opened[0]?.send("MODIFIED", object("a", "2"));
+    expect(changes).toEqual(["add:>1", "update:1>2"]);
+    await informer.stop();
+  });
+
+  it("drops the answer to a write when the cache moved on meanwhile (never goes back a version)", async () => {
+    const watch = new ScriptedWatch();
+    const informer = informerOf(listOf(object("a", "1")), watch);
+    await startInformers([informer]);
+    const from = informer.get("a") as KubernetesObject;
+    // Our write made version 2, someone else's version 3, and the watch delivered both first.
+    watch.opened[0]?.send("MODIFIED", object("a", "2"));
+    watch.opened[0]?.send("MODIFIED", object("a", "3"));
+    informer.observeWrite(from, object("a", "2"));
+    expect(informer.get("a")?.metadata?.resourceVersion).toBe("3");
+    // Nor does it bring back a deleted object.
+    watch.opened[0]?.send("DELETED", object("a", "4"));
+    informer.observeWrite(from, object("a", "2"));
+    expect(informer.get("a")).toBeUndefined();
+    await informer.stop();
+  });
 });

@@ -272,6 +272,22 @@ export class Informer<T extends KubernetesObject> {
     await Promise.resolve();
   }
 
+  /**
+   * The API server's answer to our own write of `from`: stored at once when the cache still
+   * holds the version it was written from, and the handlers told. Without it the next
+   * reconcile of the object (a group arriving a moment after the user's first status write)
+   * writes from the old version and gets a conflict and a retry, until the watch catches up;
+   * under a create storm that was a fifth of all status writes. The watch event for the same
+   * version changes nothing afterwards (same resourceVersion). When the cache holds anything
+   * else (the watch got there first, or someone wrote since) the answer is not newer than the
+   * cache and is dropped.
+   */
+  observeWrite(from: T, written: T): void {
+    const current = this.objects.get(keyOf(written));
+    if (!current || current.metadata?.resourceVersion !== from.metadata?.resourceVersion) return;
+    this.apply("update", slimObject(written));
+  }
+
   hasSynced(): boolean {
     return this.synced;
   }

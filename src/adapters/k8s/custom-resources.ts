@@ -8,7 +8,7 @@ import {
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { GROUP, VERSION, type Resource } from "../../api/v1alpha1/index.ts";
-import { Informer, type ListPage } from "../../runtime/informer.ts";
+import { Informer, type ListPage, type WatchLike } from "../../runtime/informer.ts";
 
 /** Our kinds by the plural the API server serves them under. */
 export const PLURALS = {
@@ -30,6 +30,8 @@ export class CustomResourceClient<T extends AnyResource> {
   readonly kind: KindName;
   private readonly api: CustomObjectsApi;
   private readonly kubeConfig: KubeConfig;
+  /** Told of each object a write of ours stored (the cache takes it: Informer.observeWrite). */
+  onWritten: ((from: T, stored: T) => void) | undefined;
 
   constructor(kubeConfig: KubeConfig, kind: KindName) {
     this.kind = kind;
@@ -50,12 +52,14 @@ export class CustomResourceClient<T extends AnyResource> {
     })) as KubernetesListObject<T>;
   }
 
-  informer(log: Logger): Informer<T> {
+  /** The kind's cache; `watch` replaces the API server watch (a test's lagging one). */
+  informer(log: Logger, watch?: WatchLike): Informer<T> {
     return new Informer<T>({
       kubeConfig: this.kubeConfig,
       path: `/apis/${GROUP}/${VERSION}/${PLURALS[this.kind]}`,
       list: (page) => this.list(page),
       log,
+      ...(watch ? { watch } : {}),
     });
   }
 
@@ -75,11 +79,17 @@ export class CustomResourceClient<T extends AnyResource> {
   /** updateStatus that returns the object as stored (undefined when nothing was written). */
   async writeStatus(cached: T, status: T["status"]): Promise<T | undefined> {
     if (isDeepStrictEqual(cached.status, status)) return undefined;
-    return (await this.api.replaceClusterCustomObjectStatus({
+    const stored = (await this.api.replaceClusterCustomObjectStatus({
       ...this.ref,
       name: cached.metadata.name,
       body: { ...cached, status },
     })) as T;
+    return this.written(cached, stored);
+  }
+
+  private written(from: T, stored: T): T {
+    this.onWritten?.(from, stored);
+    return stored;
   }
 
   /**
@@ -94,7 +104,7 @@ export class CustomResourceClient<T extends AnyResource> {
       finalizers === undefined
         ? [{ op: "add", path: "/metadata/finalizers", value: [finalizer] }]
         : [{ op: "add", path: "/metadata/finalizers/-", value: finalizer }];
-    return this.jsonPatch(cached.metadata.name, ops);
+    return this.written(cached, await this.jsonPatch(cached.metadata.name, ops));
   }
 
   /**
@@ -105,6 +115,7 @@ export class CustomResourceClient<T extends AnyResource> {
     const index = (cached.metadata.finalizers ?? []).indexOf(finalizer);
     if (index < 0) return false;
     const path = `/metadata/finalizers/${String(index)}`;
+    // Not written through: the last finalizer gone, the object goes, and the watch says so.
     await this.jsonPatch(cached.metadata.name, [
       { op: "test", path, value: finalizer },
       { op: "remove", path },
@@ -121,10 +132,11 @@ export class CustomResourceClient<T extends AnyResource> {
 
   /** Replaces the object (spec and metadata such as finalizers); conflicts on a stale copy. */
   async replace(obj: T): Promise<T> {
-    return (await this.api.replaceClusterCustomObject({
+    const stored = (await this.api.replaceClusterCustomObject({
       ...this.ref,
       name: obj.metadata.name,
       body: obj,
     })) as T;
+    return this.written(obj, stored);
   }
 }

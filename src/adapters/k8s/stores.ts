@@ -12,7 +12,7 @@ import type {
 } from "../../api/v1alpha1/index.ts";
 import { AccountIdIndex, AssignmentIndex } from "../../identity/assignment-index.ts";
 import { DirectoryIndex } from "../../identity/directory-index.ts";
-import type { Informer } from "../../runtime/informer.ts";
+import type { Informer, WatchLike } from "../../runtime/informer.ts";
 import { CustomResourceClient, type AnyResource, type KindName } from "./custom-resources.ts";
 
 /** One kind's cache and client. The controllers and the portal both read through these. */
@@ -21,13 +21,20 @@ export interface Store<T extends AnyResource> {
   client: CustomResourceClient<T>;
 }
 
-function store<T extends AnyResource>(
+/** One kind's store; `watch` replaces the API server watch (a test's lagging one). */
+export function store<T extends AnyResource>(
   kubeConfig: KubeConfig,
   kind: KindName,
   log: Logger,
+  watch?: WatchLike,
 ): Store<T> {
   const client = new CustomResourceClient<T>(kubeConfig, kind);
-  return { informer: client.informer(log), client };
+  const informer = client.informer(log, watch);
+  // Our own writes reach the cache at once, not a watch round trip later (no stale rewrite).
+  client.onWritten = (from, stored) => {
+    informer.observeWrite(from, stored);
+  };
+  return { informer, client };
 }
 
 export function createStores(kubeConfig: KubeConfig, log: Logger) {
