@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Account } from "../../api/v1alpha1/index.ts";
 import { newRecord } from "../../identity/credentials.ts";
+import { revokeGrant } from "./grants.ts";
 import { account, assignment, group, permissionSet, user } from "../../testing/gen.ts";
 import { fakePortal, identityCenter } from "../fake-portal.ts";
 import { ssoContext } from "./index.ts";
@@ -23,7 +24,8 @@ function provisioned(a: Account, ...permissionSets: string[]): Account {
 /** Alice (in admins) with an access token of a live CLI sign-in, and an organisation. */
 function portalWithAlice() {
   const now = Date.now();
-  const portal = fakePortal({ now: () => new Date(now) });
+  const clock = { now };
+  const portal = fakePortal({ now: () => new Date(clock.now) });
   portal.addInstance(identityCenter());
   portal.addUser(user("alice"));
   const s = portal.stores;
@@ -66,12 +68,19 @@ function portalWithAlice() {
   );
   const app = portal.app();
   void app.register(portalApi(ssoContext(portal.context)));
-  const get = (url: string) =>
-    app.inject({ url, headers: { "x-amz-sso_bearer_token": token } }).then((r) => ({
+  const call = (method: "GET" | "POST", url: string) =>
+    app.inject({ method, url, headers: { "x-amz-sso_bearer_token": token } }).then((r) => ({
       status: r.statusCode,
-      body: r.json<Record<string, unknown>>(),
+      body: r.body ? r.json<Record<string, unknown>>() : {},
     }));
-  return { get };
+  const get = (url: string) => call("GET", url);
+  const reads = { count: 0 };
+  const read = portal.deps.credentials.get.bind(portal.deps.credentials);
+  portal.deps.credentials.get = (userName) => {
+    reads.count++;
+    return read(userName);
+  };
+  return { get, call, clock, portal, reads };
 }
 
 describe("the SSO portal API", () => {
@@ -96,5 +105,37 @@ describe("the SSO portal API", () => {
       "/federation/credentials?account_id=333333333333&role_name=AdministratorAccess",
     );
     expect(denied.status).toBe(403);
+  });
+
+  it("ends an access token at once when it is logged out through this replica (the reused grant check is dropped)", async () => {
+    const { get, call } = portalWithAlice();
+    expect((await get("/assignment/accounts")).status).toBe(200);
+    expect((await call("POST", "/logout")).status).toBe(200);
+    const after = await get("/assignment/accounts");
+    expect(after.status).toBe(401);
+    expect(after.body.message).toBeTruthy();
+  });
+
+  it("ends an access token revoked on another replica within a second: the record is read once a second per token, not on every call", async () => {
+    const { get, clock, portal, reads } = portalWithAlice();
+    for (let i = 0; i < 5; i++) expect((await get("/assignment/accounts")).status).toBe(200);
+    expect(reads.count).toBe(1);
+    // Another replica's logout (or idc reset) writes the record behind this one's back.
+    const record = portal.records.get("alice");
+    if (record) portal.records.set("alice", revokeGrant(record, "g1"));
+    clock.now += 999;
+    expect((await get("/assignment/accounts")).status).toBe(200);
+    clock.now += 1;
+    expect((await get("/assignment/accounts")).status).toBe(401);
+    expect(reads.count).toBe(2);
+  });
+
+  it("ends a deactivated user's access token at once despite a recent check, and their CLI sign-ins for good", async () => {
+    const { get, portal } = portalWithAlice();
+    expect((await get("/assignment/accounts")).status).toBe(200);
+    const alice = user("alice", (u) => (u.spec.active = false));
+    portal.addUser(alice);
+    expect((await get("/assignment/accounts")).status).toBe(401);
+    expect(portal.records.get("alice")?.ssoGrants).toEqual([]);
   });
 });

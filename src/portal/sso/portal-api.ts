@@ -6,6 +6,7 @@ import { revokeGrant } from "./grants.ts";
 import { invalidSession, liveGrant } from "./oidc.ts";
 import { open } from "./tokens.ts";
 import { jsonApi } from "./json-api.ts";
+import { RecentGrants } from "./recent-grants.ts";
 
 type Query = Record<string, string | undefined>;
 
@@ -33,16 +34,34 @@ const ACCOUNT_ID = /^\d{12}$/;
 
 /** The SSO portal API (`sso`, rest-json): what `GetRoleCredentials` and friends call. */
 export function portalApi(ctx: SsoContext) {
-  /** The bearer token's user and grant, re-checked on every call (revocation is immediate). */
+  const recentGrants = new RecentGrants();
+
+  /**
+   * The bearer token's user and grant. The user is checked on every call (a deactivation ends
+   * the token at once); the grant against the credential record at most once a second per
+   * token and replica (ADR 0020), at once after a logout through this replica.
+   */
   async function caller(
     req: FastifyRequest,
   ): Promise<{ user: User; grantId: string; approvedAt: number }> {
     const header = req.headers["x-amz-sso_bearer_token"];
     const token = typeof header === "string" ? open("access", header, ctx.tokenKey) : undefined;
-    if (!token || token.expiresAt <= ctx.now().getTime()) throw invalidSession();
-    const who = await liveGrant(ctx, token);
-    if (!who) throw invalidSession();
-    return { user: who.user, grantId: who.grant.id, approvedAt: who.grant.createdAt };
+    const now = ctx.now().getTime();
+    if (!token || token.expiresAt <= now) throw invalidSession();
+    const user = ctx.activeUser(token.userName);
+    if (!user) {
+      // liveGrant ends an inactive user's CLI sign-ins for good.
+      await liveGrant(ctx, token);
+      recentGrants.forget(token.userName);
+      throw invalidSession();
+    }
+    const grant = await recentGrants.check(
+      token,
+      now,
+      async () => (await liveGrant(ctx, token))?.grant,
+    );
+    if (!grant) throw invalidSession();
+    return { user, grantId: grant.id, approvedAt: grant.createdAt };
   }
 
   return (app: FastifyInstance) => {
@@ -99,6 +118,7 @@ export function portalApi(ctx: SsoContext) {
     app.post("/logout", async (req, reply) => {
       const { user, grantId } = await caller(req);
       await ctx.credentials.update(user.spec.userName, (r) => revokeGrant(r, grantId));
+      recentGrants.forget(user.spec.userName);
       ctx.log.info({ audit: true, sso: "Logout", user: user.spec.userName }, "SSO logout");
       return reply.code(200).send();
     });

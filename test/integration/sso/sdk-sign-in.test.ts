@@ -522,7 +522,13 @@ describe("CLI and SDK sign-in with the real AWS SDKs (botocore/boto3, JS v3) and
 
   it("logout (as aws sso logout sends it) ends the session: the next refresh fails in boto3, JS and idc", async () => {
     const cached = await readCache("it");
+    // Used just before, so the portal has a recent check of its grant: logout ends it anyway.
+    await sso.send(new ListAccountsCommand({ accessToken: cached.accessToken }));
     await sso.send(new LogoutCommand({ accessToken: cached.accessToken }));
+    const loggedOut = await sso
+      .send(new ListAccountsCommand({ accessToken: cached.accessToken }))
+      .catch((err: unknown) => err as Error);
+    expect((loggedOut as Error).name).toBe("UnauthorizedException");
     await expireCache("it");
     const boto = await identity("boto3", "cp-production.ReadOnlyAccess");
     expect(boto.ok).toBe(false);
