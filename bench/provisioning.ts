@@ -24,7 +24,13 @@ import { createNamespace, customObjects } from "../test/harness/k8s.ts";
 import { chartControllerKubeconfig } from "../test/harness/chart.ts";
 import { repoRoot } from "../test/harness/paths.ts";
 import { mapLimit } from "../src/util/concurrency.ts";
-import { seconds, startBenchEnvironment } from "./support.ts";
+import {
+  LoadSampler,
+  peakRssMiB,
+  processTreeCpuSeconds,
+  seconds,
+  startBenchEnvironment,
+} from "./support.ts";
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 30);
 const PERMISSION_SETS = Number(process.env.BENCH_PERMISSION_SETS ?? 20);
@@ -80,6 +86,7 @@ try {
   );
 
   // Baseline: the minimal writes, same concurrency (8 accounts at a time, 4 roles per account).
+  const load = new LoadSampler();
   const baselineStart = Date.now();
   await mapLimit(baselineAccounts, ACCOUNT_WORKERS, async (id) => {
     const iam: IAMClient = moto.iam(await moto.assumeInto(id));
@@ -144,6 +151,17 @@ try {
     });
   }
   const api = kc.makeApiClient(CustomObjectsApi);
+  const cpuNow = async (controllerPid: number | undefined): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      await Promise.all(
+        Object.entries({
+          controller: controllerPid,
+          moto: moto.pid,
+          kubeApiServer: env.apiServer.pid,
+        }).map(async ([name, pid]) => [name, pid ? await processTreeCpuSeconds(pid) : 0] as const),
+      ),
+    );
+  const cpuAtOperatorStart = await cpuNow(undefined);
   const started = Date.now();
   const controller = await startControllerProcess({
     // As the Helm chart's ServiceAccount, with its RBAC.
@@ -175,11 +193,20 @@ try {
       0,
     );
     if (provisioned === total) break;
-    if (Date.now() - started > 900_000)
-      throw new Error(`only ${String(provisioned)} of ${String(total)} roles after 15 minutes`);
+    if (Date.now() - started > 1_800_000)
+      throw new Error(`only ${String(provisioned)} of ${String(total)} roles after 30 minutes`);
     await sleep(200);
   }
   const convergeMs = Date.now() - started;
+  const controllerPeakRss = await peakRssMiB(controller.child.pid ?? 0);
+  const cpuAtConverge = await cpuNow(controller.child.pid);
+  // CPU seconds of each process while the operator converged (the measured bounds).
+  const cpu = Object.fromEntries(
+    Object.entries(cpuAtConverge).map(([k, v]) => [
+      k,
+      Number((v - (cpuAtOperatorStart[k] ?? 0)).toFixed(1)),
+    ]),
+  );
   const firstWrites = await writes(controller);
   const saml = await samlWrites(controller);
   const reconciles = await accountReconciles(controller);
@@ -198,6 +225,9 @@ try {
       minimumRoleWriteCalls: total * MIN_WRITES_PER_ROLE,
       samlProviderWriteCalls: saml,
       secondResyncWriteCalls: resyncWrites,
+      controllerPeakRssMiB: Math.round(controllerPeakRss),
+      cpuSeconds: cpu,
+      loadAverage: load.stop(),
     }),
   );
 } finally {
