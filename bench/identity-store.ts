@@ -4,6 +4,8 @@
 //
 //   npm run bench:identity-store            (BENCH_USERS=10000 BENCH_GROUPS=1000 BENCH_MEMBERS=50 by default)
 //   BENCH_USERS=100000 BENCH_GROUPS=10000 npm run bench:identity-store     (the large organisation)
+//   BENCH_WORKERS=32 (the controller's --workers, 8 by default), BENCH_LOG_LEVEL=debug (counts
+//   status writes and failed reconciles from the controller's log)
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
