@@ -17,6 +17,7 @@ import { operatorVersion } from "./version.ts";
 const controller = () => import("./commands/controller.ts");
 const portal = () => import("./commands/portal.ts");
 const invite = () => import("./commands/invite.ts");
+const scimToken = () => import("./commands/scim-token.ts");
 
 const USAGE = `Usage: idc <command> [flags]
 
@@ -25,6 +26,7 @@ Commands:
   portal      serve the access portal and SAML identity provider (see idc portal --help)
   invite      print a one-time setup link for a user
   reset       revoke a user's credentials and sessions, and print a new setup link
+  scim-token  create, list and revoke bearer tokens of the SCIM endpoint
   login       sign in to the portal from a terminal; the AWS SDKs and CLIs then use the session
   configure   write a profile for every account and role to ~/.aws/config
   credentials print credentials for a role (credential_process helper)
@@ -50,6 +52,8 @@ export async function runCli(argv: string[], out: Out): Promise<number> {
     case "invite":
     case "reset":
       return (await invite()).runInvite(rest, out);
+    case "scim-token":
+      return (await scimToken()).runScimToken(rest, out);
     case "login":
       return runLogin(rest, out);
     case "configure":
@@ -74,7 +78,9 @@ export async function runCli(argv: string[], out: Out): Promise<number> {
               ? (await controller()).CONTROLLER_HELP
               : rest[0] === "invite" || rest[0] === "reset"
                 ? (await invite()).INVITE_HELP
-                : USAGE),
+                : rest[0] === "scim-token"
+                  ? (await scimToken()).SCIM_TOKEN_HELP
+                  : USAGE),
       );
       return 0;
     default:

@@ -33,12 +33,14 @@ import { hashConcurrencyFor } from "../plan/portal-sizing.ts";
 import { DEFAULT_PASSWORD_HASHING } from "../api/v1alpha1/identity-center.ts";
 import { apiStatusCode } from "../runtime/api-errors.ts";
 import { DEFAULT_THROTTLE } from "../portal/throttle.ts";
+import { ScimTokenStore, cachedScimTokens } from "../adapters/k8s/scim-tokens.ts";
 
 export const PORTAL_HELP = `Usage: idc portal [flags]
 
-Serves the access portal and SAML identity provider of one IdentityCenter. Reads the custom
-resources (read-only), its signing and session Secrets (created by the controller), and the
-users' credential records; needs no AWS credentials.
+Serves the access portal and SAML identity provider of one IdentityCenter, and its SCIM 2.0
+endpoint (/scim/v2) when spec.identitySource.scim.enabled. Reads the custom resources, writes
+only the Users and Groups SCIM owns, reads its signing, session and SCIM token Secrets (by
+name), and the users' credential records; needs no AWS credentials.
 
 Flags:
   --kubeconfig PATH      kubeconfig file to use (default: in-cluster or $KUBECONFIG)
@@ -260,6 +262,12 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       },
     },
     log,
+    // Served only while the IdentityCenter has spec.identitySource.scim.enabled.
+    scim: {
+      users: stores.users.client,
+      groups: stores.groups.client,
+      tokens: cachedScimTokens(new ScimTokenStore(kubeConfig, values.namespace, values.instance)),
+    },
   });
   await app.listen({ host: listen.host, port: listen.port });
   const metricsServer = metricsAddress

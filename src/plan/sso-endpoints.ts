@@ -32,3 +32,10 @@ export function upstreamSamlEndpoints(portalUrl: string): {
     upstreamSamlMetadataUrl: `${base}/metadata`,
   };
 }
+
+/** Where the portal serves SCIM 2.0 (the base URL, or tenant URL, an IdP provisions through). */
+export const SCIM_PATH = "/scim/v2";
+
+export function scimBaseUrl(portalUrl: string): string {
+  return `${portalUrl.replace(/\/+$/, "")}${SCIM_PATH}`;
+}

@@ -16,6 +16,7 @@ import { signInRoutes } from "./routes/sign-in.ts";
 import { upstreamSamlRoutes } from "./routes/upstream-saml.ts";
 import { credentialThrottle } from "./throttle.ts";
 import { ssoRoutes } from "./sso/index.ts";
+import { SCIM_PREFIX, scimRoutes } from "./scim/index.ts";
 
 export type { CredentialBackend, PortalDeps, PortalStores } from "./context.ts";
 
@@ -88,5 +89,6 @@ export function buildPortalApp(deps: PortalDeps) {
     done();
   });
   void app.register(ssoRoutes);
+  if (deps.scim) void app.register(scimRoutes, { prefix: SCIM_PREFIX, backend: deps.scim });
   return app;
 }

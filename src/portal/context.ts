@@ -41,6 +41,7 @@ import {
   type Argon2Params,
 } from "./password.ts";
 import { emptyUsedAssertions, type UsedAssertions } from "./upstream-saml.ts";
+import type { ScimBackend } from "./scim/directory.ts";
 
 /** Where credential records live (a Secret per user); `update` is a conditional write. */
 export interface CredentialBackend {
@@ -67,7 +68,8 @@ export interface PortalStores {
   identityCenters: { informer: Lookup<IdentityCenter> };
   /** Watched: a user made inactive or deleted loses their sessions at once. */
   users: { informer: WatchedLookup<User> };
-  groups: { informer: Lookup<Group> };
+  /** Watched: SCIM keeps an index of ids (see scim/directory.ts). */
+  groups: { informer: WatchedLookup<Group> };
   permissionSets: { informer: Lookup<PermissionSet> };
   accounts: { informer: Lookup<Account> };
   assignments: { informer: Lookup<AccountAssignment> };
@@ -130,6 +132,8 @@ export interface PortalDeps {
   hashing?: Omit<HashGateOptions, "onRefused">;
   /** Upstream SAML assertions already used, shared by the replicas (default: this process). */
   usedAssertions?: SharedDocument<UsedAssertions>;
+  /** What the SCIM endpoint writes through and checks tokens against (no endpoint without). */
+  scim?: ScimBackend;
 }
 
 /**

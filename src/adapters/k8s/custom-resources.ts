@@ -8,6 +8,7 @@ import {
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { GROUP, VERSION, type Resource } from "../../api/v1alpha1/index.ts";
+import { apiStatusCode } from "../../runtime/api-errors.ts";
 import { Informer, type ListPage, type WatchLike } from "../../runtime/informer.ts";
 
 /** Our kinds by the plural the API server serves them under. */
@@ -128,6 +129,44 @@ export class CustomResourceClient<T extends AnyResource> {
       { ...this.ref, name, body: ops },
       setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
     )) as T;
+  }
+
+  /** The object, or undefined when there is none of that name. */
+  async find(name: string): Promise<T | undefined> {
+    try {
+      return await this.get(name);
+    } catch (err) {
+      if (apiStatusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** The objects carrying a label selector (read from the API server, not a cache). */
+  async select(labelSelector: string): Promise<T[]> {
+    const list = (await this.api.listClusterCustomObject({
+      ...this.ref,
+      labelSelector,
+    })) as KubernetesListObject<T>;
+    return list.items;
+  }
+
+  async create(obj: T): Promise<T> {
+    return (await this.api.createClusterCustomObject({ ...this.ref, body: obj })) as T;
+  }
+
+  /** Deletes the object if it is still the one seen (same uid); returns whether it was there. */
+  async delete(obj: T): Promise<boolean> {
+    try {
+      await this.api.deleteClusterCustomObject({
+        ...this.ref,
+        name: obj.metadata.name,
+        body: { preconditions: { uid: obj.metadata.uid } },
+      });
+      return true;
+    } catch (err) {
+      if (apiStatusCode(err) === 404) return false;
+      throw err;
+    }
   }
 
   /** Replaces the object (spec and metadata such as finalizers); conflicts on a stale copy. */

@@ -552,6 +552,12 @@ export const IdentityCenterStatus = statusOf("Observed state of the instance.", 
               "With identitySource.type saml: the portal's SP metadata, for IdPs that import it.",
           }),
         ),
+        scim: Type.Optional(
+          Type.String({
+            description:
+              "With identitySource.scim.enabled: the SCIM 2.0 base URL (tenant URL) to give the identity provider that provisions users and groups, with a token from idc scim-token create.",
+          }),
+        ),
       },
       {
         description:

@@ -26,6 +26,7 @@ import {
   signingSecretName,
 } from "../../plan/naming.ts";
 import {
+  scimBaseUrl,
   ssoEndpoints,
   upstreamOidcRedirectUri,
   upstreamSamlEndpoints,
@@ -221,6 +222,7 @@ export async function syncIdentityCenter(
         ? { upstreamOidcRedirectUri: upstreamOidcRedirectUri(endpoints.portalUrl) }
         : {}),
       ...(ic.spec.identitySource.type === "saml" ? upstreamSamlEndpoints(endpoints.portalUrl) : {}),
+      ...(ic.spec.identitySource.scim?.enabled ? { scim: scimBaseUrl(endpoints.portalUrl) } : {}),
     },
     signingCertificate: certificatePem,
     signingCertificateFingerprint: certificateFingerprint(certificatePem),
