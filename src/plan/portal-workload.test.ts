@@ -29,7 +29,11 @@ describe("the portal's identity", () => {
       {
         apiGroups: [""],
         resources: ["secrets"],
-        resourceNames: ["identitycenter-corp-signing", "identitycenter-corp-session"],
+        resourceNames: [
+          "identitycenter-corp-signing",
+          "identitycenter-corp-session",
+          "identitycenter-corp-scim-tokens",
+        ],
         verbs: ["get"],
       },
     ]);
@@ -39,6 +43,7 @@ describe("the portal's identity", () => {
     expect(portalReadableSecrets("corp", ["app-b", "app-a", "app-b"])).toEqual([
       "identitycenter-corp-signing",
       "identitycenter-corp-session",
+      "identitycenter-corp-scim-tokens",
       "app-a",
       "app-b",
     ]);

@@ -8,6 +8,7 @@ import type {
   V1Service,
   V1ServiceAccount,
 } from "@kubernetes/client-node";
+import { scimTokensSecretName } from "./scim/tokens.ts";
 import type { IdentityCenter } from "../api/v1alpha1/index.ts";
 import { DEFAULT_PASSWORD_HASHING } from "../api/v1alpha1/identity-center.ts";
 import {
@@ -41,7 +42,7 @@ export interface PortalWorkloadOptions {
 
 /**
  * The Secrets of the operator namespace one instance's portal reads: its signing key, its
- * session key, and the signing key of each Application it signs in to (`applicationSecrets`).
+ * session key, its SCIM token hashes, and the signing key of each Application it signs in to (`applicationSecrets`).
  * Everything else there (the AWS management credentials, Helm's release Secrets, other
  * instances' keys) stays out of its reach.
  */
@@ -52,6 +53,8 @@ export function portalReadableSecrets(
   return [
     signingSecretName(instance),
     sessionSecretName(instance),
+    // The hashes of its SCIM bearer tokens (idc scim-token writes them; the portal only reads).
+    scimTokensSecretName(instance),
     ...[...new Set(applicationSecrets)].sort(),
   ];
 }

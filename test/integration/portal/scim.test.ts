@@ -6,7 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
 import { loadKubeConfig } from "../../../src/adapters/k8s/kube-config.ts";
 import { ScimTokenStore, cachedScimTokens } from "../../../src/adapters/k8s/scim-tokens.ts";
-import { createStores, portalInformers } from "../../../src/adapters/k8s/stores.ts";
+import {
+  createStores,
+  credentialOwners,
+  portalInformers,
+} from "../../../src/adapters/k8s/stores.ts";
 import { createLogger } from "../../../src/observability/logger.ts";
 import { buildPortalApp } from "../../../src/portal/app.ts";
 import { hashPassword } from "../../../src/portal/password.ts";
@@ -22,13 +26,13 @@ import {
 import { spawnCli } from "../../harness/cli-process.ts";
 import { startControllerProcess } from "../../harness/controller-process.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
-import { createNamespace, customObjects } from "../../harness/k8s.ts";
+import { createOperatorNamespaces, customObjects } from "../../harness/k8s.ts";
 import { freePort } from "../../harness/ports.ts";
 import { runScim2Tester } from "../../harness/scim2-tester.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { waitFor } from "../../harness/wait.ts";
 import { Client } from "./client.ts";
-import { NS } from "./fixture.ts";
+import { CREDENTIALS_NS, NS } from "./fixture.ts";
 
 const GROUP = "identitycenter.dev";
 const VERSION = "v1alpha1";
@@ -123,7 +127,7 @@ describe("SCIM 2.0 provisioning", () => {
   beforeAll(async () => {
     const e = env();
     const kc = e.kubeConfig();
-    await createNamespace(kc, NS);
+    await createOperatorNamespaces(kc, NS);
     objects = customObjects(kc);
     const controllerKubeconfig = await chartControllerKubeconfig(e);
     // The chart's admission policy: what keeps GitOps and SCIM apart.
@@ -167,7 +171,7 @@ describe("SCIM 2.0 provisioning", () => {
     const stores = createStores(portalKc, log);
     const informers = portalInformers(stores);
     await startInformers(informers);
-    credentials = new CredentialStore(portalKc, NS);
+    credentials = new CredentialStore(portalKc, CREDENTIALS_NS, credentialOwners(stores));
     app = buildPortalApp({
       stores,
       instanceName: "default",
