@@ -346,11 +346,9 @@ export class ScimService {
         kind.remember(stored);
         return { before: current, after: stored };
       } catch (err) {
-        if (apiStatusCode(err) === 409 && attempt < CONFLICT_RETRIES) {
-          if (ifMatch !== undefined)
-            throw new ScimError(412, "the resource changed meanwhile; read it again");
-          continue;
-        }
+        // A conflict is often only the controller's status write: re-read, check If-Match
+        // against the SCIM version again, and compute again.
+        if (apiStatusCode(err) === 409 && attempt < CONFLICT_RETRIES) continue;
         throw scimErrorOfApi(err) ?? err;
       }
     }
