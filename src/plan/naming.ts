@@ -9,14 +9,14 @@ export const INSTANCE_KEY = "identitycenter.dev/instance";
 /** The standard label saying which tool manages a Kubernetes object; ours say MANAGED_BY. */
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 /**
- * The label on objects that GitOps does not own, saying who does: `scim` (pushed by SCIM) or
- * `identity-source` (created at an upstream sign-in). Its key is TAG_MANAGED_BY's. Objects
- * without it belong to whoever applies them (kubectl, GitOps); each side refuses to touch the
- * other's (the SCIM endpoint, and the chart's admission policy).
+ * The label on Users and Groups that GitOps does not own, saying who does: SCIM provisioning
+ * (MANAGED_BY_SCIM) or just-in-time provisioning at sign-in (MANAGED_BY_IDENTITY_SOURCE).
+ * Objects without it belong to whoever applies them (kubectl, GitOps); each side refuses to
+ * touch the other's (the SCIM endpoint, and the chart's admission policy).
  */
-export const OWNER_LABEL = TAG_MANAGED_BY;
-export const OWNED_BY_SCIM = "scim";
-export const OWNED_BY_IDENTITY_SOURCE = "identity-source";
+export const MANAGED_BY_SOURCE_LABEL = TAG_MANAGED_BY;
+export const MANAGED_BY_SCIM = "scim";
+export const MANAGED_BY_IDENTITY_SOURCE = "identity-source";
 export const TAG_PERMISSION_SET = "identitycenter.dev/permission-set";
 export const MANAGED_BY = "identity-center-operator";
 export const INLINE_POLICY_NAME = "IdentityCenterInline";

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Group, GroupSpec, User, UserSpec } from "../../api/v1alpha1/index.ts";
-import { OWNED_BY_SCIM, OWNER_LABEL } from "../../plan/naming.ts";
+import { MANAGED_BY_SCIM, MANAGED_BY_SOURCE_LABEL } from "../../plan/naming.ts";
 import { ScimError } from "./errors.ts";
 import { findKey } from "./filter.ts";
 import type { PatchTarget } from "./patch.ts";
@@ -69,7 +69,7 @@ export const GROUP_TARGET: PatchTarget = {
 
 /** Whether SCIM owns the object (and so may change it). */
 export const managedByScim = (obj: { metadata: { labels?: Record<string, string> } }) =>
-  obj.metadata.labels?.[OWNER_LABEL] === OWNED_BY_SCIM;
+  obj.metadata.labels?.[MANAGED_BY_SOURCE_LABEL] === MANAGED_BY_SCIM;
 
 export const scimIdOf = (obj: { metadata: { labels?: Record<string, string> } }) =>
   obj.metadata.labels?.[SCIM_ID_LABEL];

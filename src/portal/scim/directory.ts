@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { Group, User } from "../../api/v1alpha1/index.ts";
-import { OWNED_BY_SCIM, OWNER_LABEL } from "../../plan/naming.ts";
+import { MANAGED_BY_SCIM, MANAGED_BY_SOURCE_LABEL } from "../../plan/naming.ts";
 import { ScimError } from "../../plan/scim/errors.ts";
 import {
   ACTIVE_OMITTED_ANNOTATION,
@@ -169,10 +169,10 @@ export class ScimKind<T extends Kind> {
 /** The object must be SCIM's: anything else is GitOps's (or just-in-time provisioning's). */
 export function assertScimOwned(obj: Kind): void {
   if (managedByScim(obj)) return;
-  const owner = obj.metadata.labels?.[OWNER_LABEL];
+  const owner = obj.metadata.labels?.[MANAGED_BY_SOURCE_LABEL];
   throw new ScimError(
     403,
-    `${obj.kind} ${obj.metadata.name} is not managed by SCIM (label ${OWNER_LABEL} is ${owner ? `"${owner}"` : "not set"}): it belongs to ${owner ?? "GitOps or kubectl"}, so SCIM does not change it`,
+    `${obj.kind} ${obj.metadata.name} is not managed by SCIM (label ${MANAGED_BY_SOURCE_LABEL} is ${owner ? `"${owner}"` : "not set"}): it belongs to ${owner ?? "GitOps or kubectl"}, so SCIM does not change it`,
   );
 }
 
@@ -208,7 +208,7 @@ export function scimMetadata(
   return {
     labels: {
       ...(current?.labels ?? {}),
-      [OWNER_LABEL]: OWNED_BY_SCIM,
+      [MANAGED_BY_SOURCE_LABEL]: MANAGED_BY_SCIM,
       [SCIM_ID_LABEL]: fields.id,
     },
     annotations,

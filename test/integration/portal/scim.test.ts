@@ -182,6 +182,8 @@ describe("SCIM 2.0 provisioning", () => {
         certificatePem,
         certificateBase64: certificateBase64(certificatePem),
       },
+      // SCIM signs nothing: no application is opened through this portal.
+      applicationKeys: { signingFor: () => Promise.resolve(undefined) },
       stsEndpoint: undefined,
       region: "us-east-1",
       log,
