@@ -6,17 +6,13 @@ export const ROLE_PATH = "/identitycenter/";
 export const TAG_MANAGED_BY = "identitycenter.dev/managed-by";
 /** The key naming the instance an object belongs to: a label on Kubernetes objects, a tag on roles. */
 export const INSTANCE_KEY = "identitycenter.dev/instance";
+export {
+  MANAGED_BY_IDENTITY_SOURCE,
+  MANAGED_BY_SCIM,
+  MANAGED_BY_SOURCE_LABEL,
+} from "../api/v1alpha1/labels.ts";
 /** The standard label saying which tool manages a Kubernetes object; ours say MANAGED_BY. */
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
-/**
- * The label on Users and Groups that GitOps does not own, saying who does: SCIM provisioning
- * (MANAGED_BY_SCIM) or just-in-time provisioning at sign-in (MANAGED_BY_IDENTITY_SOURCE).
- * Objects without it belong to whoever applies them (kubectl, GitOps); each side refuses to
- * touch the other's (the SCIM endpoint, and the chart's admission policy).
- */
-export const MANAGED_BY_SOURCE_LABEL = TAG_MANAGED_BY;
-export const MANAGED_BY_SCIM = "scim";
-export const MANAGED_BY_IDENTITY_SOURCE = "identity-source";
 export const TAG_PERMISSION_SET = "identitycenter.dev/permission-set";
 export const MANAGED_BY = "identity-center-operator";
 export const INLINE_POLICY_NAME = "IdentityCenterInline";
