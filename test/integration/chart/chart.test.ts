@@ -165,6 +165,8 @@ describe("the Helm chart", () => {
       "RoleBinding/identity-center-operator:identity-center-operator",
       "Service/identity-center-operator:identity-center-operator-metrics",
       "ServiceAccount/identity-center-operator:identity-center-operator",
+      "ValidatingAdmissionPolicy/identity-center-operator-scim-ownership",
+      "ValidatingAdmissionPolicyBinding/identity-center-operator-scim-ownership",
     ]);
     // Uninstalling must not take every user's password and authenticator with it.
     expect(find(defaults, "Namespace").metadata.annotations).toEqual({
@@ -244,8 +246,15 @@ describe("the Helm chart", () => {
         verbs: ["update"],
       },
     ]);
+    // The portals write Users and Groups for SCIM only; the admission policy (scim.yaml) keeps
+    // those writes to the portals and to the objects SCIM or the identity source owns.
     expect(rulesOf(defaults, "ClusterRole", "identity-center-operator-portal")).toEqual([
       { apiGroups: ["identitycenter.dev"], resources: KINDS, verbs: ["get", "list", "watch"] },
+      {
+        apiGroups: ["identitycenter.dev"],
+        resources: ["users", "groups"],
+        verbs: ["create", "update", "delete"],
+      },
     ]);
     expect(rulesOf(defaults, "Role", "identity-center-operator", CHART_NAMESPACE)).toEqual([
       { apiGroups: [""], resources: ["secrets"], verbs: ALL_WRITE },
@@ -290,7 +299,7 @@ describe("the Helm chart", () => {
     }
     // The chart binds the controller's roles to its ServiceAccount, and the portals' to the
     // ServiceAccounts of the release namespace (whose names it cannot know).
-    const bindings = defaults.filter((o) => o.kind.endsWith("Binding"));
+    const bindings = defaults.filter((o) => ["ClusterRoleBinding", "RoleBinding"].includes(o.kind));
     const controllerBindings = bindings.filter((b) => !b.metadata.name.endsWith("-portal"));
     expect(controllerBindings.map((b) => (b.roleRef as { name: string }).name).sort()).toEqual([
       "identity-center-operator",
@@ -721,15 +730,35 @@ describe("installing manifests/install.yaml on a real API server", () => {
     expect(await status("GET", "/api/v1/namespaces/default/secrets")).toBe(403);
     expect(await status("GET", "/api/v1/secrets")).toBe(403);
     expect(await status("GET", "/api/v1/namespaces/default/pods")).toBe(403);
-    expect(await status("DELETE", "/apis/identitycenter.dev/v1alpha1/users/anyone")).toBe(403);
-    expect(
-      await status("POST", "/apis/identitycenter.dev/v1alpha1/users", {
-        apiVersion: "identitycenter.dev/v1alpha1",
-        kind: "User",
-        metadata: { name: "mallory" },
-        spec: { userName: "mallory", email: "mallory@example.com" },
-      }),
-    ).toBe(403);
+    // Users and Groups: RBAC lets the namespace's ServiceAccounts write them (for the portals'
+    // SCIM endpoint), and install.yaml's admission policy refuses the controller.
+    const users = "/apis/identitycenter.dev/v1alpha1/users";
+    const user = (name: string) => ({
+      apiVersion: "identitycenter.dev/v1alpha1",
+      kind: "User",
+      metadata: { name },
+      spec: { userName: name, email: `${name}@example.com` },
+    });
+    expect((await env().apiServer.request("POST", users, user("gitops-olivia"))).status).toBe(201);
+    // The policy takes effect shortly after it is applied: a dry run until then.
+    await expect
+      .poll(() => status("DELETE", `${users}/gitops-olivia?dryRun=All`), { timeout: 10_000 })
+      .toBe(403);
+    const current = (await env().apiServer.request("GET", `${users}/gitops-olivia`))
+      .body as KubeObject;
+    for (const [method, url, body] of [
+      ["DELETE", `${users}/gitops-olivia`, undefined],
+      [
+        "PUT",
+        `${users}/gitops-olivia`,
+        { ...current, spec: { userName: "gitops-olivia", email: "m@x.io" } },
+      ],
+      ["POST", users, user("mallory")],
+    ] as const) {
+      const refused = await as(method, url, body);
+      expect(refused.status, `${method} ${url}`).toBe(403);
+      expect(JSON.stringify(refused.body)).toContain("only the portals write Users and Groups");
+    }
 
     const binding = (role: string) => ({
       apiVersion: "rbac.authorization.k8s.io/v1",

@@ -4,6 +4,8 @@ import {
   CHART_NAMESPACE,
   CONTROLLER_SERVICE_ACCOUNT,
   PORTAL_SERVICE_ACCOUNT,
+  applyAll,
+  renderedChart,
 } from "../../harness/chart.ts";
 import { applicationSigningSecretName } from "../../../src/plan/naming.ts";
 import { operatorCrdFiles } from "../../harness/crds.ts";
@@ -22,9 +24,15 @@ const CREDENTIALS_NS = `${NS}-credentials`;
 const PORTAL = "identitycenter-default-portal";
 const SIGNING = "identitycenter-default-signing";
 const SESSION = "identitycenter-default-session";
+const SCIM_TOKENS = "identitycenter-default-scim-tokens";
 const AWS_SECRET = "aws-credentials";
 const HELM_RELEASE = "sh.helm.release.v1.identity-center-operator.v1";
 const poll = { timeout: 20_000, interval: 100 };
+const USERS = "/apis/identitycenter.dev/v1alpha1/users";
+
+/** The chart's admission policy that keeps GitOps and SCIM apart (templates/scim.yaml). */
+const scimPolicy = async () =>
+  (await renderedChart()).filter((o) => o.kind.startsWith("ValidatingAdmissionPolicy"));
 
 interface Attributes {
   verb: string;
@@ -125,9 +133,12 @@ describe("least privilege: what the portal and the controller may do", () => {
       .toBe(32);
   });
 
-  it("the portal reads its signing and session Secrets by name only", async () => {
+  it("the portal reads its signing, session and SCIM token Secrets by name only", async () => {
     expect(await can(PORTAL_SERVICE_ACCOUNT, secret("get", NS, SIGNING))).toBe(true);
     expect(await can(PORTAL_SERVICE_ACCOUNT, secret("get", NS, SESSION))).toBe(true);
+    expect(await can(PORTAL_SERVICE_ACCOUNT, secret("get", NS, SCIM_TOKENS))).toBe(true);
+    for (const verb of ["update", "patch", "delete"])
+      expect(await can(PORTAL_SERVICE_ACCOUNT, secret(verb, NS, SCIM_TOKENS)), verb).toBe(false);
     const role = await env()
       .kubeConfig()
       .makeApiClient(RbacAuthorizationV1Api)
@@ -136,7 +147,7 @@ describe("least privilege: what the portal and the controller may do", () => {
       expect.objectContaining({
         apiGroups: [""],
         resources: ["secrets"],
-        resourceNames: [SIGNING, SESSION],
+        resourceNames: [SIGNING, SESSION, SCIM_TOKENS],
         verbs: ["get"],
       }),
     ]);
@@ -247,7 +258,6 @@ describe("least privilege: what the portal and the controller may do", () => {
     ];
     for (const a of allowed) expect(await can(user, a), JSON.stringify(a)).toBe(true);
     const refused: Attributes[] = [
-      { verb: "update", resource: "users", group: "identitycenter.dev" },
       { verb: "create", resource: "applications", group: "identitycenter.dev" },
       { verb: "delete", resource: "permissionsets", group: "identitycenter.dev" },
       { verb: "create", resource: "clusterroles", group: "rbac.authorization.k8s.io" },
@@ -270,14 +280,53 @@ describe("least privilege: what the portal and the controller may do", () => {
       { verb: "create", resource: "customresourcedefinitions", group: "apiextensions.k8s.io" },
     ];
     for (const a of refused) expect(await can(user, a), JSON.stringify(a)).toBe(false);
+    // RBAC lets the namespace's ServiceAccounts write Users (the portals' SCIM endpoint needs
+    // it); the chart's admission policy refuses the controller the real request.
+    await applyAll(env(), await scimPolicy(), { fieldManager: "helm" });
+    const objects = customObjects(env().kubeConfig());
+    // (A dry run until the policy takes effect: admission sees it, nothing is deleted.)
+    await objects.create("users", "User", "gitops-eve", { userName: "eve", email: "e@x.io" });
+    const asController = (method: string, url: string, body?: unknown) =>
+      env().apiServer.request(method, url, body, { token: env().tokenOf(user) });
+    await expect
+      .poll(
+        async () => (await asController("DELETE", `${USERS}/gitops-eve?dryRun=All`)).status,
+        poll,
+      )
+      .toBe(403);
+    const rewrite = await asController("PUT", `${USERS}/gitops-eve`, {
+      ...(await objects.get("users", "gitops-eve")),
+      spec: { userName: "mallory", email: "mallory@example.com" },
+    });
+    expect(rewrite.status).toBe(403);
+    expect(JSON.stringify(rewrite.body)).toContain("only the portals write Users and Groups");
+    expect((await objects.get("users", "gitops-eve")).spec.userName).toBe("eve");
   });
 
-  it("the portal only reads the custom resources", async () => {
-    const users = { group: "identitycenter.dev", resource: "users" };
+  it("the portal only reads the custom resources, but Users and Groups, which it writes only for SCIM", async () => {
+    const kind = (resource: string) => ({ group: "identitycenter.dev", resource });
     for (const verb of ["get", "list", "watch"])
-      expect(await can(PORTAL_SERVICE_ACCOUNT, { ...users, verb }), verb).toBe(true);
+      expect(await can(PORTAL_SERVICE_ACCOUNT, { ...kind("users"), verb }), verb).toBe(true);
+    for (const resource of ["permissionsets", "accountassignments", "applications", "accounts"])
+      for (const verb of ["create", "update", "delete"])
+        expect(await can(PORTAL_SERVICE_ACCOUNT, { ...kind(resource), verb }), verb).toBe(false);
     for (const verb of ["create", "update", "delete"])
-      expect(await can(PORTAL_SERVICE_ACCOUNT, { ...users, verb }), verb).toBe(false);
+      expect(await can(PORTAL_SERVICE_ACCOUNT, { ...kind("users"), verb }), verb).toBe(true);
+    // The admission policy keeps a (compromised) portal off the objects GitOps owns.
+    await applyAll(env(), await scimPolicy(), { fieldManager: "helm" });
+    const objects = customObjects(env().kubeConfig());
+    await objects.create("users", "User", "gitops-frank", { userName: "frank", email: "f@x.io" });
+    const asPortal = (method: string, url: string, body?: unknown) =>
+      env().apiServer.request(method, url, body, { token: env().tokenOf(PORTAL_SERVICE_ACCOUNT) });
+    await expect
+      .poll(async () => (await asPortal("DELETE", `${USERS}/gitops-frank?dryRun=All`)).status, poll)
+      .toBe(403);
+    const refused = await asPortal("PUT", `${USERS}/gitops-frank`, {
+      ...(await objects.get("users", "gitops-frank")),
+      spec: { userName: "frank", email: "mallory@example.com" },
+    });
+    expect(refused.status).toBe(403);
+    expect(JSON.stringify(refused.body)).toContain("belongs to GitOps or kubectl");
   });
 
   it("a compromised controller cannot delete, rewrite or create an arbitrary ClusterRoleBinding (binding its role to anyone)", async () => {

@@ -159,7 +159,11 @@ describe("the IdentityCenter controller runs the portal", () => {
       expect.objectContaining({
         apiGroups: [""],
         resources: ["secrets"],
-        resourceNames: ["identitycenter-default-signing", "identitycenter-default-session"],
+        resourceNames: [
+          "identitycenter-default-signing",
+          "identitycenter-default-session",
+          "identitycenter-default-scim-tokens",
+        ],
         verbs: ["get"],
       }),
     ]);

@@ -251,7 +251,7 @@ describe("SCIM 2.0 provisioning", () => {
 
   it("passes every check scim2-tester makes", async () => {
     const results = await runScim2Tester(base, token);
-    const failed = results.filter((r) => ["ERROR", "CRITICAL"].includes(r.status));
+    const failed = results.filter((r) => r.status !== "SUCCESS");
     expect(failed).toEqual([]);
     expect(results.filter((r) => r.status === "SUCCESS").length).toBeGreaterThan(20);
   }, 300_000);
