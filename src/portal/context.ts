@@ -50,6 +50,11 @@ export interface CredentialBackend {
     userName: string,
     change: (current: CredentialRecord) => CredentialRecord,
   ): Promise<CredentialRecord>;
+  /** `update` of an existing record of the User that has the userName now; else undefined. */
+  updateExisting(
+    userName: string,
+    change: (current: CredentialRecord) => CredentialRecord,
+  ): Promise<CredentialRecord | undefined>;
 }
 
 /** A read-only cache of one kind: what the portal needs of an informer. */

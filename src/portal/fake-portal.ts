@@ -113,6 +113,13 @@ export function fakePortal(options: { now?: () => Date } = {}) {
         records.set(userName, next);
         return Promise.resolve(next);
       },
+      updateExisting: (userName, change) => {
+        const current = records.get(userName);
+        if (!current) return Promise.resolve(undefined);
+        const next = change(current);
+        records.set(userName, next);
+        return Promise.resolve(next);
+      },
     },
     sessionKey: Buffer.alloc(32, 7),
     signing: { privateKey, certificatePem: "", certificateBase64: "" },

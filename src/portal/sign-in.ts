@@ -99,20 +99,18 @@ export class SignInChecks {
     threshold: number;
   }): Promise<PasswordOutcome> {
     const { recordName, now, threshold } = input;
-    const existing = recordName ? await this.credentials.get(recordName) : undefined;
     let allowed = false;
-    let record: CredentialRecord | undefined;
-    if (recordName && existing) {
-      // Counted before the hash runs, in one conditional write: of N parallel guesses only
-      // as many as the threshold allows get past this point.
-      record = await this.credentials.update(recordName, (current) => {
-        const attempt = beginAttempt(current, now, threshold);
-        allowed = attempt.allowed;
-        return attempt.state;
-      });
-    } else {
-      allowed = this.unknownNames.begin(input.typedName, now, threshold);
-    }
+    // Counted before the hash runs, in one conditional write: of N parallel guesses only as
+    // many as the threshold allows get past this point. A name with no record of its User is
+    // counted in memory instead.
+    const record = recordName
+      ? await this.credentials.updateExisting(recordName, (current) => {
+          const attempt = beginAttempt(current, now, threshold);
+          allowed = attempt.allowed;
+          return attempt.state;
+        })
+      : undefined;
+    if (!record) allowed = this.unknownNames.begin(input.typedName, now, threshold);
     if (!allowed) return { result: "locked" };
     this.metrics.passwordHashes.inc();
     const hash = input.eligible ? record?.passwordHash : undefined;

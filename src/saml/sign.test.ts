@@ -11,9 +11,15 @@ import {
   buildSignedResponseOffLoop,
   type ResponseInput,
 } from "./response.ts";
-import { canonicalize, signElement, signInDocument } from "./sign.ts";
+import {
+  canonicalize,
+  canonicalSignedInfo,
+  signedInfoOf,
+  signElement,
+  signInDocument,
+} from "./sign.ts";
 import { certificateBase64, createSigningIdentity } from "./signing-identity.ts";
-import { NS, serialize } from "./xml-builder.ts";
+import { canonicalXml, NS, serialize } from "./xml-builder.ts";
 
 const SIGN_IN = "https://signin.aws.amazon.com/saml";
 const identity = createSigningIdentity("sso.example.com", new Date());
@@ -212,6 +218,16 @@ describe("signing the built assertion", () => {
     const tampered = xml.replace("IdC_ReadOnlyAccess", "IdC_AdministratorAccess");
     expect(tampered).not.toBe(xml);
     expect(xmlCryptoVerifies(tampered).valid).toBe(false);
+  });
+
+  it("writes the SignedInfo from its template exactly as the tree canonicalizes it, alone and inside ds:Signature", () => {
+    const digest = createHash("sha256").update("x").digest("base64");
+    for (const id of ["_0a1b2c", `_a"&<b`]) {
+      expect(canonicalSignedInfo(id, digest, true)).toBe(canonicalXml(signedInfoOf(id, digest)));
+      expect(canonicalSignedInfo(id, digest, false)).toBe(
+        canonicalXml(signedInfoOf(id, digest), new Map([["ds", NS.ds]])),
+      );
+    }
   });
 
   it("refuses what it cannot sign safely", () => {

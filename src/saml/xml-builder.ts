@@ -117,17 +117,22 @@ const ATTRIBUTE_ESCAPES: Record<string, string> = {
   "\n": "&#xA;",
   "\r": "&#xD;",
 };
-const escapeText = (s: string) => s.replace(/[&<>\r]/g, (c) => TEXT_ESCAPES[c] ?? c);
-const escapeAttribute = (s: string) => s.replace(/[&<"\t\n\r]/g, (c) => ATTRIBUTE_ESCAPES[c] ?? c);
+export const escapeText = (s: string) => s.replace(/[&<>\r]/g, (c) => TEXT_ESCAPES[c] ?? c);
+export const escapeAttribute = (s: string) => s.replace(/[&<"\t\n\r]/g, (c) => ATTRIBUTE_ESCAPES[c] ?? c);
 
 const prefixOf = (qname: string) => qname.slice(0, qname.indexOf(":")) as Prefix;
 
 /** The attributes of a node that are not namespace declarations, undefined ones left out. */
 function ownAttributes(node: XmlNode): [string, string][] {
   const out: [string, string][] = [];
-  for (const [key, value] of Object.entries(node.attributes ?? {})) {
+  const attributes = node.attributes;
+  if (!attributes) return out;
+  for (const key of Object.keys(attributes)) {
+    const value = attributes[key];
     if (value === undefined || key.startsWith("xmlns:")) continue;
-    out.push([key, checked(value, `${node.name}@${key}`)]);
+    if (NOT_XML_CHAR.test(value))
+      throw new Error(`${node.name}@${key} contains a character XML cannot carry`);
+    out.push([key, value]);
   }
   return out;
 }
@@ -170,6 +175,9 @@ export function canonicalOpenTag(
 ): { open: string; inScope: ReadonlyMap<string, string> } {
   const attributes = ownAttributes(node);
   const own = prefixOf(node.name);
+  // Most elements of a response: no attributes, their prefix already rendered above.
+  if (attributes.length === 0 && rendered.get(own) === NS[own])
+    return { open: `<${node.name}>`, inScope: rendered };
   let used: Prefix[] = [own];
   for (const [key] of attributes)
     if (key.includes(":") && !used.includes(prefixOf(key))) used.push(prefixOf(key));

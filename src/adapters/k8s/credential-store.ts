@@ -95,15 +95,44 @@ export class CredentialStore {
     userName: string,
     change: (current: CredentialRecord) => CredentialRecord,
   ): Promise<CredentialRecord> {
+    const written = await this.write(userName, change, false);
+    if (!written) throw new Error(`no User has userName ${userName}`);
+    return written;
+  }
+
+  /**
+   * `update` of a record that exists and belongs to the User that has `userName` now; for any
+   * other (none, or an earlier User's) nothing is written and the answer is undefined, as `get`
+   * would give. The sign-in's first step: a `get` and then an `update` would read the Secret
+   * once more than needed, since the conditional write already proves the version current.
+   */
+  updateExisting(
+    userName: string,
+    change: (current: CredentialRecord) => CredentialRecord,
+  ): Promise<CredentialRecord | undefined> {
+    return this.write(userName, change, true);
+  }
+
+  private async write(
+    userName: string,
+    change: (current: CredentialRecord) => CredentialRecord,
+    existingOnly: boolean,
+  ): Promise<CredentialRecord | undefined> {
     let remembered = this.lastSeen.get(userName);
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS;) {
       const owner = this.ownerOf(userName);
-      if (!owner) throw new Error(`no User has userName ${userName}`);
+      if (!owner) return undefined;
       const cached = remembered;
       remembered = undefined;
       const secret = cached ?? (await this.read(userName));
+      const stored = parseRecord(secret);
+      if (existingOnly && !(stored && ownedBy(stored, owner.uid))) {
+        // A remembered copy may be behind: only a fresh read says there is no record.
+        if (cached) continue;
+        return undefined;
+      }
       // A record made for an earlier User of this userName starts afresh (bound to the uid).
-      const current = recordFor(parseRecord(secret), userName, owner.uid);
+      const current = recordFor(stored, userName, owner.uid);
       const next = change(current);
       if (next === current) {
         // "Nothing to change" (no session left to revoke, a lock in force) is only true of
