@@ -164,6 +164,7 @@ try {
       }
     },
     update: store.update.bind(store),
+    updateExisting: store.updateExisting.bind(store),
   };
 
   const signing = createSigningIdentity("sso.example.com", new Date());

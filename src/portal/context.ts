@@ -32,7 +32,7 @@ import { SignInChecks } from "./sign-in.ts";
 import { DEFAULT_THROTTLE, type ThrottleOptions } from "./throttle.ts";
 import { memoryDocument, type SharedDocument } from "../adapters/k8s/secret-document.ts";
 import { emptyApprovals, type DeviceApprovals } from "./sso/device-approvals.ts";
-import { HashGate, type HashGateOptions } from "./hash-gate.ts";
+import { HashGate, type HashAdmission, type HashGateOptions } from "./hash-gate.ts";
 import {
   DEFAULT_ARGON2,
   hashPassword,
@@ -189,10 +189,17 @@ export class PortalContext {
       onRefused: () => metrics.hashRefusals.inc(),
     });
     this.checks = new SignInChecks(this.credentials, this.metrics, {
-      verify: (password, stored) => this.verifyPassword(password, stored),
-      verifyNothing: (password) => {
-        const params = this.passwordHashing();
-        return this.gated(() => verifyAgainstDummy(password, params));
+      admit: () => {
+        const admission = this.hashGate.admit();
+        return {
+          verify: (password, stored) =>
+            this.gated(() => verifyPassword(password, stored), admission),
+          verifyNothing: (password) => {
+            const params = this.passwordHashing();
+            return this.gated(() => verifyAgainstDummy(password, params), admission);
+          },
+          release: () => admission.release(),
+        };
       },
     });
     this.deviceApprovals = deps.deviceApprovals ?? memoryDocument(emptyApprovals);
@@ -204,8 +211,11 @@ export class PortalContext {
     return this.findInstance()?.spec.signIn.passwordHashing ?? DEFAULT_ARGON2;
   }
 
-  private async gated<T>(job: () => Promise<T>): Promise<T> {
-    return this.hashGate.run(async () => {
+  private async gated<T>(
+    job: () => Promise<T>,
+    admission: HashAdmission = this.hashGate.admit(),
+  ): Promise<T> {
+    return admission.run(async () => {
       this.metrics.hashesInFlight.inc();
       try {
         return await job();

@@ -32,6 +32,32 @@ describe("HashGate", () => {
     expect(gate.inFlight).toBe(0);
   });
 
+  it("counts admitted places against the queue before their job starts, and frees a released one", async () => {
+    const gate = new HashGate({ concurrency: 1, queue: 1 });
+    const first = gate.admit();
+    const second = gate.admit();
+    // Nothing runs yet, but both places are taken: a third request is refused at once.
+    expect(gate.inFlight).toBe(0);
+    expect(() => gate.admit()).toThrow(HashCapacityError);
+    second.release();
+    const third = gate.admit();
+    const job = pending();
+    const running = first.run(job.job);
+    expect(gate.inFlight).toBe(1);
+    await expect(first.run(() => Promise.resolve())).rejects.toThrow(/one job/);
+    job.finish();
+    await running;
+    first.release(); // after run: a no-op, the place was given back once
+    await expect(third.run(() => Promise.resolve(3))).resolves.toBe(3);
+    expect(gate.inFlight).toBe(0);
+    gate.admit().release();
+    gate.admit().release();
+    expect(() => {
+      gate.admit();
+      gate.admit();
+    }).not.toThrow();
+  });
+
   it("frees the slot when a job fails", async () => {
     const gate = new HashGate({ concurrency: 1, queue: 0 });
     await expect(gate.run(() => Promise.reject(new Error("boom")))).rejects.toThrow("boom");

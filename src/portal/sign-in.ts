@@ -50,11 +50,19 @@ export type CodeOutcome =
 
 export const newSessionId = () => randomBytes(18).toString("base64url");
 
-/** The password hashing sign-in uses: bounded in memory and off the event loop (context.ts). */
-export interface PasswordChecker {
+/** One password check's place in the hash gate, taken before the attempt is counted. */
+export interface PasswordCheck {
   verify(password: string, stored: string): Promise<boolean>;
   /** The same work as `verify` against a current record, matching nothing. */
   verifyNothing(password: string): Promise<false>;
+  /** The check ends without a hash (a locked name, a failed write). */
+  release(): void;
+}
+
+/** The password hashing sign-in uses: bounded in memory and off the event loop (context.ts). */
+export interface PasswordChecker {
+  /** A place for one check, or 503 (HashCapacityError) at once when the portal is full. */
+  admit(): PasswordCheck;
 }
 
 /** A stored hash replaced by one at the current cost, unless the record changed meanwhile. */
@@ -99,6 +107,21 @@ export class SignInChecks {
     threshold: number;
   }): Promise<PasswordOutcome> {
     const { recordName, now, threshold } = input;
+    // The place for the hash first: a request the portal is too busy to check is turned away
+    // before its attempt is counted, so a storm of 503s locks nobody out.
+    const check = this.passwords.admit();
+    try {
+      return await this.checkAdmitted(input, check);
+    } finally {
+      check.release();
+    }
+  }
+
+  private async checkAdmitted(
+    input: Parameters<SignInChecks["checkPassword"]>[0],
+    check: PasswordCheck,
+  ): Promise<PasswordOutcome> {
+    const { recordName, now, threshold } = input;
     let allowed = false;
     // Counted before the hash runs, in one conditional write: of N parallel guesses only as
     // many as the threshold allows get past this point. A name with no record of its User is
@@ -115,8 +138,8 @@ export class SignInChecks {
     this.metrics.passwordHashes.inc();
     const hash = input.eligible ? record?.passwordHash : undefined;
     const ok = hash
-      ? await this.passwords.verify(input.password, hash)
-      : await this.passwords.verifyNothing(input.password);
+      ? await check.verify(input.password, hash)
+      : await check.verifyNothing(input.password);
     if (!ok || !record || !recordName) return { result: "rejected" };
     return { result: "accepted", record };
   }

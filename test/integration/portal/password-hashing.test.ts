@@ -101,6 +101,24 @@ describe("password hashing in the portal", () => {
     expect((await signIn(small)).statusCode).toBe(303);
   });
 
+  it("counts no failed password for a sign-in it turns away with 503 (a storm of refusals cannot lock the right password out)", async () => {
+    await fixture.store.update("alice", (r) => ({ ...r, failures: 0 }));
+    // One check at a time and none waiting: most of a burst is refused.
+    const small = fixture.replica({ hashing: { concurrency: 1, queue: 0 } });
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, () => signIn(small, "not the password")),
+    );
+    const statuses = burst.map((r) => r.statusCode);
+    expect(statuses.every((s) => s === 401 || s === 503)).toBe(true);
+    const checked = statuses.filter((s) => s === 401).length;
+    expect(checked).toBeGreaterThan(0);
+    expect(checked).toBeLessThan(burst.length);
+    // Only the attempts whose password was checked count toward the lockout.
+    expect((await fixture.store.get("alice"))?.failures).toBe(checked);
+    expect((await signIn(small)).statusCode).toBe(303);
+    expect((await fixture.store.get("alice"))?.failures).toBe(0);
+  });
+
   it("writes onto a remembered credential record only while it is current (no skipped revocation, no lost failure count between replicas)", async () => {
     // Two replicas' stores: each remembers the Secret as it last saw it, to save a read.
     // Records live in the credentials namespace and belong to the User's uid: carol is a User
