@@ -200,8 +200,8 @@ function prepareTree(node: XmlNode): PreparedTree {
 
 /**
  * The canonical SignedInfo of `signedInfoOf(id, digest)`, written as a template: all of it is
- * fixed but the ID and the digest, and building and canonicalizing its nine elements for every
- * response was a fifth of what a response cost beyond RSA. `withDs` is the form signed (the
+ * fixed but the ID and the digest, so its nine elements need not be built and canonicalized
+ * again for every response. `withDs` is the form signed (the
  * element alone renders xmlns:ds); without it, the form inside ds:Signature, which renders it.
  * sign.test.ts checks both against `canonicalXml` and xml-crypto's verifier.
  */
