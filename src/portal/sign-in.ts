@@ -106,7 +106,6 @@ export class SignInChecks {
     now: number;
     threshold: number;
   }): Promise<PasswordOutcome> {
-    const { recordName, now, threshold } = input;
     // The place for the hash first: a request the portal is too busy to check is turned away
     // before its attempt is counted, so a storm of 503s locks nobody out.
     const check = this.passwords.admit();

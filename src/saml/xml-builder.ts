@@ -118,7 +118,8 @@ const ATTRIBUTE_ESCAPES: Record<string, string> = {
   "\r": "&#xD;",
 };
 export const escapeText = (s: string) => s.replace(/[&<>\r]/g, (c) => TEXT_ESCAPES[c] ?? c);
-export const escapeAttribute = (s: string) => s.replace(/[&<"\t\n\r]/g, (c) => ATTRIBUTE_ESCAPES[c] ?? c);
+export const escapeAttribute = (s: string) =>
+  s.replace(/[&<"\t\n\r]/g, (c) => ATTRIBUTE_ESCAPES[c] ?? c);
 
 const prefixOf = (qname: string) => qname.slice(0, qname.indexOf(":")) as Prefix;
 
