@@ -206,3 +206,26 @@ export async function createRetrying(create: () => Promise<unknown>): Promise<vo
     }
   }
 }
+
+/**
+ * The API server's own count of write requests (POST, PUT, PATCH, DELETE) per resource, from
+ * its /metrics (apiserver_request_total): what a "zero writes" claim is checked against.
+ */
+export async function apiServerWrites(
+  env: TestEnvironment,
+  resources: readonly string[],
+): Promise<Record<string, number>> {
+  const res = await env.apiServer.request("GET", "/metrics");
+  const text = typeof res.body === "string" ? res.body : JSON.stringify(res.body);
+  const counts: Record<string, number> = Object.fromEntries(resources.map((r) => [r, 0]));
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? "";
+    const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? "";
+    const subresource = /subresource="([^"]*)"/.exec(line)?.[1] ?? "";
+    if (!(resource in counts) || subresource !== "") continue;
+    if (!["POST", "PUT", "PATCH", "DELETE"].includes(verb)) continue;
+    counts[resource] = (counts[resource] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return counts;
+}
