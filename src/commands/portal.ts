@@ -1,7 +1,9 @@
 import { createPrivateKey } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
+import tls from "node:tls";
 import { parseArgs } from "node:util";
+import { KubernetesIdentitySourceWriter } from "../adapters/k8s/identity-source-writer.ts";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { CredentialStore } from "../adapters/k8s/credential-store.ts";
 import { SecretDocument } from "../adapters/k8s/secret-document.ts";
@@ -70,6 +72,10 @@ Flags:
                          credential checks a minute from one client address (default 20)
   --throttle-global N    credential checks a minute from all addresses together, per replica
                          (default 6000; the hash slots and queue above bound the CPU)
+  --upstream-ca-file PATH
+                         PEM certificates also trusted for the upstream identity provider (a
+                         private CA); the system's CAs stay trusted, TLS is never turned off
+                         (default $IDC_UPSTREAM_CA_FILE)
   --log-level LEVEL      trace, debug, info, warn, error (default info)
 `;
 
@@ -146,6 +152,37 @@ function sessionKeyRing(
   return { keys: () => ring, stop: () => clearInterval(timer) };
 }
 
+/**
+ * Adds a private CA's certificates to those every TLS client of the process trusts (fetch
+ * included), for an upstream identity provider behind one; the public CAs stay trusted.
+ */
+async function trustUpstreamCa(file: string): Promise<void> {
+  const pem = await readFile(file, "utf8");
+  const extra = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!extra) throw new Error(`--upstream-ca-file ${file} holds no PEM certificate`);
+  tls.setDefaultCACertificates([...tls.getCACertificates("default"), ...extra]);
+}
+
+/**
+ * Reads a key of a Secret of the operator namespace by name (the portal's Role lets it `get`
+ * exactly the Secrets it names), kept for a minute so each sign-in does not cost a read.
+ */
+function secretReader(kubeConfig: KubeConfig, namespace: string) {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const cache = new Map<string, { at: number; value: string }>();
+  return async (name: string, key: string): Promise<string> => {
+    const id = `${name}/${key}`;
+    const hit = cache.get(id);
+    if (hit && Date.now() - hit.at < 60_000) return hit.value;
+    const secret = await core.readNamespacedSecret({ name, namespace });
+    const data = secret.data?.[key];
+    if (!data) throw new Error(`Secret ${namespace}/${name} has no key ${key}`);
+    const value = Buffer.from(data, "base64").toString("utf8");
+    cache.set(id, { at: Date.now(), value });
+    return value;
+  };
+}
+
 export async function runPortal(argv: string[], out: (text: string) => void): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -168,6 +205,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
         default: String(DEFAULT_THROTTLE.perAddress.max),
       },
       "throttle-global": { type: "string", default: String(DEFAULT_THROTTLE.global.max) },
+      "upstream-ca-file": { type: "string", default: process.env.IDC_UPSTREAM_CA_FILE },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -180,6 +218,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
   const metricsAddress = parseHostPort("--metrics-addr", values["metrics-addr"]);
   const trustedProxyHops = nonNegativeInt("--trusted-proxy-hops", values["trusted-proxy-hops"]);
   const log = createLogger(logLevel(values["log-level"]), "idc-portal");
+  if (values["upstream-ca-file"]) await trustUpstreamCa(values["upstream-ca-file"]);
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const stores = createStores(kubeConfig, log);
   const informers = portalInformers(stores);
@@ -261,6 +300,8 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
         timeWindow: 60_000,
       },
     },
+    identitySource: new KubernetesIdentitySourceWriter(kubeConfig),
+    readSecret: secretReader(kubeConfig, values.namespace),
     log,
     // Served only while the IdentityCenter has spec.identitySource.scim.enabled.
     scim: {

@@ -14,6 +14,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { setupRoutes } from "./routes/setup.ts";
 import { signInRoutes } from "./routes/sign-in.ts";
 import { upstreamSamlRoutes } from "./routes/upstream-saml.ts";
+import { upstreamOidcRoutes } from "./routes/upstream-oidc.ts";
 import { credentialThrottle } from "./throttle.ts";
 import { ssoRoutes } from "./sso/index.ts";
 import { SCIM_PREFIX, scimRoutes } from "./scim/index.ts";
@@ -78,6 +79,7 @@ export function buildPortalApp(deps: PortalDeps) {
   void app.register(healthRoutes);
   void app.register(signInRoutes);
   void app.register(upstreamSamlRoutes);
+  void app.register(upstreamOidcRoutes);
   void app.register(setupRoutes);
   void app.register(accountRoutes);
   void app.register(applicationRoutes);

@@ -32,6 +32,7 @@ import { SignInChecks } from "./sign-in.ts";
 import { DEFAULT_THROTTLE, type ThrottleOptions } from "./throttle.ts";
 import { memoryDocument, type SharedDocument } from "../adapters/k8s/secret-document.ts";
 import { emptyApprovals, type DeviceApprovals } from "./sso/device-approvals.ts";
+import type { IdentitySourceWriter } from "../adapters/k8s/identity-source-writer.ts";
 import { HashGate, type HashAdmission, type HashGateOptions } from "./hash-gate.ts";
 import {
   DEFAULT_ARGON2,
@@ -139,6 +140,10 @@ export interface PortalDeps {
   usedAssertions?: SharedDocument<UsedAssertions>;
   /** What the SCIM endpoint writes through and checks tokens against (no endpoint without). */
   scim?: ScimBackend;
+  /** Users created and Groups joined at an upstream sign-in (JIT provisioning, group claims). */
+  identitySource?: IdentitySourceWriter;
+  /** Reads a key of a Secret of the operator's namespace by name (the upstream client secret). */
+  readSecret?: (name: string, key: string) => Promise<string>;
 }
 
 /**
@@ -163,6 +168,8 @@ export class PortalContext {
   readonly now: () => Date;
   private readonly keys: SessionKeyRing | (() => SessionKeyRing);
   readonly deviceApprovals: SharedDocument<DeviceApprovals>;
+  readonly identitySource: IdentitySourceWriter | undefined;
+  readonly readSecret: ((name: string, key: string) => Promise<string>) | undefined;
   private readonly hashGate: HashGate;
   readonly usedAssertions: SharedDocument<UsedAssertions>;
 
@@ -204,6 +211,8 @@ export class PortalContext {
     });
     this.deviceApprovals = deps.deviceApprovals ?? memoryDocument(emptyApprovals);
     this.usedAssertions = deps.usedAssertions ?? memoryDocument(emptyUsedAssertions);
+    this.identitySource = deps.identitySource;
+    this.readSecret = deps.readSecret;
   }
 
   /** The instance's Argon2id cost for new hashes. */

@@ -1,7 +1,22 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 
 /** How a user proved who they are, strongest last. */
-export type AuthnMethod = "password" | "password+totp";
+export type AuthnMethod =
+  "password" | "password+totp" | "upstream" | "upstream+mfa" | "upstream+totp";
+
+/** A sign-in through the upstream identity provider started here: checked at the callback. */
+export interface UpstreamFlow {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  /** When it started (ms); a flow is good for UPSTREAM_FLOW_MS. */
+  startedAt: number;
+  /** The sign-in answers a ForceAuthn request: the upstream must authenticate afresh. */
+  forced?: boolean;
+}
+
+/** How long the user has at the upstream's login page before the flow must start again. */
+export const UPSTREAM_FLOW_MS = 10 * 60_000;
 
 /** What the session cookie carries; the portal re-checks the user on every request. */
 export interface Session {
@@ -41,6 +56,13 @@ export interface Session {
    * only the answer to this browser's own request is accepted.
    */
   upstreamRequest?: { id: string; at: number };
+  /** Before sign-in: the upstream sign-in in progress (state, nonce, PKCE verifier). */
+  upstreamFlow?: UpstreamFlow;
+  /**
+   * A sign-in through the upstream: when the upstream's statement (id_token, assertion) ends,
+   * ours ends too, and where sign-out sends the user to end the upstream's session.
+   */
+  upstream?: { notAfter: number; endSessionUrl?: string };
 }
 
 const IV_BYTES = 12;
@@ -119,7 +141,8 @@ export function sessionValid(
     session.epoch === currentEpoch &&
     now - session.issuedAt <= policy.absoluteMs &&
     now - session.lastSeen <= policy.idleMs &&
-    now >= session.issuedAt - 60_000
+    now >= session.issuedAt - 60_000 &&
+    (session.upstream === undefined || now < session.upstream.notAfter)
   );
 }
 

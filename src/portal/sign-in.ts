@@ -163,6 +163,23 @@ export class SignInChecks {
   }
 
   /**
+   * Signed in through the upstream identity provider: a new server-side session that ends
+   * when the upstream's statement does. Makes the credential record of a user who never had a
+   * password, so sign-out, reset and deactivation end this session like any other.
+   */
+  async federatedSignIn(
+    userName: string,
+    expiresAt: number,
+    now: number,
+  ): Promise<{ id: string; epoch: number }> {
+    const id = newSessionId();
+    const record = await this.credentials.update(userName, (r) =>
+      addSession(recordSuccess(r), { id, expiresAt }, now),
+    );
+    return { id, epoch: record.sessionEpoch };
+  }
+
+  /**
    * The code step, as one conditional write: the pending password step must be recent and of
    * the current credentials, the name not locked, and the code's time step newer than the last
    * used one; the step is consumed and the session listed in the same write, so one code

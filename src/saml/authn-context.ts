@@ -10,9 +10,17 @@ export const AUTHN_CONTEXT = {
 } as const;
 
 /** How a user signed in, weakest first. */
-export type SignInMethod = "password" | "password+totp";
+export type SignInMethod =
+  "password" | "password+totp" | "upstream" | "upstream+mfa" | "upstream+totp";
 
-const LEVEL: Record<SignInMethod, number> = { password: 1, "password+totp": 2 };
+const LEVEL: Record<SignInMethod, number> = {
+  password: 1,
+  "password+totp": 2,
+  // One factor at the upstream (it did not report more): reported like a password over TLS.
+  upstream: 1,
+  "upstream+mfa": 2,
+  "upstream+totp": 2,
+};
 
 /** The strength of each class the portal can truthfully report; others it never asserts. */
 const STRENGTH: ReadonlyMap<string, number> = new Map([
@@ -27,6 +35,9 @@ const STRENGTH: ReadonlyMap<string, number> = new Map([
 const DEFAULT_CLASS: Record<SignInMethod, string> = {
   password: AUTHN_CONTEXT.passwordProtectedTransport,
   "password+totp": AUTHN_CONTEXT.multiFactor,
+  upstream: AUTHN_CONTEXT.passwordProtectedTransport,
+  "upstream+mfa": AUTHN_CONTEXT.multiFactor,
+  "upstream+totp": AUTHN_CONTEXT.multiFactor,
 };
 
 /**

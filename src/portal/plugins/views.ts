@@ -56,6 +56,10 @@ export interface Pages {
     profile: string;
   };
   error: { status: number; message: string };
+  /** Sign-in with an upstream identity provider: one button, no password. */
+  "upstream-login": { displayName: string; startPath: string; error?: string };
+  /** Why an upstream sign-in was not accepted. */
+  "upstream-refused": { status: number; message: string };
   /** SSO device authorization: asks for the code the terminal shows (plain verification URL). */
   "device-code": { user: PageUser; error?: string };
   /** SSO device authorization: the code to compare with the terminal's, and who asks. */

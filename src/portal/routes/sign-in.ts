@@ -1,8 +1,8 @@
 import type { FastifyPluginCallback } from "fastify";
 import { isValidUser } from "../../identity/directory.ts";
 import { formRoute, type Form } from "../forms.ts";
+import { upstreamSignIn } from "../federation/index.ts";
 import { needsRehash } from "../password.ts";
-import { httpError } from "../errors.ts";
 import { checkCsrf } from "../plugins/csrf.ts";
 import { freshSession, signInPolicy, signedInSession } from "../plugins/session.ts";
 import { PENDING_MFA_MS } from "../session-cookie.ts";
@@ -29,12 +29,11 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
   const portal = app.portal;
   const s = portal.stores;
 
-  // With an upstream SAML IdP there are no passwords here: signing in happens upstream.
-  const upstream = () => portal.instance().spec.identitySource.type === "saml";
-
   app.get("/login", async (_req, reply) => {
-    if (upstream()) return reply.redirect("/upstream/saml/start", 303);
-    return reply.page("login", { csrf: reply.anonymousSession().csrf });
+    const csrf = reply.anonymousSession().csrf;
+    const upstream = upstreamSignIn(portal.instance());
+    if (upstream) return reply.page("upstream-login", upstream);
+    return reply.page("login", { csrf });
   });
 
   app.post(
@@ -44,11 +43,18 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
       preHandler: app.throttleCredentialChecks,
     },
     async (req, reply) => {
-      if (upstream())
-        throw httpError(403, "This portal signs users in through their identity provider.");
       const form = req.body as Form;
       const session = req.session;
       checkCsrf(session, form);
+      // With an upstream identity source, passwords kept here (from before) open nothing.
+      const upstream = upstreamSignIn(portal.instance());
+      if (upstream) {
+        req.audit("password", "upstream_only", (form.username ?? "").trim());
+        return reply.code(403).page("upstream-login", {
+          ...upstream,
+          error: `Password sign-in is off: sign in with ${upstream.displayName}.`,
+        });
+      }
       const typedName = (form.username ?? "").trim();
       const fail = (error = BAD_LOGIN) =>
         reply.code(401).page("login", { error, csrf: session?.csrf ?? "" });
@@ -143,7 +149,11 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
         code: form.otp ?? "",
         now: t,
         threshold: portal.instance().spec.signIn.lockoutThreshold,
-        expiresAt: t + signInPolicy(portal).absoluteMs,
+        // Through an upstream: never beyond the upstream's own statement.
+        expiresAt: Math.min(
+          t + signInPolicy(portal).absoluteMs,
+          session.upstream?.notAfter ?? Number.POSITIVE_INFINITY,
+        ),
       });
       req.audit(
         "otp",
@@ -165,19 +175,20 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
           error: outcome.result === "locked" ? LOCKED : "That code is not right.",
         });
       const returnTo = safeReturnTo(session.returnTo);
-      reply.writeSession(
-        signedInSession(
+      reply.writeSession({
+        ...signedInSession(
           {
             userName: session.userName,
             ...(session.uid ? { uid: session.uid } : {}),
             epoch: session.epoch,
             id: outcome.sessionId,
-            method: "password+totp",
+            method: session.upstream ? "upstream+totp" : "password+totp",
             ...(returnTo && session.forceFor ? { freshFor: session.forceFor } : {}),
           },
           t,
         ),
-      );
+        ...(session.upstream ? { upstream: session.upstream } : {}),
+      });
       return reply.redirect(returnTo ?? "/", 303);
     },
   );
@@ -189,7 +200,8 @@ export const signInRoutes: FastifyPluginCallback = (app, _options, done) => {
     if (session?.id && session.userName)
       await portal.checks.signedOut(session.userName, session.id);
     reply.writeSession(undefined);
-    return reply.redirect("/login", 303);
+    // Signed in upstream: end the upstream's session too, where it offers a way.
+    return reply.redirect(session?.upstream?.endSessionUrl ?? "/login", 303);
   });
   done();
 };

@@ -198,6 +198,8 @@ describe("sign-in through an upstream SAML IdP (SimpleSAMLphp)", () => {
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
     await page.goto(`${portalUrl}/login`);
+    // The sign-in page offers the configured upstream; its button leads there.
+    await page.click("#upstream-sign-in");
     // The upstream's own login page (another site than the portal).
     await page.waitForURL((url) => url.host === new URL(idp.url).host);
     await page.fill('input[name="username"]', users.alice.userName);
@@ -348,7 +350,8 @@ describe("sign-in through an upstream SAML IdP (SimpleSAMLphp)", () => {
     const authorize = new URL(await sp.getAuthorizeUrlAsync("", undefined, {}));
     await client.request("GET", `${authorize.pathname}${authorize.search}`);
     const login = await client.request("GET", "/login");
-    const upstream = await client.request("GET", login.headers.location as string);
+    expect(login.body).toContain('href="/upstream/saml/start"');
+    const upstream = await client.request("GET", "/upstream/saml/start");
     const sent = new URL(upstream.headers.location as string).searchParams.get("SAMLRequest");
     expect(decodeRequest(sent ?? "")).toContain('ForceAuthn="true"');
   });
