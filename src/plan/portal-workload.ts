@@ -49,13 +49,15 @@ export interface PortalWorkloadOptions {
 export function portalReadableSecrets(
   instance: string,
   applicationSecrets: readonly string[] = [],
+  /** The upstream identity provider's client secret (spec.identitySource.oidc.clientSecret). */
+  upstreamSecrets: readonly string[] = [],
 ): string[] {
   return [
     signingSecretName(instance),
     sessionSecretName(instance),
     // The hashes of its SCIM bearer tokens (idc scim-token writes them; the portal only reads).
     scimTokensSecretName(instance),
-    ...[...new Set(applicationSecrets)].sort(),
+    ...[...new Set([...applicationSecrets, ...upstreamSecrets])].sort(),
   ];
 }
 

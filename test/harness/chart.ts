@@ -141,6 +141,7 @@ export async function applyAll(
 interface PolicyRule {
   apiGroups?: string[];
   resources?: string[];
+  resourceNames?: string[];
   verbs: string[];
 }
 
@@ -166,6 +167,8 @@ async function allowed(
           resource,
           ...(subresource ? { subresource } : {}),
           verb: rule.verbs[0],
+          // A rule narrowed to names is granted for those names only.
+          ...(rule.resourceNames?.[0] ? { name: rule.resourceNames[0] } : {}),
           ...(namespace ? { namespace } : {}),
         },
       },

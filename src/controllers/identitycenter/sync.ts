@@ -162,6 +162,9 @@ async function syncPortal(
     readableSecrets: portalReadableSecrets(
       ic.metadata.name,
       ctx.applications.informer.list().map((a) => applicationSigningSecretName(a.metadata.name)),
+      ic.spec.identitySource.type === "oidc" && ic.spec.identitySource.oidc
+        ? [ic.spec.identitySource.oidc.clientSecret.name]
+        : [],
     ),
     signingFingerprint: certificateFingerprint(certificatePem),
   });

@@ -126,7 +126,8 @@ export const upstreamOidcRoutes: FastifyPluginCallback = (app, _options, done) =
         "This sign-in was not started here or took too long. Start again.",
       );
     // The flow is used once, whatever its outcome.
-    const { upstreamFlow: _used, ...rest } = before;
+    const rest = { ...before };
+    delete rest.upstreamFlow;
     reply.writeSession(rest);
     const query = new URLSearchParams(req.url.split("?")[1] ?? "");
     const upstreamError = query.get("error");

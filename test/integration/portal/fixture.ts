@@ -1,6 +1,7 @@
 import { createPrivateKey, randomBytes } from "node:crypto";
 import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
 import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
+import { KubernetesIdentitySourceWriter } from "../../../src/adapters/k8s/identity-source-writer.ts";
 import { SecretDocument } from "../../../src/adapters/k8s/secret-document.ts";
 import {
   deviceApprovalsSecretName,
@@ -220,6 +221,11 @@ export async function startPortalFixture(
     // The tests sign in from one address many times a minute; the throttling tests make
     // replicas with tight limits of their own.
     throttle: { perAddress: { max: 10_000 }, global: { max: 10_000 } },
+    identitySource: new KubernetesIdentitySourceWriter(portalKc),
+    readSecret: async (name: string, key: string) => {
+      const read = await portalCore.readNamespacedSecret({ name, namespace: NS });
+      return Buffer.from(read.data?.[key] ?? "", "base64").toString("utf8");
+    },
   };
   const app = buildPortalApp(deps);
   const replicas: ReturnType<typeof buildPortalApp>[] = [];
