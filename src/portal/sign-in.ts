@@ -171,12 +171,13 @@ export class SignInChecks {
     userName: string,
     expiresAt: number,
     now: number,
-  ): Promise<{ id: string; epoch: number }> {
+  ): Promise<{ id: string; epoch: number; uid: string | undefined }> {
     const id = newSessionId();
     const record = await this.credentials.update(userName, (r) =>
       addSession(recordSuccess(r), { id, expiresAt }, now),
     );
-    return { id, epoch: record.sessionEpoch };
+    // The record is bound to the User's uid; the session is bound to the same uid.
+    return { id, epoch: record.sessionEpoch, uid: record.userUid };
   }
 
   /**

@@ -105,7 +105,9 @@ export async function completeUpstreamSignIn(
     // Our own second factor, exactly as after a password: /login/otp finishes the sign-in.
     req.audit(`upstream_${input.protocol}`, "accepted", userName);
     reply.writeSession({
-      ...freshSession(userName, record.sessionEpoch, t),
+      // Bound to the User's uid, as after a password: a later User of this userName cannot
+      // finish this sign-in.
+      ...freshSession(userName, record.sessionEpoch, t, record.userUid),
       pendingMfa: true,
       upstream,
       ...(returnTo ? { returnTo } : {}),
@@ -121,12 +123,14 @@ export async function completeUpstreamSignIn(
       "This portal requires multi-factor sign-in. Your identity provider did not report one, and you have no authenticator here: sign in upstream with MFA, or ask an administrator for a setup link.",
     );
   }
-  const { id, epoch } = await portal.checks.federatedSignIn(userName, notAfter, t);
+  const { id, epoch, uid } = await portal.checks.federatedSignIn(userName, notAfter, t);
   req.audit(`upstream_${input.protocol}`, "signed_in", userName);
   reply.writeSession({
     ...signedInSession(
       {
         userName,
+        // The session belongs to the User the credential record is bound to (its uid).
+        ...(uid ? { uid } : {}),
         epoch,
         id,
         method: upstreamMfa ? "upstream+mfa" : "upstream",

@@ -2,7 +2,7 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastif
 import { formRoute, type Form } from "../forms.ts";
 import { httpError } from "../errors.ts";
 import { anonymousSession } from "../plugins/session.ts";
-import { startUpstreamSession } from "../upstream-session.ts";
+import { completeUpstreamSignIn } from "../federation/index.ts";
 import {
   UPSTREAM_REQUEST_TTL_MS,
   UpstreamSamlError,
@@ -97,15 +97,21 @@ export const upstreamSamlRoutes: FastifyPluginCallback = (app, _options, done) =
       }
       throw httpError(401, err.message);
     }
-    return startUpstreamSession(portal, req, reply, {
+    // The pre-sign-in session without its spent request: its returnTo and ForceAuthn carry on.
+    const before = { ...anonymousSession(session, now) };
+    delete before.upstreamRequest;
+    return completeUpstreamSignIn(req, reply, {
       identity: {
+        subject: identity.userName,
         userName: identity.userName,
         email: identity.email,
         groups: identity.groups,
         mfa: identity.mfa,
-        upstreamSessionEnd: identity.sessionNotOnOrAfter,
+        // Without a SessionNotOnOrAfter only the portal's own limit ends the session.
+        expiresAt: identity.sessionNotOnOrAfter ?? Number.POSITIVE_INFINITY,
       },
-      via: "upstream_saml",
+      before,
+      protocol: "saml",
     });
   }
   done();

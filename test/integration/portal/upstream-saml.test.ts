@@ -246,7 +246,7 @@ describe("sign-in through an upstream SAML IdP (SimpleSAMLphp)", () => {
     const { client, samlResponse } = await answeredSignIn(users.mallory);
     const refused = await postToAcs(client, samlResponse);
     expect(refused.statusCode).toBe(403);
-    expect(refused.body).toContain("this portal has no user of that name");
+    expect(refused.body).toContain("there is no user with your user name here");
     expect((await client.request("GET", "/")).statusCode).not.toBe(200);
   });
 
