@@ -37,7 +37,9 @@ const provider = new Provider(settings.issuer, {
     return { accountId: id, claims: () => ({ sub: id, ...account.claims }) };
   },
   claims: {
-    openid: ["sub"],
+    // amr only reaches the id_token as a claim of a granted scope (as Keycloak and Entra ID
+    // send it by default); it says whether the user used the security key.
+    openid: ["sub", "amr"],
     email: ["email", "email_verified"],
     profile: ["name", "given_name", "family_name", "preferred_username"],
     groups: ["groups"],

@@ -16,7 +16,8 @@ function originOf(url: string | undefined): string {
 /**
  * The CSP of a portal page before @fastify/helmet adds the reply's script and style nonces:
  * nothing loads but the portal's own stylesheet and images, no script runs but the one carrying
- * the nonce, forms post only to the portal and to `formTarget`'s origin, nobody frames the page.
+ * the nonce, forms post only to the portal and to the origins `formTarget` names, nobody frames
+ * the page.
  */
 function directives(formTarget: () => string, nonces?: { script: string; style: string }) {
   return {
@@ -35,16 +36,25 @@ function directives(formTarget: () => string, nonces?: { script: string; style: 
  * The headers of every answer, from @fastify/helmet with a fresh script and style nonce per
  * reply (`reply.cspNonce`): the CSP above, no framing (X-Frame-Options DENY as well, for browsers
  * without frame-ancestors), no referrer, no MIME sniffing; and no caching, which helmet does not
- * do. Forms post to the AWS sign-in URL unless the page names another target.
+ * do. Forms post to the AWS sign-in URL (and an OIDC upstream's origin) unless the page names
+ * another target.
  */
 export const securityHeaders = fp(
   async (app) => {
     // Without the IdentityCenter (not in the cache yet) forms post to the portal only; the
     // headers must not fail then, or /healthz would, and a liveness probe kill the pod.
-    const awsSignIn = () => originOf(app.portal.findInstance()?.spec.aws.signInUrl);
+    // Sign-out of a user who came through an upstream OIDC provider ends with a redirect to
+    // its end-session endpoint (the issuer's origin at every provider we document); browsers
+    // hold a form's redirects to form-action too, so that origin is allowed beside AWS.
+    const formTargets = () => {
+      const ic = app.portal.findInstance();
+      const source = ic?.spec.identitySource;
+      const issuer = source?.type === "oidc" ? originOf(source.oidc?.issuerUrl) : "";
+      return [originOf(ic?.spec.aws.signInUrl), issuer].filter(Boolean).join(" ");
+    };
     await app.register(helmet, {
       enableCSPNonces: true,
-      contentSecurityPolicy: { useDefaults: false, directives: directives(awsSignIn) },
+      contentSecurityPolicy: { useDefaults: false, directives: directives(formTargets) },
       xFrameOptions: { action: "deny" },
       referrerPolicy: { policy: "no-referrer" },
     });
