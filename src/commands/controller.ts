@@ -11,6 +11,7 @@ import {
   parseDuration,
   parseHostPort,
   positiveInt,
+  trustUpstreamCa,
 } from "./flags.ts";
 
 export const CONTROLLER_HELP = `Usage: idc controller [flags]
@@ -56,6 +57,9 @@ Flags:
   --credentials-namespace NAME
                            namespace of the users' credential records, passed on to each portal
                            (default $IDC_CREDENTIALS_NAMESPACE or <namespace>-credentials)
+  --upstream-ca-file PATH  PEM certificates also trusted when reading an upstream SAML IdP's
+                           metadataUrl (a private CA); the system's CAs stay trusted, TLS is
+                           never turned off (default $IDC_UPSTREAM_CA_FILE)
 `;
 
 export async function runController(argv: string[], out: (text: string) => void): Promise<number> {
@@ -83,6 +87,7 @@ export async function runController(argv: string[], out: (text: string) => void)
       "portal-workload": { type: "string", default: "true" },
       "portal-image": { type: "string", default: process.env.IDC_IMAGE },
       "credentials-namespace": credentialsNamespaceOption(),
+      "upstream-ca-file": { type: "string", default: process.env.IDC_UPSTREAM_CA_FILE },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -90,6 +95,7 @@ export async function runController(argv: string[], out: (text: string) => void)
     out(CONTROLLER_HELP);
     return 0;
   }
+  if (values["upstream-ca-file"]) await trustUpstreamCa(values["upstream-ca-file"]);
   const workers = positiveInt("--workers", values.workers);
   const log = createLogger(logLevel(values["log-level"]));
   const kubeConfig = loadKubeConfig(values.kubeconfig);

@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+import tls from "node:tls";
 import type { LevelWithSilent } from "pino";
 import { defaultCredentialsNamespace } from "../plan/naming.ts";
 
@@ -79,4 +81,16 @@ export function logLevel(value: string): LevelWithSilent {
   if (!LEVELS.includes(value))
     throw new Error(`--log-level must be one of trace, debug, info, warn, error; got "${value}"`);
   return value as LevelWithSilent;
+}
+
+/**
+ * Adds a private CA's certificates to those every TLS client of the process trusts (fetch
+ * included), for an upstream identity provider behind one (the portal's OIDC calls, the
+ * controller's read of SAML metadataUrl); the public CAs stay trusted.
+ */
+export async function trustUpstreamCa(file: string): Promise<void> {
+  const pem = await readFile(file, "utf8");
+  const extra = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!extra) throw new Error(`--upstream-ca-file ${file} holds no PEM certificate`);
+  tls.setDefaultCACertificates([...tls.getCACertificates("default"), ...extra]);
 }

@@ -1,7 +1,6 @@
 import { createPrivateKey } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import tls from "node:tls";
 import { parseArgs } from "node:util";
 import { KubernetesIdentitySourceWriter } from "../adapters/k8s/identity-source-writer.ts";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
@@ -30,6 +29,7 @@ import {
   parseDuration,
   parseHostPort,
   positiveInt,
+  trustUpstreamCa,
 } from "./flags.ts";
 import { hashConcurrencyFor } from "../plan/portal-sizing.ts";
 import { DEFAULT_PASSWORD_HASHING } from "../api/v1alpha1/identity-center.ts";
@@ -150,17 +150,6 @@ function sessionKeyRing(
   }, 60_000);
   timer.unref();
   return { keys: () => ring, stop: () => clearInterval(timer) };
-}
-
-/**
- * Adds a private CA's certificates to those every TLS client of the process trusts (fetch
- * included), for an upstream identity provider behind one; the public CAs stay trusted.
- */
-async function trustUpstreamCa(file: string): Promise<void> {
-  const pem = await readFile(file, "utf8");
-  const extra = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!extra) throw new Error(`--upstream-ca-file ${file} holds no PEM certificate`);
-  tls.setDefaultCACertificates([...tls.getCACertificates("default"), ...extra]);
 }
 
 /**

@@ -4,6 +4,7 @@ import nodeTls from "node:tls";
 import path from "node:path";
 import { promisify } from "node:util";
 import { repoRoot } from "./paths.ts";
+import { createTestCa } from "./test-ca.ts";
 import { freePort } from "./ports.ts";
 import { startServer, waitUntil, type ServerProcess } from "./process.ts";
 
@@ -23,63 +24,6 @@ export interface OidcProvider {
   stop(): Promise<void>;
 }
 
-/**
- * A test CA and a certificate for 127.0.0.1 signed by it, so the provider is served over real
- * TLS and the portal trusts it through --upstream-ca-file (never by turning checks off).
- */
-async function testCa(dir: string) {
-  const file = (name: string) => path.join(dir, name);
-  await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=identity-center test CA",
-    "-keyout",
-    file("ca.key"),
-    "-out",
-    file("ca.crt"),
-  ]);
-  await run("openssl", [
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-keyout",
-    file("idp.key"),
-    "-out",
-    file("idp.csr"),
-  ]);
-  await run("bash", [
-    "-c",
-    `printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > "${file("ext.cnf")}"`,
-  ]);
-  await run("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    file("idp.csr"),
-    "-CA",
-    file("ca.crt"),
-    "-CAkey",
-    file("ca.key"),
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    file("ext.cnf"),
-    "-out",
-    file("idp.crt"),
-  ]);
-  return { caFile: file("ca.crt"), keyFile: file("idp.key"), certFile: file("idp.crt") };
-}
-
 /** Starts panva's oidc-provider (test/harness/oidc-provider-server.ts) on a loopback port. */
 export async function startOidcProvider(options: {
   workDir: string;
@@ -93,7 +37,7 @@ export async function startOidcProvider(options: {
 }): Promise<OidcProvider> {
   const dir = path.join(options.workDir, "oidc-provider");
   await run("mkdir", ["-p", dir]);
-  const tls = await testCa(dir);
+  const tls = await createTestCa(dir);
   const port = await freePort();
   const issuer = `https://127.0.0.1:${String(port)}`;
   const server = await startServer({

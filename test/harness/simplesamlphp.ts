@@ -1,11 +1,14 @@
 import { execFile } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import path from "node:path";
 import { promisify } from "node:util";
 import { toolchainDir } from "../../scripts/toolchain/paths.ts";
 import { createSigningIdentity } from "../../src/saml/signing-identity.ts";
 import { freePort } from "./ports.ts";
 import { startServer, waitUntil } from "./process.ts";
+import { createTestCa } from "./test-ca.ts";
 
 const run = promisify(execFile);
 let installed: Promise<string> | undefined;
@@ -37,6 +40,12 @@ export interface SimpleSamlPhp {
   url: string;
   entityId: string;
   metadataUrl: string;
+  /**
+   * The same metadata over https (a TLS front on 127.0.0.1, as a reverse proxy would serve
+   * it), for the controller's metadataUrl; its CA is `caFile`.
+   */
+  httpsMetadataUrl: string;
+  caFile: string;
   metadataXml: string;
   /** The IdP's signing key: tests re-sign tampered assertions with it. */
   privateKeyPem: string;
@@ -160,13 +169,42 @@ $metadata['__DYNAMIC:1__'] = [
     },
     30_000,
   );
+  const front = await startTlsFront(root, port);
   return {
     url,
     entityId: metadataUrl,
     metadataUrl,
+    httpsMetadataUrl: `https://127.0.0.1:${String(front.port)}/saml2/idp/metadata.php`,
+    caFile: front.caFile,
     metadataXml,
     privateKeyPem: identity.privateKeyPem,
     certificatePem: identity.certificatePem,
-    stop: () => server.stop(),
+    stop: async () => {
+      await new Promise<void>((resolve) => front.server.close(() => resolve()));
+      await server.stop();
+    },
   };
+}
+
+/**
+ * TLS in front of PHP's built-in server (which speaks only http), in this process: each
+ * connection is decrypted with a certificate of a test CA and passed on to the IdP's port.
+ */
+async function startTlsFront(
+  root: string,
+  targetPort: number,
+): Promise<{ port: number; caFile: string; server: TlsServer }> {
+  const dir = path.join(root, "tls");
+  await mkdir(dir, { recursive: true });
+  const ca = await createTestCa(dir);
+  const [key, cert] = await Promise.all([readFile(ca.keyFile), readFile(ca.certFile)]);
+  const server = createTlsServer({ key, cert }, (client) => {
+    const upstream = connect(targetPort, "127.0.0.1");
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return { port, caFile: ca.caFile, server };
 }

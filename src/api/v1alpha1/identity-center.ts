@@ -443,11 +443,6 @@ const IdentitySource = Type.Object(
         message: "saml.groupsAttribute and groupMapping go together: set both or neither",
         fieldPath: ".groupMapping",
       },
-      {
-        // Until SAML sign-in runs through the shared federation core (ADR 0016).
-        rule: "self.type != 'saml' || (!self.jitProvisioning && !has(self.groupMapping))",
-        message: "jitProvisioning and groupMapping are not supported with type saml yet",
-      },
     ),
   },
 );

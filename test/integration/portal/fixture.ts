@@ -56,6 +56,8 @@ export async function startPortalFixture(
     log?: Logger;
     /** The instance's spec.identitySource (internal when unset). */
     identitySource?: Record<string, unknown>;
+    /** More flags of the controller (an upstream's --upstream-ca-file). */
+    controllerArgs?: string[];
   },
 ) {
   const kc = env.kubeConfig();
@@ -143,7 +145,11 @@ export async function startPortalFixture(
     namespace: NS,
     // An image makes the controller create the portal's ServiceAccount, Role and bindings;
     // the in-process portal below signs in as that ServiceAccount.
-    args: ["--leader-elect=false", "--portal-image=identity-center-operator:test"],
+    args: [
+      "--leader-elect=false",
+      "--portal-image=identity-center-operator:test",
+      ...(options.controllerArgs ?? []),
+    ],
     env: motoControllerEnv(moto.managementCredentials, moto.endpoint),
   });
   await waitFor(

@@ -4,6 +4,7 @@ import { DOMParser } from "@xmldom/xmldom";
 import { SAML } from "@node-saml/node-saml";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MANAGED_BY_IDENTITY_SOURCE, MANAGED_BY_SOURCE_LABEL } from "../../../src/plan/naming.ts";
 import { signElement } from "../../../src/saml/sign.ts";
 import { certificateBase64, createSigningIdentity } from "../../../src/saml/signing-identity.ts";
 import { serialize } from "../../../src/saml/xml-builder.ts";
@@ -17,7 +18,7 @@ import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { waitFor } from "../../harness/wait.ts";
 import { xmlsecVerifies } from "../../harness/xmlsec.ts";
 import { Client } from "./client.ts";
-import { A, startPortalFixture } from "./fixture.ts";
+import { A, B, startPortalFixture } from "./fixture.ts";
 
 const MFA = "https://refeds.org/profile/mfa";
 const TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -92,6 +93,10 @@ const keyOf = (pem: { privateKeyPem: string; certificatePem: string }) => ({
   certificateBase64: certificateBase64(pem.certificatePem),
 });
 
+// The controller reads SimpleSAMLphp's metadata by URL over https (a TLS front with a test CA,
+// trusted through --upstream-ca-file). alice and dave exist here; mallory and carol only
+// upstream. carol's upstream groups: "eng" (mapped to engineering, which grants Staging) and
+// "admins" (mapped to the Group admins that Git owns, so never changed by a claim).
 describe("sign-in through an upstream SAML IdP (SimpleSAMLphp)", () => {
   const env = useTestEnvironment({ crdFiles: operatorCrdFiles(), moto: true });
   let fixture: Awaited<ReturnType<typeof startPortalFixture>>;
@@ -105,6 +110,7 @@ describe("sign-in through an upstream SAML IdP (SimpleSAMLphp)", () => {
     alice: { userName: "alice", password: "alice-upstream-pw", email: "alice@example.com" },
     dave: { userName: "Dave", password: "dave-upstream-pw", email: "dave@example.com" },
     mallory: { userName: "mallory", password: "mallory-pw", email: "mallory@example.com" },
+    carol: { userName: "carol", password: "carol-pw", email: "carol@example.com" },
   };
 
   /** A portal client that started a sign-in, and the IdP's signed answer to it. */
@@ -133,9 +139,10 @@ describe("sign-in through an upstream SAML IdP (SimpleSAMLphp)", () => {
         { entityId: OTHER_SP, acsUrl },
       ],
       users: [
-        { ...users.alice, groups: ["engineering"], authnContext: MFA },
+        { ...users.alice, authnContext: MFA },
         users.dave,
         users.mallory,
+        { ...users.carol, groups: ["eng", "admins"], authnContext: MFA },
       ],
     });
     fixture = await startPortalFixture(env(), {
@@ -144,13 +151,41 @@ describe("sign-in through an upstream SAML IdP (SimpleSAMLphp)", () => {
       now: () => new Date(),
       identitySource: {
         type: "saml",
-        saml: { metadataXml: idp.metadataXml, userNameAttribute: "uid", emailAttribute: "mail" },
+        saml: {
+          metadataUrl: idp.httpsMetadataUrl,
+          userNameAttribute: "uid",
+          emailAttribute: "mail",
+          groupsAttribute: "groups",
+        },
+        jitProvisioning: false,
+        groupMapping: {
+          sameName: false,
+          mappings: [
+            { upstream: "eng", group: "engineering" },
+            { upstream: "admins", group: "admins" },
+          ],
+        },
       },
+      controllerArgs: [`--upstream-ca-file=${idp.caFile}`],
     });
     await fixture.objects.create("users", "User", "dave", {
       userName: "dave",
       email: "dave@example.com",
     });
+    await fixture.objects.create("accountassignments", "AccountAssignment", "engineering-ro", {
+      principal: { kind: "Group", name: "engineering" },
+      permissionSet: "read-only",
+      accounts: ["staging"],
+    });
+    // A Group the identity source made earlier, which carol's claims no longer name.
+    await fixture.objects.create("groups", "Group", "contractors", { members: ["carol"] });
+    await fixture.objects.setLabels("groups", "contractors", {
+      [MANAGED_BY_SOURCE_LABEL]: MANAGED_BY_IDENTITY_SOURCE,
+    });
+    // The credential store finds a record's owner in the portal's cache.
+    await waitFor("the portal's cache to see dave", () =>
+      Promise.resolve(fixture.stores.directory.validUserFor("dave") !== undefined),
+    );
     // Both have an authenticator here: only the upstream's MFA lets alice skip it.
     for (const name of ["alice", "dave"])
       await fixture.store.update(name, (r) => ({ ...r, totpSecret: TOTP_SECRET }));
@@ -176,15 +211,22 @@ describe("sign-in through an upstream SAML IdP (SimpleSAMLphp)", () => {
     await standIn.close();
   });
 
-  it("publishes what the admin registers upstream: SP entity id, ACS URL and SP metadata", async () => {
+  it("reads the IdP's metadata by URL over https (IdentitySourceReady) and publishes what the admin registers upstream: SP entity id, ACS URL and SP metadata", async () => {
     const ic = await fixture.objects.get("identitycenters", "default");
     expect(ic.status?.endpoints).toMatchObject({
       upstreamSamlEntityId: entityId,
       upstreamSamlAcsUrl: acsUrl,
       upstreamSamlMetadataUrl: entityId,
     });
-    const conditions = ic.status?.conditions as { type: string; status: string }[];
-    expect(conditions.find((c) => c.type === "IdentitySourceReady")?.status).toBe("True");
+    const conditions = ic.status?.conditions as { type: string; status: string; reason: string }[];
+    expect(conditions.find((c) => c.type === "IdentitySourceReady")).toMatchObject({
+      status: "True",
+      reason: "MetadataRead",
+    });
+    expect(ic.status?.upstreamSaml).toMatchObject({
+      entityId: idp.entityId,
+      source: idp.httpsMetadataUrl,
+    });
     const metadata = await fetch(entityId);
     expect(metadata.status).toBe(200);
     const xml = await metadata.text();
@@ -336,6 +378,45 @@ describe("sign-in through an upstream SAML IdP (SimpleSAMLphp)", () => {
     const refused = await postToAcs(victim, attacker.samlResponse);
     expect(refused.statusCode).toBe(401);
     expect(refused.body).toContain("does not answer a sign-in started in this browser");
+  });
+
+  it("JIT-creates carol (owned by the identity source) with jitProvisioning; her group attribute joins and leaves only Groups the identity source owns", async () => {
+    await fixture.objects.patchSpec("identitycenters", "default", {
+      identitySource: {
+        ...(fixture.stores.identityCenters.informer.get("default")?.spec.identitySource ?? {}),
+        jitProvisioning: true,
+      },
+    });
+    await waitFor("the portal to see jitProvisioning", () =>
+      Promise.resolve(
+        fixture.stores.identityCenters.informer.get("default")?.spec.identitySource
+          .jitProvisioning === true,
+      ),
+    );
+    const { client, samlResponse } = await answeredSignIn(users.carol);
+    const answered = await postToAcs(client, samlResponse);
+    expect(answered.headers.location).toBe("/");
+    // "eng" grants Staging; "admins" names a Group Git owns, which no claim joins her to.
+    const home = await client.request("GET", "/");
+    expect(home.body).toContain(`<h2>Staging <span class="muted">${B}</span></h2>`);
+    expect(home.body).toContain('data-account="staging"');
+    expect(home.body).not.toContain('data-account="production"');
+    const carol = fixture.stores.users.informer.list().find((u) => u.spec.userName === "carol");
+    expect(carol?.metadata.labels?.[MANAGED_BY_SOURCE_LABEL]).toBe(MANAGED_BY_IDENTITY_SOURCE);
+    expect(carol?.spec.email).toBe("carol@example.com");
+    type GroupObject = {
+      metadata: { labels?: Record<string, string> };
+      spec: { members: string[] };
+    };
+    const engineering = await fixture.objects.get<GroupObject>("groups", "engineering");
+    expect(engineering.metadata.labels?.[MANAGED_BY_SOURCE_LABEL]).toBe(MANAGED_BY_IDENTITY_SOURCE);
+    expect(engineering.spec.members).toEqual(["carol"]);
+    expect((await fixture.objects.get<GroupObject>("groups", "admins")).spec.members).toEqual([
+      "alice",
+    ]);
+    expect((await fixture.objects.get<GroupObject>("groups", "contractors")).spec.members).toEqual(
+      [],
+    );
   });
 
   it("passes an application's ForceAuthn upstream", async () => {
