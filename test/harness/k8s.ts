@@ -19,6 +19,17 @@ export function customObjects(kc: KubeConfig) {
           spec,
         },
       }),
+    /** Creates an object with labels from the start (a later label write races the controllers). */
+    createLabelled: (
+      plural: string,
+      kind: string,
+      metadata: { name: string; labels: Record<string, string> },
+      spec: unknown,
+    ) =>
+      api.createClusterCustomObject({
+        ...ref(plural),
+        body: { apiVersion: `${GROUP}/${VERSION}`, kind, metadata, spec },
+      }),
     get: async <
       T = {
         spec: Record<string, unknown>;

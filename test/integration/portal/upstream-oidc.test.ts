@@ -106,11 +106,18 @@ describe("sign-in through an upstream OIDC provider (oidc-provider) in Chromium"
     await fixture.app.listen({ host: "127.0.0.1", port });
     browser = await launchChromium();
   });
+  // What beforeAll did start is stopped even when it failed half-way (no process outlives it).
   afterAll(async () => {
-    await browser.close();
-    await fixture.stop();
-    await idp.stop();
-    await standIn.close();
+    const started = { browser, fixture, idp, standIn } as Partial<{
+      browser: Browser;
+      fixture: typeof fixture;
+      idp: typeof idp;
+      standIn: ConsoleStandIn;
+    }>;
+    await started.browser?.close();
+    await started.fixture?.stop();
+    await started.idp?.stop();
+    await started.standIn?.close();
   });
 
   async function upstreamLogin(

@@ -178,10 +178,12 @@ describe("sign-in through an upstream SAML IdP (SimpleSAMLphp)", () => {
       accounts: ["staging"],
     });
     // A Group the identity source made earlier, which carol's claims no longer name.
-    await fixture.objects.create("groups", "Group", "contractors", { members: ["carol"] });
-    await fixture.objects.setLabels("groups", "contractors", {
-      [MANAGED_BY_SOURCE_LABEL]: MANAGED_BY_IDENTITY_SOURCE,
-    });
+    await fixture.objects.createLabelled(
+      "groups",
+      "Group",
+      { name: "contractors", labels: { [MANAGED_BY_SOURCE_LABEL]: MANAGED_BY_IDENTITY_SOURCE } },
+      { members: ["carol"] },
+    );
     // The credential store finds a record's owner in the portal's cache.
     await waitFor("the portal's cache to see dave", () =>
       Promise.resolve(fixture.stores.directory.validUserFor("dave") !== undefined),
@@ -204,11 +206,18 @@ describe("sign-in through an upstream SAML IdP (SimpleSAMLphp)", () => {
     await fixture.app.listen({ host: "127.0.0.1", port });
     browser = await launchChromium();
   });
+  // What beforeAll did start is stopped even when it failed half-way (no process outlives it).
   afterAll(async () => {
-    await browser.close();
-    await fixture.stop();
-    await idp.stop();
-    await standIn.close();
+    const started = { browser, fixture, idp, standIn } as Partial<{
+      browser: Browser;
+      fixture: typeof fixture;
+      idp: typeof idp;
+      standIn: ConsoleStandIn;
+    }>;
+    await started.browser?.close();
+    await started.fixture?.stop();
+    await started.idp?.stop();
+    await started.standIn?.close();
   });
 
   it("reads the IdP's metadata by URL over https (IdentitySourceReady) and publishes what the admin registers upstream: SP entity id, ACS URL and SP metadata", async () => {
