@@ -85,9 +85,12 @@ describe("leader election between two idc controller processes", () => {
     await expect
       .poll(async () => readyOf(await objects.get("users", "erin"))?.status, { timeout: 15_000 })
       .toBe("True");
-    expect(
-      await leader.metric('idc_reconcile_total{controller="user",result="success"}'),
-    ).toBeGreaterThan(0);
+    // The counter moves when the reconcile returns, just after the status write the poll saw.
+    await expect
+      .poll(() => leader.metric('idc_reconcile_total{controller="user",result="success"}'), {
+        timeout: 5000,
+      })
+      .toBeGreaterThan(0);
     expect(
       await standby.metric('idc_reconcile_total{controller="user",result="success"}'),
     ).toBeUndefined();
