@@ -76,28 +76,7 @@ export function signInDocument(doc: Document, key: SigningKey, element: SignedEl
   if (!issuer) throw new Error(`${element} has no Issuer to place the Signature after`);
 
   const digest = createHash("sha256").update(canonicalize(target), "utf8").digest("base64");
-  const algorithm = (name: `ds:${string}`, uri: string) => el(name, { Algorithm: uri });
-  const signedInfo = buildElement(
-    doc,
-    el(
-      "ds:SignedInfo",
-      {},
-      algorithm("ds:CanonicalizationMethod", EXC_C14N),
-      algorithm("ds:SignatureMethod", RSA_SHA256),
-      el(
-        "ds:Reference",
-        { URI: `#${id}` },
-        el(
-          "ds:Transforms",
-          {},
-          algorithm("ds:Transform", ENVELOPED),
-          algorithm("ds:Transform", EXC_C14N),
-        ),
-        algorithm("ds:DigestMethod", SHA256),
-        el("ds:DigestValue", {}, digest),
-      ),
-    ),
-  );
+  const signedInfo = buildElement(doc, signedInfoOf(id, digest));
   // SignedInfo is canonicalized on its own, before it is attached: exclusive C14N renders only
   // xmlns:ds on it wherever it ends up, which is what a verifier computes inside the document.
   // RSA PKCS#1 v1.5 with SHA-256 is what rsa-sha256 means, and what crypto.sign does with an
