@@ -284,9 +284,9 @@ export class ScimService {
     const fields = userFields(body);
     this.assertUserNameFree(fields.spec.userName);
     const id = newScimId();
-    for (let attempt = 0; ; attempt++) {
+    return this.create(this.users, () => {
       const name = this.users.freeName(fields.spec.userName);
-      const obj: User = {
+      return {
         apiVersion: API_VERSION,
         kind: "User",
         metadata: {
@@ -304,14 +304,23 @@ export class ScimService {
         },
         spec: fields.spec,
       };
+    });
+  }
+
+  /**
+   * Creates the object `build` makes. A 409 means its name was taken by an object this replica
+   * had not seen: that one is remembered, so the next `build` picks another free name.
+   */
+  private async create<T extends User | Group>(kind: ScimKind<T>, build: () => T): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const obj = build();
       try {
-        const stored = await this.users.api.create(obj);
-        this.users.remember(stored);
+        const stored = await kind.api.create(obj);
+        kind.remember(stored);
         return stored;
       } catch (err) {
-        // The name was taken by an object this replica had not seen: another name.
         if (apiStatusCode(err) === 409 && attempt < CONFLICT_RETRIES) {
-          this.users.remember(obj);
+          kind.remember(obj);
           continue;
         }
         throw scimErrorOfApi(err) ?? err;
@@ -463,8 +472,8 @@ export class ScimService {
     const fields = groupFields(body);
     const members = await this.memberUserNames(fields.memberIds);
     const id = newScimId();
-    for (let attempt = 0; ; attempt++) {
-      const obj: Group = {
+    return this.create(this.groups, () => {
+      return {
         apiVersion: API_VERSION,
         kind: "Group",
         metadata: {
@@ -473,18 +482,7 @@ export class ScimService {
         },
         spec: groupSpec(fields, members),
       };
-      try {
-        const stored = await this.groups.api.create(obj);
-        this.groups.remember(stored);
-        return stored;
-      } catch (err) {
-        if (apiStatusCode(err) === 409 && attempt < CONFLICT_RETRIES) {
-          this.groups.remember(obj);
-          continue;
-        }
-        throw scimErrorOfApi(err) ?? err;
-      }
-    }
+    });
   }
 
   private async nextGroup(current: Group, body: Json): Promise<Group> {
