@@ -4,8 +4,10 @@
 # each job's output is printed whole when it ends, and the check fails if any job fails.
 # tsc's incremental state and prettier's cache live outside the checkout (per checkout path) so a
 # fresh clone in CI reuses them; both are exact (tsc follows every dependency, prettier formats
-# file by file). eslint is not cached: its typed rules read other files' types, which its cache
-# does not track.
+# file by file). eslint's own cache is not used: its typed rules read other files' types, which
+# that cache does not track. Instead a tree that passed eslint is remembered by the hash of every
+# file eslint could read (tracked and untracked, not ignored) and of the installed packages: the
+# same tree with the same tools gives the same answer, so only an unchanged tree skips it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +26,25 @@ run() { # name, command...
 }
 
 run typecheck "$bin/tsc" -p tsconfig.json --noEmit --incremental --tsBuildInfoFile "$cache/tsbuildinfo"
-run eslint "$bin/eslint" . --max-warnings 0
+eslint_key=$(
+  {
+    git ls-files -z -co --exclude-standard | xargs -0 sha1sum 2>/dev/null
+    sha1sum node_modules/.package-lock.json eslint.config.* 2>/dev/null
+  } | sha1sum | cut -c1-40
+)
+eslint_ok="$cache/eslint-ok/$eslint_key"
+lint() {
+  if git rev-parse --git-dir >/dev/null 2>&1 && [ -e "$eslint_ok" ]; then
+    echo "eslint: this exact tree passed before ($eslint_key)"
+    return 0
+  fi
+  "$bin/eslint" . --max-warnings 0 || return $?
+  mkdir -p "$cache/eslint-ok"
+  touch "$eslint_ok"
+  # Keep the newest few: a marker is only ever an exact match of a whole tree.
+  ls -1t "$cache/eslint-ok" | tail -n +21 | while read -r old; do rm -f "$cache/eslint-ok/$old"; done
+}
+run eslint lint
 run layers "$bin/depcruise" src scripts bench test --config .dependency-cruiser.js --output-type err
 run format "$bin/prettier" --check . --cache --cache-strategy content --cache-location "$cache/prettier"
 run generated "$bin/node" scripts/generate.ts --check
