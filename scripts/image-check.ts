@@ -10,9 +10,20 @@
 // stage's full `npm ci` by this checkout's node_modules (the same lock file), and the final
 // stage's RUN by what it must do for ENTRYPOINT (`ln -s` the command, `chmod` it executable).
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, cp, mkdir, readFile, rename, rm, symlink } from "node:fs/promises";
+import {
+  chmod,
+  cp,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  symlink,
+} from "node:fs/promises";
 import path from "node:path";
 import { cacheDir, repoRoot } from "./toolchain/paths.ts";
 
@@ -109,15 +120,68 @@ export interface ImageTree {
   built: Map<string, string>;
 }
 
-const sh = (command: string, cwd: string, env: NodeJS.ProcessEnv = process.env) =>
+const exec = (file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) =>
   new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    const child = spawn("sh", ["-c", command], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, output }));
   });
+
+const sh = (command: string, cwd: string, env: NodeJS.ProcessEnv = process.env) =>
+  exec("sh", ["-c", command], cwd, env);
+
+/**
+ * COPY of a file or a folder, as `cp -a` (symlinks kept as they are, modes kept), into `to`
+ * made if needed and merged into if it exists. GNU cp rather than fs.cp, which walks the tree in
+ * JavaScript: over the 14,600 files of the production node_modules it took 42 s against cp's 6 s.
+ */
+async function copyTree(from: string, to: string): Promise<void> {
+  await mkdir(path.dirname(to), { recursive: true });
+  const run = await exec("cp", ["-a", "-T", from, to], path.dirname(to));
+  if (run.code !== 0) throw new Error(`copying ${from} to ${to}: ${run.output}`);
+}
+
+/** What a stage's COPY lines read from the build context: each file's path, type, x bit, bytes. */
+async function contextDigest(stage: Stage): Promise<string> {
+  const hash = createHash("sha256");
+  for (const step of stage.steps) {
+    if (step.kind !== "COPY" || step.from !== undefined) continue;
+    for (const src of step.sources) await digestTree(hash, src);
+  }
+  return hash.digest("hex");
+}
+
+async function digestTree(hash: Hash, rel: string): Promise<void> {
+  const file = path.join(repoRoot, rel);
+  const info = await lstat(file);
+  hash.update(`\0${rel}\0${info.isDirectory() ? "d" : info.isSymbolicLink() ? "l" : "f"}`);
+  hash.update(info.mode & 0o111 ? "x" : "-");
+  if (info.isDirectory())
+    for (const name of (await readdir(file)).sort()) await digestTree(hash, `${rel}/${name}`);
+  else hash.update(info.isSymbolicLink() ? await readlink(file) : await readFile(file));
+}
+
+const KEPT_STAGES = 6;
+
+/** Keeps a built stage in the cache folder (whole or not at all) for the next run. */
+async function keepStage(root: string, kept: string): Promise<void> {
+  const work = `${kept}.${String(process.pid)}`;
+  await rm(work, { recursive: true, force: true });
+  await copyTree(root, work);
+  await rename(work, kept).catch(async () => rm(work, { recursive: true, force: true }));
+  // Stages of older trees are of no more use: keep the newest few.
+  const folder = path.dirname(kept);
+  const stages = await Promise.all(
+    (await readdir(folder))
+      .filter((name) => /^stage-[0-9a-f]{16}$/.test(name))
+      .map(async (name) => ({ name, at: (await lstat(path.join(folder, name))).mtimeMs })),
+  );
+  for (const old of stages.sort((a, b) => b.at - a.at).slice(KEPT_STAGES))
+    await rm(path.join(folder, old.name), { recursive: true, force: true });
+}
 
 /** PATH for RUN and for `idc`: the Node 24 that stands for the base image's, first. */
 const nodePath = () => `${path.dirname(process.execPath)}:/usr/bin:/bin`;
@@ -138,16 +202,14 @@ async function productionInstall(stageDir: string, command: string): Promise<voi
     if (run.code !== 0) throw new Error(`${command} failed:\n${run.output}`);
     await rename(work, cached).catch(async () => rm(work, { recursive: true, force: true }));
   }
-  await cp(path.join(cached, "node_modules"), path.join(stageDir, "node_modules"), {
-    recursive: true,
-    verbatimSymlinks: true,
-  });
+  await copyTree(path.join(cached, "node_modules"), path.join(stageDir, "node_modules"));
 }
 
 /**
  * Builds each stage in its own folder under `outDir` and returns the final stage's tree. A
  * builder stage that does what one of `previous` did (same lines, same stages before it) is
- * taken from there instead of built again.
+ * taken from there instead of built again, and so is one kept in the cache folder by an earlier
+ * run that also read the same bytes through its COPY lines (Docker's layer cache, in effect).
  */
 export async function assembleImage(
   dockerfile: string,
@@ -166,7 +228,16 @@ export async function assembleImage(
   let key = "";
   for (const stage of stages) {
     key += JSON.stringify({ ...stage, steps: stage.steps.map((s) => ({ ...s, line: 0 })) });
-    const done = stage === final ? undefined : previous?.built.get(key);
+    key += await contextDigest(stage);
+    const kept = path.join(
+      cacheDir(),
+      "image-check",
+      `stage-${createHash("sha256").update(key).digest("hex").slice(0, 16)}`,
+    );
+    const done =
+      stage === final
+        ? undefined
+        : (previous?.built.get(key) ?? (existsSync(kept) ? kept : undefined));
     const root = done ?? path.join(outDir, stage.name);
     roots.set(stage.name, root);
     built.set(key, root);
@@ -184,13 +255,9 @@ export async function assembleImage(
           const into = step.dest.endsWith("/")
             ? path.posix.join(step.dest, path.basename(src))
             : step.dest;
-          await cp(
+          await copyTree(
             path.join(from, step.from === undefined ? src : path.posix.resolve("/", src)),
             inStage(into),
-            {
-              recursive: true,
-              verbatimSymlinks: true,
-            },
           );
         }
       } else if (stage === final) {
@@ -211,6 +278,7 @@ export async function assembleImage(
           );
       }
     }
+    if (stage !== final) await keepStage(root, kept);
   }
   const root = roots.get(final.name) ?? "";
   // ENTRYPOINT runs a command the final RUN links onto PATH and makes executable.
