@@ -46,33 +46,35 @@ describe("leader election between two idc controller processes", () => {
         .readNamespacedLease({ name: lease, namespace: NS })
     ).spec?.holderIdentity ?? "";
 
-  async function startPair(prefix: string): Promise<[ControllerProcess, ControllerProcess]> {
+  async function startPair(
+    prefix: string,
+    lease = LEASE,
+  ): Promise<[ControllerProcess, ControllerProcess]> {
     const start = (identity: string) =>
       startControllerProcess({
         kubeconfig,
         workDir: env().workDir,
         identity,
         namespace: NS,
-        args: LEASE_ARGS,
+        args: [...LEASE_ARGS, `--lease-name=${lease}`],
       });
-    const pair = [await start(`${prefix}-a`), await start(`${prefix}-b`)] as [
-      ControllerProcess,
-      ControllerProcess,
-    ];
+    // Started side by side, as a Deployment's two pods are.
+    const pair = await Promise.all([start(`${prefix}-a`), start(`${prefix}-b`)]);
     running.push(...pair);
-    await waitFor("a leader", async () => (await holder()).startsWith(prefix));
+    await waitFor("a leader", async () => (await holder(lease)).startsWith(prefix));
     return pair;
   }
 
   /** Exactly one of the two says it leads, and it is the lease holder. */
   async function leaderOf(
     pair: ControllerProcess[],
+    lease = LEASE,
   ): Promise<{ leader: ControllerProcess; standby: ControllerProcess }> {
     await waitFor("both processes to report", async () => {
       const flags = await Promise.all(pair.map((p) => p.metric("idc_leader_election_is_leader")));
       return flags.filter((f) => f === 1).length === 1 && flags.filter((f) => f === 0).length === 1;
     });
-    const current = await holder();
+    const current = await holder(lease);
     const leader = pair.find((p) => p.identity === current);
     const standby = pair.find((p) => p.identity !== current);
     if (!leader || !standby) throw new Error(`lease holder ${current} is neither process`);
@@ -124,13 +126,14 @@ describe("leader election between two idc controller processes", () => {
   });
 
   it("SIGTERM releases the lease and the standby takes over within 2 s; the leader exits 0", async () => {
-    const pair = await startPair("term");
-    const { leader, standby } = await leaderOf(pair);
+    // A Lease of its own: the first test's killed leader may still hold the default one.
+    const pair = await startPair("term", "term-lease");
+    const { leader, standby } = await leaderOf(pair, "term-lease");
     const termAt = Date.now();
     leader.kill("SIGTERM");
     await waitFor(
       "the standby to take the lease",
-      async () => (await holder()) === standby.identity,
+      async () => (await holder("term-lease")) === standby.identity,
       10_000,
     );
     expect(Date.now() - termAt).toBeLessThanOrEqual(2000);
