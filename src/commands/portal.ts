@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { KubernetesIdentitySourceWriter } from "../adapters/k8s/identity-source-writer.ts";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { CredentialStore } from "../adapters/k8s/credential-store.ts";
+import { CredentialSessions } from "../adapters/k8s/credential-sessions.ts";
 import { SecretDocument } from "../adapters/k8s/secret-document.ts";
 import { emptyApprovals, deviceApprovalsSecretName } from "../portal/sso/device-approvals.ts";
 import { emptyUsedAssertions, usedAssertionsSecretName } from "../portal/upstream-saml.ts";
@@ -225,6 +226,15 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
         )
       : positiveInt("--hash-concurrency", values["hash-concurrency"]);
   log.info({ hashConcurrency, hashQueue }, "password checks bounded");
+  // The session check's cache of every credential record: not waited for, since until it has
+  // listed them all every check reads the record, as it always did (docs/adr/0021).
+  const sessionRecords = new CredentialSessions(
+    kubeConfig,
+    credentialsNamespace(values),
+    credentialOwners(stores),
+    log,
+  );
+  sessionRecords.informer.start();
   const signingName = signingSecretName(values.instance);
   const [keyPem, certificatePem, sessionKey] = await Promise.all([
     secretValue(kubeConfig, { namespace: values.namespace, name: signingName, key: "tls.key" }),
@@ -250,7 +260,9 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       kubeConfig,
       credentialsNamespace(values),
       credentialOwners(stores),
+      { seen: (secret) => sessionRecords.observe(secret) },
     ),
+    sessionRecords,
     sessionKeys: keyRing.keys,
     // Pending CLI sign-ins are sign-in state the portal writes: they live with the credential
     // records, where the portal may write, not in the operator namespace (read by name only).
@@ -312,7 +324,7 @@ export async function runPortal(argv: string[], out: (text: string) => void): Pr
       metricsServer?.close();
       keyRing.stop();
       void app.close().then(async () => {
-        await Promise.all(informers.map((i) => i.stop()));
+        await Promise.all([...informers, sessionRecords.informer].map((i) => i.stop()));
         resolve(0);
       });
     };

@@ -39,6 +39,24 @@ export interface CredentialRecord extends FailureState {
   ssoGrants?: SsoGrant[];
 }
 
+/**
+ * What the session check reads of a credential record, and nothing else: whose record it is,
+ * the epoch and the listed sessions. No password hash, authenticator, setup link or grant: a
+ * cache of every user's record holds only this (see docs/adr/0021-portal-credential-cache.md).
+ */
+export type SessionRecord = Pick<CredentialRecord, "userUid" | "sessionEpoch" | "sessions">;
+
+/** The session check's part of a record, as a new object that shares nothing secret. */
+export function sessionRecordOf(record: CredentialRecord): SessionRecord {
+  return {
+    ...(record.userUid !== undefined ? { userUid: record.userUid } : {}),
+    sessionEpoch: record.sessionEpoch,
+    ...(record.sessions
+      ? { sessions: record.sessions.map((s) => ({ id: s.id, expiresAt: s.expiresAt })) }
+      : {}),
+  };
+}
+
 /** One approved CLI sign-in: its refresh tokens are valid while it lives. */
 export interface SsoGrant {
   id: string;
@@ -59,7 +77,7 @@ export function newRecord(userName: string, userUid?: string): CredentialRecord 
 }
 
 /** Whether a record belongs to the User with this uid (a record of no known uid belongs to none). */
-export function ownedBy(record: CredentialRecord, userUid: string): boolean {
+export function ownedBy(record: Pick<CredentialRecord, "userUid">, userUid: string): boolean {
   return record.userUid !== undefined && record.userUid === userUid;
 }
 
@@ -189,6 +207,10 @@ export function removeSession(record: CredentialRecord, id: string): CredentialR
   return { ...record, sessions: (record.sessions ?? []).filter((s) => s.id !== id) };
 }
 
-export function sessionListed(record: CredentialRecord, id: string, now: number): boolean {
+export function sessionListed(
+  record: Pick<CredentialRecord, "sessions">,
+  id: string,
+  now: number,
+): boolean {
   return (record.sessions ?? []).some((s) => s.id === id && s.expiresAt > now);
 }

@@ -90,6 +90,12 @@ export class PortalMetrics {
     help: "Sign-ins answered 503 because every password-hash slot and the queue were full.",
     registers: [this.registry],
   });
+  readonly sessionChecks = new Counter({
+    name: "idc_portal_session_checks_total",
+    help: "Session checks of signed-in requests by source: cache (answered from the watched credential records) or read (a read of the record: the cache not synced yet, or a refusal confirmed).",
+    labelNames: ["source"],
+    registers: [this.registry],
+  });
   readonly hashesInFlight = new Gauge({
     name: "idc_portal_password_hashes_in_flight",
     help: "Password hashes or verifications running now (each holds the Argon2 memory cost).",

@@ -25,7 +25,7 @@ import {
   type RoleAccess,
 } from "./access.ts";
 import { accessibleApplications } from "./applications.ts";
-import type { CredentialRecord } from "../identity/credentials.ts";
+import type { CredentialRecord, SessionRecord } from "../identity/credentials.ts";
 import { httpError } from "./errors.ts";
 import { sessionKeyId, type SessionKeyRing } from "./session-cookie.ts";
 import { SignInChecks } from "./sign-in.ts";
@@ -56,6 +56,16 @@ export interface CredentialBackend {
     userName: string,
     change: (current: CredentialRecord) => CredentialRecord,
   ): Promise<CredentialRecord | undefined>;
+}
+
+/**
+ * The session check's view of every credential record, kept by a watch (CredentialSessions):
+ * `undefined` while not synced (read the record instead), else the User's record as cached,
+ * possibly none. Its answers are trusted only when they honour the session; a refusal is
+ * confirmed by a read (docs/adr/0021-portal-credential-cache.md).
+ */
+export interface SessionRecordCache {
+  lookup(userName: string): { record: SessionRecord | undefined } | undefined;
 }
 
 /** A read-only cache of one kind: what the portal needs of an informer. */
@@ -108,6 +118,8 @@ export interface PortalDeps {
   stores: PortalStores;
   instanceName: string;
   credentials: CredentialBackend;
+  /** What the session check reads before the credential record itself (none: always read). */
+  sessionRecords?: SessionRecordCache;
   /** The session key; `sessionKeys` instead when keys rotate. */
   sessionKey?: Buffer;
   /** Session keys, current first (it seals; all open), or where to read them each time. */
@@ -154,6 +166,7 @@ export class PortalContext {
   readonly stores: PortalStores;
   readonly instanceName: string;
   readonly credentials: CredentialBackend;
+  readonly sessionRecords: SessionRecordCache | undefined;
   /** The credential checks of sign-in, setup and sessions (see sign-in.ts). */
   readonly checks: SignInChecks;
   readonly throttle: ThrottleOptions;
@@ -177,6 +190,7 @@ export class PortalContext {
     this.stores = deps.stores;
     this.instanceName = deps.instanceName;
     this.credentials = deps.credentials;
+    this.sessionRecords = deps.sessionRecords;
     const key = deps.sessionKey;
     const keys = deps.sessionKeys ?? (key ? [{ id: sessionKeyId(key), key }] : undefined);
     if (!keys) throw new Error("the portal needs a session key");

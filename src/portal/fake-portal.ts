@@ -69,7 +69,9 @@ export function identityCenter(name = "default", externalUrl = "http://127.0.0.1
 }
 
 /** The caches and credential records of one portal, all in memory. */
-export function fakePortal(options: { now?: () => Date } = {}) {
+export function fakePortal(
+  options: { now?: () => Date; sessionRecords?: PortalDeps["sessionRecords"] } = {},
+) {
   const directory = new DirectoryIndex();
   const users = new MapLookup<User>();
   const access = {
@@ -131,6 +133,7 @@ export function fakePortal(options: { now?: () => Date } = {}) {
     region: "us-east-1",
     log: pino({ level: "silent" }),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.sessionRecords ? { sessionRecords: options.sessionRecords } : {}),
   };
   const context = new PortalContext(deps);
   return {

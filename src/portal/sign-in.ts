@@ -259,7 +259,11 @@ export class SignInChecks {
   }
 
   /** Whether the server still honours this signed-in session (not signed out or revoked). */
-  sessionHonoured(record: CredentialRecord, session: Session, now: number): boolean {
+  sessionHonoured(
+    record: Pick<CredentialRecord, "sessions">,
+    session: Session,
+    now: number,
+  ): boolean {
     return session.id !== undefined && sessionListed(record, session.id, now);
   }
 

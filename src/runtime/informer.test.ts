@@ -5,7 +5,13 @@ import {
 } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { Informer, startInformers, type ListPage, type WatchLike } from "./informer.ts";
+import {
+  compareResourceVersions,
+  Informer,
+  startInformers,
+  type ListPage,
+  type WatchLike,
+} from "./informer.ts";
 
 const object = (name: string, resourceVersion = "1"): KubernetesObject => ({
   apiVersion: "v1",
@@ -286,6 +292,121 @@ describe("Informer list and watch at scale", () => {
     watch.opened[0]?.send("DELETED", object("a", "4"));
     informer.observeWrite(from, object("a", "2"));
     expect(informer.get("a")).toBeUndefined();
+    await informer.stop();
+  });
+});
+
+describe("Informer with comparable resourceVersions and a transform (the portal's session cache)", () => {
+  interface Slim extends KubernetesObject {
+    note: string;
+  }
+  function comparable(watch: ScriptedWatch, ...items: KubernetesObject[]) {
+    return new Informer<KubernetesObject & { note?: string; secret?: string }, Slim>({
+      kubeConfig: new KubeConfig(),
+      path: "/api/v1/things",
+      list: listOf(...items),
+      watch,
+      log: pino({ level: "silent" }),
+      comparableVersions: true,
+      transform: (o) => ({
+        metadata: {
+          name: o.metadata?.name ?? "",
+          resourceVersion: o.metadata?.resourceVersion ?? "",
+        },
+        note: o.note ?? "",
+      }),
+    });
+  }
+  const rv = (informer: { get(n: string): KubernetesObject | undefined }, name: string) =>
+    informer.get(name)?.metadata?.resourceVersion;
+
+  it("orders resourceVersions as integers (KEP-5504), and not strings that are not", () => {
+    expect(compareResourceVersions("9", "10")).toBe(-1);
+    expect(compareResourceVersions("123", "123")).toBe(0);
+    expect(compareResourceVersions("20", "19")).toBe(1);
+    expect(compareResourceVersions("07", "8")).toBeUndefined();
+    expect(compareResourceVersions("", "8")).toBeUndefined();
+  });
+
+  it("caches the transformed form only (no secret field survives)", async () => {
+    const watch = new ScriptedWatch();
+    const informer = comparable(watch, {
+      ...object("a", "5"),
+      note: "n",
+      secret: "hash",
+    } as KubernetesObject);
+    await startInformers([informer]);
+    expect(informer.get("a")).toEqual({ metadata: { name: "a", resourceVersion: "5" }, note: "n" });
+    await informer.stop();
+  });
+
+  it("stores its own write at once even when the watch is behind, and the watch's older versions do not undo it (a sign-out seen late)", async () => {
+    const watch = new ScriptedWatch();
+    const informer = comparable(watch, object("a", "5"));
+    await startInformers([informer]);
+    // Someone wrote 6, we wrote 7 on top of it; the watch has delivered neither yet.
+    expect(informer.observe({ ...object("a", "7"), note: "ours" })).toBe(true);
+    watch.opened[0]?.send("MODIFIED", { ...object("a", "6"), note: "theirs" });
+    expect([rv(informer, "a"), informer.get("a")?.note]).toEqual(["7", "ours"]);
+    watch.opened[0]?.send("MODIFIED", { ...object("a", "7"), note: "ours" });
+    watch.opened[0]?.send("MODIFIED", { ...object("a", "8"), note: "later" });
+    expect(informer.get("a")?.note).toBe("later");
+    // An older answer (a read that raced the watch) does not go back a version.
+    expect(informer.observe(object("a", "7"))).toBe(false);
+    expect(rv(informer, "a")).toBe("8");
+    await informer.stop();
+  });
+
+  it("stores an object it read before the watch brought it, but never brings back one the watch saw deleted", async () => {
+    const watch = new ScriptedWatch();
+    const informer = comparable(watch, object("a", "5"));
+    await startInformers([informer]); // the list's version is 9
+    expect(informer.observe(object("b", "12"))).toBe(true);
+    expect(rv(informer, "b")).toBe("12");
+    // The watch deletes a at 13: a write answered at 11 (older than the delete) stays out.
+    watch.opened[0]?.send("DELETED", object("a", "13"));
+    expect(informer.observe(object("a", "11"))).toBe(false);
+    expect(informer.get("a")).toBeUndefined();
+    // A delete older than what is cached (b made again after it) deletes nothing.
+    expect(informer.observe(object("c", "20"))).toBe(true);
+    watch.opened[0]?.send("DELETED", object("c", "15"));
+    expect(rv(informer, "c")).toBe("20");
+    await informer.stop();
+  });
+
+  it("keeps, through a relist, an object stored after the list's snapshot", async () => {
+    const watch = new ScriptedWatch();
+    let items = [object("a", "5")];
+    const informer = new Informer<KubernetesObject>({
+      kubeConfig: new KubeConfig(),
+      path: "/api/v1/things",
+      list: () =>
+        Promise.resolve({
+          apiVersion: "v1",
+          kind: "ThingList",
+          metadata: { resourceVersion: "9" },
+          items,
+        }),
+      watch,
+      log: pino({ level: "silent" }),
+      comparableVersions: true,
+    });
+    await startInformers([informer]);
+    expect(informer.observe(object("b", "10"))).toBe(true);
+    items = [object("a", "5")];
+    // 410: the next cycle lists again (its snapshot at 9 does not hold b, made at 10).
+    watch.opened[0]?.end({ code: 410 });
+    for (let turn = 0; turn < 50 && watch.opened.length < 2; turn++) await Promise.resolve();
+    expect(watch.opened.length).toBe(2);
+    expect(rv(informer, "b")).toBe("10");
+    await informer.stop();
+  });
+
+  it("does nothing on observe without comparable versions (equality is all it may assume)", async () => {
+    const informer = informerOf(listOf(object("a", "1")));
+    await startInformers([informer]);
+    expect(informer.observe(object("a", "2"))).toBe(false);
+    expect(rv(informer, "a")).toBe("1");
     await informer.stop();
   });
 });

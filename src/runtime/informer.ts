@@ -23,7 +23,7 @@ export interface ListPage {
   continue?: string;
 }
 
-export interface InformerOptions<T extends KubernetesObject> {
+export interface InformerOptions<T extends KubernetesObject, S extends KubernetesObject = T> {
   kubeConfig: KubeConfig;
   /** API path of the collection, for example /apis/identitycenter.dev/v1alpha1/users. */
   path: string;
@@ -37,6 +37,19 @@ export interface InformerOptions<T extends KubernetesObject> {
   watch?: WatchLike;
   /** Objects per list page (500, as client-go's reflector). */
   pageSize?: number;
+  /**
+   * The form an object is cached in (slimObject when unset): a cache that needs a few fields
+   * of a large object (a credential record's sessions, not its password hash) keeps only those.
+   * It must keep metadata.name, namespace and resourceVersion.
+   */
+  transform?: (object: T) => S;
+  /**
+   * Whether this kind's resourceVersions may be compared as integers (KEP-5504: an etcd
+   * revision; Secrets and the other built-in kinds). The cache then never goes back a version,
+   * whichever way a version arrives (watch, relist, `observe`), so objects this process read
+   * or wrote can be stored at once even when the watch is behind.
+   */
+  comparableVersions?: boolean;
 }
 
 /** What the informer uses of client-node's Watch. */
@@ -52,6 +65,17 @@ const keyOf = (obj: KubernetesObject): string =>
   obj.metadata?.namespace
     ? `${obj.metadata.namespace}/${obj.metadata.name ?? ""}`
     : (obj.metadata?.name ?? "");
+
+/**
+ * Orders two resourceVersions as KEP-5504 defines it (positive integers without leading zeros,
+ * compared by length, then digit by digit); undefined when either is not such an integer.
+ */
+export function compareResourceVersions(a: string, b: string): number | undefined {
+  const valid = (v: string) => /^[1-9][0-9]*$/.test(v);
+  if (!valid(a) || !valid(b)) return undefined;
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 const isGone = (err: unknown): boolean =>
   typeof err === "object" &&
@@ -77,9 +101,9 @@ function continueOf(list: KubernetesListObject<KubernetesObject>): string | unde
  *   410 Gone relists at once.
  * It reports synced only once its first list is wholly in the store.
  */
-export class Informer<T extends KubernetesObject> {
-  private objects = new Map<string, T>();
-  private readonly handlers: ((change: Change<T>) => void)[] = [];
+export class Informer<T extends KubernetesObject, S extends KubernetesObject = T> {
+  private objects = new Map<string, S>();
+  private readonly handlers: ((change: Change<S>) => void)[] = [];
   private synced = false;
   private stopped = true;
   private resourceVersion = "";
@@ -89,20 +113,31 @@ export class Informer<T extends KubernetesObject> {
   /** Bumped on every start and stop, so callbacks of an older cycle are ignored. */
   private generation = 0;
   private readonly syncWaiters: (() => void)[] = [];
-  private readonly options: InformerOptions<T>;
+  private readonly options: InformerOptions<T, S>;
   private readonly clock: Clock;
   private readonly watcher: WatchLike;
+  private readonly transform: (object: T) => S;
 
-  constructor(options: InformerOptions<T>) {
+  constructor(options: InformerOptions<T, S>) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.watcher = options.watch ?? new Watch(options.kubeConfig);
+    this.transform = options.transform ?? ((object: T) => slimObject(object) as unknown as S);
+  }
+
+  /** Whether `version` is older than `than` (only ever true with comparableVersions). */
+  private older(version: string | undefined, than: string | undefined): boolean {
+    if (!this.options.comparableVersions || !version || !than) return false;
+    return (compareResourceVersions(version, than) ?? 0) < 0;
   }
 
   /** Stores or removes one object and tells the handlers; "update" of a new key is an add. */
-  private apply(type: "update" | "delete", object: T): void {
+  private apply(type: "update" | "delete", object: S): void {
     const key = keyOf(object);
     const old = this.objects.get(key);
+    // A version older than the cached one (the watch catching up with an object this process
+    // already stored through `observe`) changes nothing, nor does a delete of an older one.
+    if (old && this.older(object.metadata?.resourceVersion, old.metadata?.resourceVersion)) return;
     if (type === "delete") {
       if (!old) return;
       this.objects.delete(key);
@@ -111,7 +146,7 @@ export class Informer<T extends KubernetesObject> {
       if (old && old.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
       this.objects.set(key, object);
     }
-    const change: Change<T> = {
+    const change: Change<S> = {
       type: type === "delete" ? "delete" : old ? "update" : "add",
       object,
       old,
@@ -144,7 +179,7 @@ export class Informer<T extends KubernetesObject> {
   }
 
   /** Registers a handler for every change, including the adds of the first list. */
-  onChange(handler: (change: Change<T>) => void): void {
+  onChange(handler: (change: Change<S>) => void): void {
     this.handlers.push(handler);
   }
 
@@ -193,7 +228,7 @@ export class Informer<T extends KubernetesObject> {
       }
       if (cycle !== this.generation || this.stopped) return;
       for (const item of page.items) {
-        const object = slimObject(item);
+        const object = this.transform(item);
         seen.add(keyOf(object));
         this.apply("update", object);
       }
@@ -201,7 +236,11 @@ export class Informer<T extends KubernetesObject> {
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       if (!token) break;
     }
-    for (const [key, object] of this.objects) if (!seen.has(key)) this.apply("delete", object);
+    for (const [key, object] of this.objects) {
+      // Stored through `observe` after the list's snapshot was taken: newer than the list.
+      if (this.older(resourceVersion, object.metadata?.resourceVersion)) continue;
+      if (!seen.has(key)) this.apply("delete", object);
+    }
     this.resourceVersion = resourceVersion;
     this.restartDelay = RESTART_MIN_MS;
     this.markSynced();
@@ -245,10 +284,10 @@ export class Informer<T extends KubernetesObject> {
     switch (phase) {
       case "ADDED":
       case "MODIFIED":
-        this.apply("update", slimObject(raw));
+        this.apply("update", this.transform(raw));
         break;
       case "DELETED":
-        this.apply("delete", slimObject(raw));
+        this.apply("delete", this.transform(raw));
         break;
       case "ERROR":
         // 410: the version is too old; the watch ends and the next cycle relists.
@@ -282,10 +321,31 @@ export class Informer<T extends KubernetesObject> {
    * else (the watch got there first, or someone wrote since) the answer is not newer than the
    * cache and is dropped.
    */
-  observeWrite(from: T, written: T): void {
+  observeWrite(from: KubernetesObject, written: T): void {
+    if (this.options.comparableVersions) {
+      this.observe(written);
+      return;
+    }
     const current = this.objects.get(keyOf(written));
     if (!current || current.metadata?.resourceVersion !== from.metadata?.resourceVersion) return;
-    this.apply("update", slimObject(written));
+    this.apply("update", this.transform(written));
+  }
+
+  /**
+   * An object as this process just read or wrote it, stored at once when it is newer than what
+   * the cache knows (comparableVersions only; otherwise nothing happens): newer than the cached
+   * version, or, for a key the cache does not hold, newer than the last version the list or
+   * watch reached. A key absent at a version the watch has already passed was deleted (or
+   * relabelled) since, and stays absent. Returns whether it was stored.
+   */
+  observe(object: T): boolean {
+    const version = object.metadata?.resourceVersion;
+    if (!this.options.comparableVersions || !version) return false;
+    const current = this.objects.get(keyOf(object));
+    const reference = current?.metadata?.resourceVersion ?? this.resourceVersion;
+    if (reference && (compareResourceVersions(version, reference) ?? 0) <= 0) return false;
+    this.apply("update", this.transform(object));
+    return true;
   }
 
   hasSynced(): boolean {
@@ -297,16 +357,16 @@ export class Informer<T extends KubernetesObject> {
     return new Promise((resolve) => this.syncWaiters.push(resolve));
   }
 
-  get(name: string): T | undefined {
+  get(name: string): S | undefined {
     return this.objects.get(name);
   }
 
-  list(): T[] {
+  list(): S[] {
     return [...this.objects.values()];
   }
 
   /** Objects in the cache, without copying them into an array. */
-  values(): IterableIterator<T> {
+  values(): IterableIterator<S> {
     return this.objects.values();
   }
 

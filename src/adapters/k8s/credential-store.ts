@@ -50,16 +50,29 @@ export class CredentialStore {
    * of reading it again each time. A copy that is behind costs a 409 and a fresh read.
    */
   private readonly lastSeen = new Map<string, V1Secret>();
+  private readonly seen: ((secret: V1Secret) => void) | undefined;
 
-  constructor(kubeConfig: KubeConfig, namespace: string, ownerOf: OwnerLookup) {
+  /**
+   * `options.seen` is told of every Secret this store reads or writes, as the API server
+   * answered it: the portal's session cache (CredentialSessions.observe) takes its own writes
+   * from there at once instead of waiting for the watch.
+   */
+  constructor(
+    kubeConfig: KubeConfig,
+    namespace: string,
+    ownerOf: OwnerLookup,
+    options: { seen?: (secret: V1Secret) => void } = {},
+  ) {
     this.secrets = new SecretRequests(kubeConfig, namespace);
     this.namespace = namespace;
     this.ownerOf = ownerOf;
+    this.seen = options.seen;
   }
 
   private remember(userName: string, secret: V1Secret | undefined): void {
     this.lastSeen.delete(userName); // re-inserted last: the Map's order is the eviction order
     if (!secret) return;
+    this.seen?.(secret);
     // Only what the next write needs: managedFields is most of a Secret's size.
     this.lastSeen.set(userName, {
       metadata: { resourceVersion: secret.metadata?.resourceVersion },

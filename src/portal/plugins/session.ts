@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { User } from "../../api/v1alpha1/index.ts";
+import type { SessionRecord } from "../../identity/credentials.ts";
 import { isValidUser } from "../../identity/directory.ts";
 import { isoDurationSeconds } from "../../plan/naming.ts";
 import { chooseAuthnContext } from "../../saml/authn-context.ts";
@@ -115,6 +116,47 @@ export function signInPolicy(portal: PortalContext) {
   };
 }
 
+/**
+ * Whether a record honours the session: the cookie alone is not enough, the server must still
+ * list the session (not signed out, not ended by a new password, a reset or deactivation), and
+ * a session of an earlier User of this userName (deleted and created again, or renamed) is not
+ * this User's, whatever its epoch.
+ */
+export function recordHonours(
+  portal: PortalContext,
+  record: SessionRecord | undefined,
+  session: Session,
+  now: number,
+): boolean {
+  return (
+    record !== undefined &&
+    sessionBelongsTo(session, record.userUid) &&
+    sessionValid(session, signInPolicy(portal), record.sessionEpoch, now) &&
+    portal.checks.sessionHonoured(record, session, now)
+  );
+}
+
+/**
+ * Whether the server honours the session, from the watched cache when it says yes. A "no" from
+ * the cache (not listed, no record, the epoch moved) may be a sign-in on another replica whose
+ * write has not come through the watch yet: it is confirmed by reading the record before the
+ * request is refused. Before the cache has synced every check reads the record.
+ */
+async function sessionHonouredNow(
+  portal: PortalContext,
+  userName: string,
+  session: Session,
+  now: number,
+): Promise<boolean> {
+  const cached = portal.sessionRecords?.lookup(userName);
+  if (cached && recordHonours(portal, cached.record, session, now)) {
+    portal.metrics.sessionChecks.inc({ source: "cache" });
+    return true;
+  }
+  portal.metrics.sessionChecks.inc({ source: "read" });
+  return recordHonours(portal, await portal.credentials.get(userName), session, now);
+}
+
 /** The user behind the session, if the session is valid and the user may still sign in. */
 async function signedInUser(
   portal: PortalContext,
@@ -126,19 +168,11 @@ async function signedInUser(
   const s = portal.stores;
   const userObject = s.directory.validUserFor(session.userName);
   const user = userObject === undefined ? undefined : s.users.informer.get(userObject);
+  // From the User cache on every request, never from the credential cache: a User made
+  // inactive or deleted is refused at once, on every replica.
   if (!user || !user.spec.active || !isValidUser(user, s.directory)) return undefined;
-  const record = await portal.credentials.get(user.spec.userName);
   const t = portal.now().getTime();
-  // The cookie alone is not enough: the server must still list the session (not signed out,
-  // not ended by a new password, a reset or deactivation), and a session of an earlier User of
-  // this userName (deleted and created again, or renamed) is not this User's, whatever its epoch.
-  if (
-    !record ||
-    !sessionBelongsTo(session, record.userUid) ||
-    !sessionValid(session, signInPolicy(portal), record.sessionEpoch, t) ||
-    !portal.checks.sessionHonoured(record, session, t)
-  )
-    return undefined;
+  if (!(await sessionHonouredNow(portal, user.spec.userName, session, t))) return undefined;
   const refreshed = { ...session, lastSeen: t };
   reply.writeSession(refreshed);
   return { user, session: refreshed };

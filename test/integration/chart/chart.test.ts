@@ -277,14 +277,18 @@ describe("the Helm chart", () => {
       { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
     ]);
     // Credential records: the controller removes stale ones; the portals read and write one
-    // by name and never list them.
+    // by name, and list and watch them for the session check's cache (docs/adr/0021).
     expect(rulesOf(defaults, "Role", "identity-center-operator", CREDENTIALS_NAMESPACE)).toEqual([
       { apiGroups: [""], resources: ["secrets"], verbs: ALL_WRITE },
     ]);
     expect(
       rulesOf(defaults, "Role", "identity-center-operator-portal", CREDENTIALS_NAMESPACE),
     ).toEqual([
-      { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "update", "patch"] },
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        verbs: ["get", "list", "watch", "create", "update", "patch"],
+      },
     ]);
 
     for (const rendered of [defaults, featured]) {

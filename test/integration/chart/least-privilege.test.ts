@@ -186,14 +186,17 @@ describe("least privilege: what the portal and the controller may do", () => {
     expect(await can(PORTAL_SERVICE_ACCOUNT, secret("get", "default", SIGNING))).toBe(false);
   });
 
-  it("the portal manages credential records only in their own namespace, and cannot enumerate them", async () => {
+  it("the portal manages credential records only in their own namespace, and watches them there only (its session cache)", async () => {
     for (const verb of ["get", "update", "patch"])
       expect(
         await can(PORTAL_SERVICE_ACCOUNT, secret(verb, CREDENTIALS_NS, "idc-credentials-x")),
         verb,
       ).toBe(true);
     expect(await can(PORTAL_SERVICE_ACCOUNT, secret("create", CREDENTIALS_NS))).toBe(true);
+    // List and watch feed the session check's cache (docs/adr/0021); never deleting a record.
     for (const verb of ["list", "watch"])
+      expect(await can(PORTAL_SERVICE_ACCOUNT, secret(verb, CREDENTIALS_NS)), verb).toBe(true);
+    for (const verb of ["delete", "deletecollection"])
       expect(await can(PORTAL_SERVICE_ACCOUNT, secret(verb, CREDENTIALS_NS)), verb).toBe(false);
   });
 

@@ -1,5 +1,6 @@
 import { createPrivateKey, randomBytes } from "node:crypto";
 import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
+import { CredentialSessions } from "../../../src/adapters/k8s/credential-sessions.ts";
 import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
 import { KubernetesIdentitySourceWriter } from "../../../src/adapters/k8s/identity-source-writer.ts";
 import { SecretDocument } from "../../../src/adapters/k8s/secret-document.ts";
@@ -167,7 +168,8 @@ export async function startPortalFixture(
   );
   // The portal runs with exactly the RBAC the controller gave its ServiceAccount (the chart's
   // read-only ClusterRole and a Role for Secrets): a forbidden call fails the tests.
-  const portalKc = loadKubeConfig(await env.kubeconfigFor(PORTAL_SERVICE_ACCOUNT));
+  const portalKubeconfig = await env.kubeconfigFor(PORTAL_SERVICE_ACCOUNT);
+  const portalKc = loadKubeConfig(portalKubeconfig);
   const portalCore = portalKc.makeApiClient(CoreV1Api);
   let secret: V1Secret | undefined;
   await waitFor("the portal's ServiceAccount to read the signing Secret", async () => {
@@ -196,11 +198,23 @@ export async function startPortalFixture(
   const stores = createStores(portalKc, log);
   const informers = portalInformers(stores);
   await startInformers(informers);
-  const store = new CredentialStore(portalKc, CREDENTIALS_NS, credentialOwners(stores));
+  // The session check's cache, as `idc portal` wires it: the store's reads and writes go
+  // straight into it. Synced before the tests start, so they meet the portal as it runs.
+  const sessionRecords = new CredentialSessions(
+    portalKc,
+    CREDENTIALS_NS,
+    credentialOwners(stores),
+    log,
+  );
+  const store = new CredentialStore(portalKc, CREDENTIALS_NS, credentialOwners(stores), {
+    seen: (secret) => sessionRecords.observe(secret),
+  });
+  await startInformers([sessionRecords.informer]);
   const deps = {
     stores,
     instanceName: "default",
     credentials: store,
+    sessionRecords,
     deviceApprovals: new SecretDocument(portalKc, {
       namespace: CREDENTIALS_NS,
       name: deviceApprovalsSecretName("default"),
@@ -239,6 +253,9 @@ export async function startPortalFixture(
     objects,
     store,
     stores,
+    sessionRecords,
+    /** The portal ServiceAccount's kubeconfig file (replicas with caches of their own). */
+    portalKubeconfig,
     app,
     certificatePem,
     metrics: deps.metrics,
@@ -251,7 +268,7 @@ export async function startPortalFixture(
     async stop() {
       for (const r of replicas) await r.close();
       await app.close();
-      for (const i of informers) await i.stop();
+      for (const i of [...informers, sessionRecords.informer]) await i.stop();
       await controller.stop("SIGTERM");
     },
   };

@@ -8,8 +8,14 @@ import {
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { SAML, ValidateInResponseTo } from "@node-saml/node-saml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
-import type { createStores } from "../../../src/adapters/k8s/stores.ts";
+import { KubeConfig, type RequestContext } from "@kubernetes/client-node";
+import type { Dispatcher } from "undici";
+import { CredentialSessions } from "../../../src/adapters/k8s/credential-sessions.ts";
+import { CredentialStore } from "../../../src/adapters/k8s/credential-store.ts";
+import { credentialOwners, type createStores } from "../../../src/adapters/k8s/stores.ts";
+import { createLogger } from "../../../src/observability/logger.ts";
+import { openSession } from "../../../src/portal/session-cookie.ts";
+import { startInformers } from "../../../src/runtime/informer.ts";
 import type { buildPortalApp } from "../../../src/portal/app.ts";
 import { issueSetupToken } from "../../../src/identity/credentials.ts";
 import { totpCode } from "../../harness/totp.ts";
@@ -24,7 +30,37 @@ import { useTestEnvironment } from "../../harness/use-environment.ts";
 import { waitFor } from "../../harness/wait.ts";
 import { xmlsecVerifies } from "../../harness/xmlsec.ts";
 import { Client } from "./client.ts";
-import { A, NS, startPortalFixture } from "./fixture.ts";
+import { A, CREDENTIALS_NS, NS, startPortalFixture } from "./fixture.ts";
+
+/**
+ * A kubeconfig whose connections count the GETs of single credential Secrets (the session
+ * check's read of a record): list and watch requests are not counted.
+ */
+class ReadCountingKubeConfig extends KubeConfig {
+  credentialReads = 0;
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    const count = (path: string, method: string) => {
+      if (method === "GET" && /\/secrets\/idc-credentials-[0-9a-f]+(\?|$)/.test(path))
+        this.credentialReads++;
+    };
+    const counting = new Proxy(context, {
+      get(target, property, receiver) {
+        if (property === "setDispatcher")
+          return (dispatcher: Dispatcher) => {
+            target.setDispatcher(
+              dispatcher.compose((dispatch) => (options, handler) => {
+                count(options.path, options.method);
+                return dispatch(options, handler);
+              }),
+            );
+          };
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? (value as () => unknown).bind(target) : value;
+      },
+    });
+    await super.applySecurityAuthentication(counting);
+  }
+}
 
 const SIGN_IN = "https://signin.aws.amazon.com/saml";
 const PASSWORD = "a long enough passphrase";
@@ -684,5 +720,113 @@ describe("access portal", () => {
         Promise.resolve(stores.users.informer.get("alice")?.spec.active === true),
       );
     }
+  });
+
+  describe("the session check's cache of credential records (docs/adr/0021)", () => {
+    /**
+     * A replica of the portal with a store and a session cache of its own (the other caches
+     * and the session key are the fixture's), on the portal ServiceAccount's RBAC, counting the
+     * reads of single credential Secrets it sends to the API server.
+     */
+    async function replicaWithOwnCache(options: { start?: boolean } = {}) {
+      const kc = new ReadCountingKubeConfig();
+      kc.loadFromFile(fixture.portalKubeconfig);
+      const owners = credentialOwners(stores);
+      const cache = new CredentialSessions(kc, CREDENTIALS_NS, owners, createLogger("silent"));
+      const credentials = new CredentialStore(kc, CREDENTIALS_NS, owners, {
+        seen: (secret) => cache.observe(secret),
+      });
+      if (options.start ?? true) await startInformers([cache.informer]);
+      const replica = fixture.replica({ credentials, sessionRecords: cache });
+      caches.push(cache);
+      return { app: replica, kc, cache };
+    }
+    const caches: CredentialSessions[] = [];
+    afterAll(async () => {
+      for (const cache of caches) await cache.informer.stop();
+    });
+    const listed = (cache: CredentialSessions, id: string | undefined) =>
+      (cache.lookup("alice")?.record?.sessions ?? []).some((s) => s.id === id);
+    const sessionIdOf = (client: Client) =>
+      openSession(
+        decodeURIComponent(client.cookie.slice(client.cookie.indexOf("=") + 1)),
+        fixture.app.portal.sessionKeys(),
+      )?.id;
+
+    it("a session signed out on another replica is refused once the watch brings the sign-out there (reusing a stolen cookie after logout)", async () => {
+      const a = await replicaWithOwnCache();
+      const b = await replicaWithOwnCache();
+      const owner = new Client(a.app);
+      expect((await signIn(owner)).statusCode).toBe(303);
+      const id = sessionIdOf(owner);
+      expect(id).toBeDefined();
+      // The sign-in's own write is in A's cache at once (write-through), before any watch event.
+      expect(listed(a.cache, id)).toBe(true);
+      const stolen = owner.cookie;
+      const onB = new Client(b.app);
+      onB.cookie = stolen;
+      const home = await onB.request("GET", "/");
+      expect(home.statusCode).toBe(200);
+      const out = await onB.request("POST", "/logout", { csrf: Client.csrf(home.body) });
+      expect(out.statusCode).toBe(303);
+      // B wrote the sign-out: it refuses the cookie at once.
+      const thiefOnB = new Client(b.app);
+      thiefOnB.cookie = stolen;
+      const refusedOnB = await thiefOnB.request("GET", "/");
+      expect([refusedOnB.statusCode, refusedOnB.headers.location]).toEqual([303, "/login"]);
+      // A learns of it through its watch, and then refuses the cookie too.
+      await waitFor("A's cache to see the sign-out made on B", () =>
+        Promise.resolve(!listed(a.cache, id)),
+      );
+      const thiefOnA = new Client(a.app);
+      thiefOnA.cookie = stolen;
+      const refusedOnA = await thiefOnA.request("GET", "/");
+      expect([refusedOnA.statusCode, refusedOnA.headers.location]).toEqual([303, "/login"]);
+    });
+
+    it("accepts at once a session signed in on another replica that its cache has not seen yet (a refusal is confirmed by a read)", async () => {
+      const a = await replicaWithOwnCache();
+      const b = await replicaWithOwnCache();
+      // A's watch is behind for as long as the test runs: its cache knows nothing after this.
+      await a.cache.informer.stop();
+      const onB = new Client(b.app);
+      expect((await signIn(onB)).statusCode).toBe(303);
+      const id = sessionIdOf(onB);
+      expect(listed(a.cache, id)).toBe(false);
+      const onA = new Client(a.app);
+      onA.cookie = onB.cookie;
+      const before = a.kc.credentialReads;
+      const home = await onA.request("GET", "/");
+      expect(home.statusCode).toBe(200);
+      expect(home.body).toContain('data-account="production"');
+      expect(a.kc.credentialReads).toBe(before + 1);
+      // The record that read is now in A's cache: the next request needs no read.
+      expect(listed(a.cache, id)).toBe(true);
+      expect((await onA.request("GET", "/")).statusCode).toBe(200);
+      expect(a.kc.credentialReads).toBe(before + 1);
+    });
+
+    it("reads the credential record on every signed-in request until its cache has synced, and on none after (no API round trip per request)", async () => {
+      const a = await replicaWithOwnCache({ start: false });
+      const client = new Client(a.app);
+      expect((await signIn(client)).statusCode).toBe(303);
+      let reads = a.kc.credentialReads;
+      for (let i = 0; i < 5; i++) expect((await client.request("GET", "/")).statusCode).toBe(200);
+      // The counter sees the reads: without the cache every request makes one.
+      expect(a.kc.credentialReads - reads).toBe(5);
+      await startInformers([a.cache.informer]);
+      reads = a.kc.credentialReads;
+      for (let i = 0; i < 5; i++) {
+        const home = await client.request("GET", "/");
+        expect(home.statusCode).toBe(200);
+        const console_ = await client.request("POST", "/aws/console", {
+          csrf: Client.csrf(home.body),
+          account: "production",
+          permissionSet: "read-only",
+        });
+        expect(console_.statusCode).toBe(200);
+      }
+      expect(a.kc.credentialReads - reads).toBe(0);
+    });
   });
 });
