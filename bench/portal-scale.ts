@@ -7,17 +7,33 @@
 //
 //   npm run bench:portal-scale
 //   (BENCH_USERS=100000 BENCH_GROUPS=10000 BENCH_ACCOUNTS=250 BENCH_PERMISSION_SETS=20
-//    BENCH_SAMPLED_USERS=20 BENCH_ROUNDS=50 by default)
+//    BENCH_SAMPLED_USERS=20 BENCH_ROUNDS=50 BENCH_CREDENTIALS=BENCH_USERS by default)
+//
+// Every user has a credential record (BENCH_CREDENTIALS of them, all by default), so the portal's
+// session cache (docs/adr/0021) holds one slim entry per user, as it would in production; the
+// heap after GC is measured before and after that cache syncs (run with --expose-gc).
 //
 // Server time is fastify's reply.elapsedTime in an onResponse hook: from the request's arrival
-// to the last byte handed to the socket. The parts are timed apart too: the session check's
-// read of the credentials Secret (an API server round trip on every request, by design: a
-// signed-out session must end at once), the access computation through the indexes, and the
-// same answer by the scan over every assignment and account that the portal used before.
+// to the last byte handed to the socket. The parts are timed apart too: the session check as it
+// runs now (from the watched cache), the read of the credentials Secret it made on every request
+// before (an API server round trip, timed beside it for comparison), the access computation
+// through the indexes, and the same answer by the scan over every assignment and account that
+// the portal used before.
+//
+// The load goes through one shared HTTP/2 connection with BENCH_CONCURRENCY (128) creates in
+// flight (BulkCreator in support.ts): client-node opens a new connection per call.
 import { createPrivateKey, randomBytes } from "node:crypto";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Account, Group, User } from "../src/api/v1alpha1/index.ts";
-import { CredentialStore } from "../src/adapters/k8s/credential-store.ts";
+import { CredentialSessions } from "../src/adapters/k8s/credential-sessions.ts";
+import {
+  CREDENTIALS_LABEL,
+  CredentialStore,
+  credentialSecretName,
+  USER_NAME_ANNOTATION,
+  USER_OBJECT_ANNOTATION,
+  USER_UID_ANNOTATION,
+} from "../src/adapters/k8s/credential-store.ts";
 import { createStores, credentialOwners, portalInformers } from "../src/adapters/k8s/stores.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { accessibleAccounts, findRole } from "../src/portal/access.ts";
@@ -27,7 +43,13 @@ import { startInformers } from "../src/runtime/informer.ts";
 import { certificateBase64, createSigningIdentity } from "../src/saml/signing-identity.ts";
 import { createNamespace, customObjects } from "../test/harness/k8s.ts";
 import { waitFor } from "../test/harness/wait.ts";
-import { createRetrying, inParallel, LoadSampler, startBenchEnvironment } from "./support.ts";
+import {
+  BulkCreator,
+  createRetrying,
+  inParallel,
+  LoadSampler,
+  startBenchEnvironment,
+} from "./support.ts";
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 10_000);
@@ -36,7 +58,8 @@ const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 250);
 const PERMISSION_SETS = Number(process.env.BENCH_PERMISSION_SETS ?? 20);
 const SAMPLED = Number(process.env.BENCH_SAMPLED_USERS ?? 20);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 50);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 96);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 128);
+const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? USERS);
 const NAMESPACE = "identity-center-operator";
 const PASSWORD = "correct horse battery staple";
 const ref = { group: "identitycenter.dev", version: "v1alpha1" };
@@ -45,6 +68,14 @@ const userName = (i: number) => `user-${String(i).padStart(6, "0")}`;
 const groupName = (g: number) => `group-${String(g).padStart(5, "0")}`;
 const accountName = (a: number) => `acct-${String(a).padStart(3, "0")}`;
 const accountId = (a: number) => `3${String(a).padStart(11, "0")}`;
+
+/** The heap after a full GC, in bytes (needs --expose-gc; without it, the heap as it is). */
+function heapAfterGc(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed;
+}
 
 function quantiles(values: number[]) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -65,20 +96,42 @@ try {
     portal: { hostname: "sso.example.com", externalUrl: "http://127.0.0.1:8080" },
     signIn: { mfa: "disabled" },
   });
+  const bulk = await BulkCreator.connect(kc);
   const create = (plural: string, kind: string, name: string, spec: unknown) =>
+    bulk.create(`/apis/identitycenter.dev/v1alpha1/${plural}`, {
+      apiVersion: "identitycenter.dev/v1alpha1",
+      kind,
+      metadata: { name },
+      spec,
+    });
+  const createAccount = (name: string, spec: unknown) =>
     createRetrying(() =>
       api.createClusterCustomObject({
         ...ref,
-        plural,
-        body: { apiVersion: "identitycenter.dev/v1alpha1", kind, metadata: { name }, spec },
+        plural: "accounts",
+        body: {
+          apiVersion: "identitycenter.dev/v1alpha1",
+          kind: "Account",
+          metadata: { name },
+          spec,
+        },
       }),
     );
-  await inParallel([...Array(USERS).keys()], CONCURRENCY, (i) =>
-    create("users", "User", userName(i), {
+  let lastReport = Date.now();
+  const progress = (what: string, done: number, total: number) => {
+    if (Date.now() - lastReport < 30_000 && done !== total) return;
+    lastReport = Date.now();
+    const rate = done / ((Date.now() - loadStart) / 1000);
+    console.error(`${what}: ${String(done)}/${String(total)} (${rate.toFixed(0)}/s since start)`);
+  };
+  let users = 0;
+  await inParallel([...Array(USERS).keys()], CONCURRENCY, async (i) => {
+    await create("users", "User", userName(i), {
       userName: userName(i),
       email: `${userName(i)}@example.com`,
-    }),
-  );
+    });
+    progress("users", ++users, USERS);
+  });
   await inParallel([...Array(GROUPS).keys()], CONCURRENCY, (g) =>
     create("groups", "Group", groupName(g), {
       members: Array.from({ length: MEMBERS }, (_, m) => userName((g * MEMBERS + m) % USERS)),
@@ -89,7 +142,7 @@ try {
   );
   // Accounts as the controller leaves them: the SAML provider and every role Provisioned.
   await inParallel([...Array(ACCOUNTS).keys()], 16, async (a) => {
-    await create("accounts", "Account", accountName(a), { accountId: accountId(a) });
+    await createAccount(accountName(a), { accountId: accountId(a) });
     await objects.setLabels("accounts", accountName(a), { ou: `ou-${String(a % 5)}` });
     const stored = (await api.getClusterCustomObject({
       ...ref,
@@ -129,10 +182,11 @@ try {
         : { accounts: [i % 2 ? accountName(a) : accountId(a)] }),
     });
   });
-  const loadSeconds = (Date.now() - loadStart) / 1000;
-  console.log(`loaded in ${loadSeconds.toFixed(0)} s`);
+  const kindsLoadSeconds = (Date.now() - loadStart) / 1000;
+  console.error(`kinds loaded in ${kindsLoadSeconds.toFixed(0)} s`);
 
   const log = createLogger("silent");
+  const heapBeforeCaches = heapAfterGc();
   const stores = createStores(kc, log);
   const syncStart = Date.now();
   await startInformers(portalInformers(stores));
@@ -142,10 +196,55 @@ try {
     600_000,
   );
   const syncSeconds = (Date.now() - syncStart) / 1000;
-  const heapMiB = process.memoryUsage().heapUsed / 1048576;
-  // A record belongs to a User's uid, so it is written once the caches know the Users.
+  const heapWithKindCaches = heapAfterGc();
+  // A record belongs to a User's uid, so it is written once the caches know the Users. Every
+  // user's record as an invited, signed-in user's would be: a hash and one listed session.
   const stored = await hashPassword(PASSWORD);
-  const store = new CredentialStore(kc, NAMESPACE, credentialOwners(stores));
+  const credentialsStart = Date.now();
+  let records = 0;
+  await inParallel([...Array(CREDENTIALS).keys()], CONCURRENCY, async (i) => {
+    const name = userName(i);
+    const uid = stores.users.informer.get(name)?.metadata.uid ?? "";
+    const record = {
+      userName: name,
+      userUid: uid,
+      passwordHash: stored,
+      failures: 0,
+      sessionEpoch: 1,
+      sessions: [
+        { id: randomBytes(18).toString("base64url"), expiresAt: Date.now() + 8 * 3600_000 },
+      ],
+    };
+    await bulk.create(`/api/v1/namespaces/${NAMESPACE}/secrets`, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: {
+        name: credentialSecretName(name),
+        labels: { [CREDENTIALS_LABEL]: "true" },
+        annotations: {
+          [USER_NAME_ANNOTATION]: name,
+          [USER_UID_ANNOTATION]: uid,
+          [USER_OBJECT_ANNOTATION]: name,
+        },
+      },
+      type: "Opaque",
+      data: { "credentials.json": Buffer.from(JSON.stringify(record)).toString("base64") },
+    });
+    progress("credential records", ++records, CREDENTIALS);
+  });
+  const credentialsLoadSeconds = (Date.now() - credentialsStart) / 1000;
+  await bulk.close();
+  const loadSeconds = (Date.now() - loadStart) / 1000;
+  console.error(`loaded in ${loadSeconds.toFixed(0)} s`);
+  // The session check's cache, as `idc portal` wires it.
+  const sessionRecords = new CredentialSessions(kc, NAMESPACE, credentialOwners(stores), log);
+  const cacheStart = Date.now();
+  await startInformers([sessionRecords.informer]);
+  const cacheSyncSeconds = (Date.now() - cacheStart) / 1000;
+  const heapWithSessionCache = heapAfterGc();
+  const store = new CredentialStore(kc, NAMESPACE, credentialOwners(stores), {
+    seen: (secret) => sessionRecords.observe(secret),
+  });
   // The sampled users: the first of each group of 50 in the first groups, which hold assignments.
   const sampled = Array.from({ length: SAMPLED }, (_, k) => {
     // Group g's members are users g*50 .. g*50+49; assignment i goes to group (i*37) % GROUPS.
@@ -154,24 +253,25 @@ try {
   });
   for (const name of sampled) await store.update(name, (r) => ({ ...r, passwordHash: stored }));
   const secretReads: number[] = [];
-  const credentials = {
-    get: async (name: string) => {
+  const cachedChecks: number[] = [];
+  // The session check's look-up in the cache, timed as the requests make it.
+  const timedSessionRecords = {
+    lookup: (name: string) => {
       const start = performance.now();
       try {
-        return await store.get(name);
+        return sessionRecords.lookup(name);
       } finally {
-        secretReads.push(performance.now() - start);
+        cachedChecks.push(performance.now() - start);
       }
     },
-    update: store.update.bind(store),
-    updateExisting: store.updateExisting.bind(store),
   };
 
   const signing = createSigningIdentity("sso.example.com", new Date());
   const app = buildPortalApp({
     stores,
     instanceName: "default",
-    credentials,
+    credentials: store,
+    sessionRecords: timedSessionRecords,
     sessionKey: randomBytes(32),
     signing: {
       privateKey: createPrivateKey(signing.privateKeyPem),
@@ -255,6 +355,10 @@ try {
         findRole(all, wanted.account, role.permissionSet);
         scanned.push(performance.now() - t);
       }
+      // What the session check cost before the cache: a read of the record per request.
+      t = performance.now();
+      await store.get(s.name);
+      secretReads.push(performance.now() - t);
       const page = await fetch(`${base}/`, { headers: { cookie: s.cookie } });
       await page.arrayBuffer();
       if (page.status !== 200) throw new Error(`GET / answered ${String(page.status)}`);
@@ -272,7 +376,15 @@ try {
         throw new Error(`POST /aws/console answered ${String(console_.status)}`);
     }
   }
+  const checks = await portal.metrics.registry.getSingleMetricAsString(
+    "idc_portal_session_checks_total",
+  );
+  const checkCount = (source: string) =>
+    Number(new RegExp(`source="${source}"} (\\d+)`).exec(checks)?.[1] ?? 0);
+  const rss = process.memoryUsage().rss;
   await app.close();
+  await sessionRecords.informer.stop();
+  const mib = (bytes: number) => Math.round(bytes / 1048576);
   console.log(
     JSON.stringify({
       users: USERS,
@@ -281,15 +393,32 @@ try {
       assignments: assignmentCount,
       sampledUsers: SAMPLED,
       rolesPerUserMean: Number((roles / (ROUNDS * SAMPLED)).toFixed(1)),
+      credentialRecords: CREDENTIALS,
       loadSeconds: Number(loadSeconds.toFixed(0)),
+      kindsLoadSeconds: Number(kindsLoadSeconds.toFixed(0)),
+      credentialsLoadSeconds: Number(credentialsLoadSeconds.toFixed(0)),
+      createsPerSecond: Math.round(
+        (USERS + GROUPS + assignmentCount + ACCOUNTS + CREDENTIALS) / loadSeconds,
+      ),
       cacheSyncSeconds: Number(syncSeconds.toFixed(1)),
-      portalHeapMiB: Math.round(heapMiB),
+      sessionCacheSyncSeconds: Number(cacheSyncSeconds.toFixed(1)),
+      heapAfterGcMiB: {
+        beforeCaches: mib(heapBeforeCaches),
+        withKindCaches: mib(heapWithKindCaches),
+        withSessionCache: mib(heapWithSessionCache),
+      },
+      sessionCacheBytesPerRecord: Math.round(
+        (heapWithSessionCache - heapWithKindCaches) / Math.max(1, CREDENTIALS),
+      ),
+      processRssMiB: mib(rss),
+      sessionChecks: { cache: checkCount("cache"), read: checkCount("read") },
       serverMs: {
         accountList: quantiles(serverTime.get("GET /") ?? []),
         awsConsole: quantiles(serverTime.get("POST /aws/console") ?? []),
       },
       partsMs: {
-        credentialsSecretRead: quantiles(secretReads),
+        sessionCheckCached: quantiles(cachedChecks),
+        credentialsSecretReadBefore: quantiles(secretReads),
         accessIndexed: quantiles(indexed),
         consoleRoleCheckIndexed: quantiles(check),
         accessByScanBefore: quantiles(scanned),

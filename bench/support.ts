@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { CustomObjectsApi, Watch, type KubeConfig } from "@kubernetes/client-node";
+import { Agent, request } from "undici";
 import { resolveBinary } from "../scripts/toolchain/binaries.ts";
 import { operatorCrdFiles } from "../test/harness/crds.ts";
 import { TestEnvironment } from "../test/harness/environment.ts";
@@ -228,4 +229,75 @@ export async function apiServerWrites(
     counts[resource] = (counts[resource] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return counts;
+}
+
+/**
+ * Creates objects through one shared HTTP/2 connection to the API server, many in flight:
+ * client-node makes a new undici Agent (a new TLS connection) for every call and walks each
+ * object through its type serializer, which held a bulk load to about 140 creates/s on the
+ * build machine. Headers (the token) are read once; a 401 is not retried (bench tokens do not
+ * rotate). Answers with the created object, as the API server returned it.
+ */
+export class BulkCreator {
+  private readonly server: string;
+  private readonly headers: Record<string, string>;
+  private readonly agent: Agent;
+
+  private constructor(server: string, headers: Record<string, string>, agent: Agent) {
+    this.server = server;
+    this.headers = headers;
+    this.agent = agent;
+  }
+
+  static async connect(kc: KubeConfig): Promise<BulkCreator> {
+    const server = kc.getCurrentCluster()?.server;
+    if (!server) throw new Error("the kubeconfig has no current cluster");
+    const options: {
+      headers?: Record<string, unknown>;
+      ca?: unknown;
+      cert?: unknown;
+      key?: unknown;
+    } = {};
+    await kc.applyToHTTPSOptions(options as Parameters<KubeConfig["applyToHTTPSOptions"]>[0]);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(options.headers ?? {})) headers[k] = String(v);
+    const tls = {
+      ...(options.ca ? { ca: options.ca as string } : {}),
+      ...(options.cert ? { cert: options.cert as string } : {}),
+      ...(options.key ? { key: options.key as string } : {}),
+    };
+    const agent = new Agent({ allowH2: true, connections: 1, connect: tls });
+    return new BulkCreator(server.replace(/\/$/, ""), headers, agent);
+  }
+
+  /** POSTs `body` to the collection at `path`, retried like createRetrying. */
+  async create(path: string, body: object): Promise<unknown> {
+    let created: unknown;
+    await createRetrying(async () => {
+      const res = await request(`${this.server}${path}`, {
+        method: "POST",
+        dispatcher: this.agent,
+        headers: {
+          ...this.headers,
+          "content-type": "application/json",
+          accept: "application/json",
+        },
+        body: JSON.stringify(body),
+      });
+      const text = await res.body.text();
+      if (res.statusCode >= 300)
+        throw Object.assign(
+          new Error(`POST ${path}: ${String(res.statusCode)} ${text.slice(0, 200)}`),
+          {
+            code: res.statusCode,
+          },
+        );
+      created = JSON.parse(text);
+    });
+    return created;
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
 }
