@@ -747,10 +747,11 @@ describe("access portal", () => {
     });
     const listed = (cache: CredentialSessions, id: string | undefined) =>
       (cache.lookup("alice")?.record?.sessions ?? []).some((s) => s.id === id);
-    const sessionIdOf = (client: Client) =>
+    /** The session id in a client's cookie, opened with the key the replicas share. */
+    const sessionIdOf = (replica: App, client: Client) =>
       openSession(
         decodeURIComponent(client.cookie.slice(client.cookie.indexOf("=") + 1)),
-        fixture.app.portal.sessionKeys(),
+        replica.portal.sessionKeys(),
       )?.id;
 
     it("a session signed out on another replica is refused once the watch brings the sign-out there (reusing a stolen cookie after logout)", async () => {
@@ -758,7 +759,7 @@ describe("access portal", () => {
       const b = await replicaWithOwnCache();
       const owner = new Client(a.app);
       expect((await signIn(owner)).statusCode).toBe(303);
-      const id = sessionIdOf(owner);
+      const id = sessionIdOf(a.app, owner);
       expect(id).toBeDefined();
       // The sign-in's own write is in A's cache at once (write-through), before any watch event.
       expect(listed(a.cache, id)).toBe(true);
@@ -791,7 +792,7 @@ describe("access portal", () => {
       await a.cache.informer.stop();
       const onB = new Client(b.app);
       expect((await signIn(onB)).statusCode).toBe(303);
-      const id = sessionIdOf(onB);
+      const id = sessionIdOf(b.app, onB);
       expect(listed(a.cache, id)).toBe(false);
       const onA = new Client(a.app);
       onA.cookie = onB.cookie;
