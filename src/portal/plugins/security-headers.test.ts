@@ -1,12 +1,66 @@
+import helmet from "@fastify/helmet";
+import type { FastifyPluginAsync } from "fastify";
+import fp from "fastify-plugin";
 import { describe, expect, it } from "vitest";
-import { fakePortal } from "../fake-portal.ts";
+import type { IdentityCenter } from "../../api/v1alpha1/index.ts";
+import { fakePortal, identityCenter } from "../fake-portal.ts";
 import { securityHeaders } from "./security-headers.ts";
 
-function headersApp() {
+/**
+ * The plugin as it was, on @fastify/helmet with the options of ADR 0018 (helmet rebuilt on every
+ * request): the headers written once must stay exactly the ones helmet writes.
+ */
+const helmetHeaders = fp(
+  async (app) => {
+    const originOf = (url: string | undefined) =>
+      url && URL.canParse(url) ? new URL(url).origin : "";
+    const directives = (formTarget: () => string, nonces?: { script: string; style: string }) => ({
+      defaultSrc: ["'none'"],
+      styleSrc: ["'self'", ...(nonces ? [`'nonce-${nonces.style}'`] : [])],
+      imgSrc: ["'self'", "data:"],
+      scriptSrc: nonces ? [`'nonce-${nonces.script}'`] : [],
+      formAction: [() => ["'self'", formTarget()].filter(Boolean).join(" ")],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+    });
+    const formTargets = () => {
+      const ic = app.portal.findInstance();
+      const source = ic?.spec.identitySource;
+      const issuer = source?.type === "oidc" ? originOf(source.oidc?.issuerUrl) : "";
+      return [originOf(ic?.spec.aws.signInUrl), issuer].filter(Boolean).join(" ");
+    };
+    await app.register(helmet, {
+      enableCSPNonces: true,
+      contentSecurityPolicy: { useDefaults: false, directives: directives(formTargets) },
+      xFrameOptions: { action: "deny" },
+      referrerPolicy: { policy: "no-referrer" },
+    });
+    app.decorateReply("formActionTarget", undefined);
+    app.addHook("onRequest", async (_req, reply) => {
+      void reply.header("cache-control", "no-store");
+    });
+    app.addHook("onSend", async (_req, reply) => {
+      const target = reply.formActionTarget;
+      if (target === undefined) return;
+      reply.helmet({
+        contentSecurityPolicy: {
+          useDefaults: false,
+          directives: directives(() => originOf(target), reply.cspNonce),
+        },
+      });
+    });
+  },
+  { name: "portal-security-headers", fastify: "5.x", dependencies: ["portal-context"] },
+) as FastifyPluginAsync;
+
+function headersApp(
+  plugin: FastifyPluginAsync = securityHeaders,
+  ic: IdentityCenter | undefined = identityCenter(),
+) {
   const portal = fakePortal();
-  portal.addInstance();
+  if (ic) portal.addInstance(ic);
   const app = portal.app();
-  void app.register(securityHeaders);
+  void app.register(plugin);
   app.get("/plain", () => "plain");
   app.get("/script", (_req, reply) => reply.send(reply.cspNonce.script));
   app.get("/acs", (_req, reply) => {
@@ -66,6 +120,57 @@ describe("the security headers plugin", () => {
     expect(res.headers["cross-origin-opener-policy"]).toBe("same-origin");
     expect(res.headers["cross-origin-resource-policy"]).toBe("same-origin");
     expect(res.headers["x-permitted-cross-domain-policies"]).toBe("none");
+  });
+});
+
+/** A reply's headers with its nonces and the per-connection headers taken out. */
+function comparable(headers: Record<string, unknown>) {
+  return Object.fromEntries(
+    Object.entries(headers)
+      .filter(([name]) => !["date", "connection", "keep-alive"].includes(name))
+      .map(([name, value]) => [name, String(value).replace(/'nonce-[0-9a-f]{32}'/g, "'nonce-…'")])
+      .sort(([a], [b]) => (String(a) < String(b) ? -1 : 1)),
+  );
+}
+
+describe("the security headers, written once instead of by helmet on every request", () => {
+  const oidc = identityCenter();
+  oidc.spec.identitySource = {
+    type: "oidc",
+    jitProvisioning: false,
+    trustUpstreamMfa: true,
+    oidc: { issuerUrl: "https://login.example.org/tenant/v2.0", clientId: "portal" },
+  } as IdentityCenter["spec"]["identitySource"];
+  const cases: [string, IdentityCenter | undefined, string][] = [
+    ["a plain page", identityCenter(), "/plain"],
+    ["a page posting to an SP's ACS URL", identityCenter(), "/acs"],
+    ["a page with a script and its own target", identityCenter(), "/acs-script"],
+    ["an upstream OIDC issuer beside AWS", oidc, "/plain"],
+    ["no IdentityCenter in the cache", undefined, "/plain"],
+  ];
+  for (const [what, ic, url] of cases)
+    it(`are the headers @fastify/helmet wrote, for ${what}`, async () => {
+      const ours = await headersApp(securityHeaders, ic).inject({ url });
+      const helmets = await headersApp(helmetHeaders, ic).inject({ url });
+      expect(ours.statusCode).toBe(helmets.statusCode);
+      expect(comparable(ours.headers)).toEqual(comparable(helmets.headers));
+    });
+
+  it("keeps /healthz up when the sign-in URL's host would add a CSP directive (helmet threw: a 500 on every page)", async () => {
+    const ic = identityCenter();
+    // A browser's URL parser takes ';' into the host: the origin would end form-action.
+    ic.spec.aws.signInUrl = "https://signin.aws.amazon.com;sandbox/saml";
+    const app = fakePortal();
+    app.addInstance(ic);
+    const server = app.app();
+    void server.register(securityHeaders);
+    server.get("/healthz", () => "ok\n");
+    const res = await server.inject({ url: "/healthz" });
+    expect(res.statusCode).toBe(200);
+    const csp = String(res.headers["content-security-policy"]);
+    // The directive cannot be broken out of: the origin is left out, forms post to the portal.
+    expect(csp).toContain("form-action 'self';");
+    expect(csp).not.toContain("sandbox");
   });
 });
 
