@@ -9,6 +9,8 @@ import {
   buildResponseDocument,
   buildSignedResponse,
   buildSignedResponseOffLoop,
+  signedFromText,
+  signedFromTree,
   type ResponseInput,
 } from "./response.ts";
 import {
@@ -230,7 +232,49 @@ describe("signing the built assertion", () => {
     }
   });
 
+  it("writes the signed response from its template byte for byte as from the tree, for hostile, empty and missing values", () => {
+    const later = new Date(Date.now() + 3_600_000);
+    const cases: Partial<ResponseInput>[] = [
+      {},
+      { inResponseTo: undefined },
+      { inResponseTo: "" },
+      { attributes: [] },
+      { attributes: [{ name: "no values", values: [] }] },
+      { issuer: "", nameId: "", audience: "", destination: "" },
+      {
+        issuer: HOSTILE,
+        destination: HOSTILE,
+        audience: HOSTILE,
+        nameId: HOSTILE,
+        nameIdFormat: HOSTILE,
+        inResponseTo: HOSTILE,
+        authnContextClassRef: HOSTILE,
+      },
+      { authnInstant: new Date(0), sessionNotOnOrAfter: later, validForSeconds: 60 },
+      { attributes: [{ name: HOSTILE, nameFormat: HOSTILE, values: [HOSTILE, ""] }] },
+    ];
+    for (const overrides of cases) {
+      // One input for both: its `now` is part of the bytes.
+      const given = input(overrides);
+      for (const [responseId, assertionId] of [
+        ["_r1", "_a1"],
+        [`_r"&<`, `_a"&<\t`],
+      ] as const) {
+        const fromText = signedFromText(given, key, responseId, assertionId);
+        const fromTree = signedFromTree(given, key, responseId, assertionId);
+        expect(fromText?.xml).toBe(fromTree.xml);
+      }
+    }
+    expect(xmlCryptoVerifies(buildSignedResponse(input(), key).xml).valid).toBe(true);
+  });
+
   it("refuses what it cannot sign safely", () => {
+    expect(() => buildSignedResponse(input({ issuer: "nul\u0000" }), key)).toThrow(
+      /saml:Issuer contains a character XML cannot carry/,
+    );
+    expect(() =>
+      buildSignedResponse(input({ attributes: [{ name: "x\u0001", values: [] }] }), key),
+    ).toThrow(/saml:Attribute@Name contains a character XML cannot carry/);
     expect(() =>
       buildSignedResponse(input({ attributes: [{ name: "x", values: ["nul\u0000"] }] }), key),
     ).toThrow(/XML cannot carry/);

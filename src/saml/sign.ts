@@ -137,20 +137,27 @@ export function signedInfoOf(id: string, digest: string): XmlNode {
   );
 }
 
-interface PreparedTree {
+/**
+ * An element already written in exclusive C14N, cut where its Signature goes (right after its
+ * Issuer): `head` up to and with the Issuer, `tail` the rest with the end tag. The digest is
+ * over `head + tail`, and `head + Signature + tail` is what is sent. `inScope` is what the
+ * element's start tag rendered (its own namespaces).
+ */
+export interface CanonicalParts {
   id: string;
-  digest: string;
-  /** The element in canonical form up to and with its Issuer, and the rest of it. */
   head: string;
   tail: string;
   inScope: ReadonlyMap<string, string>;
 }
 
+interface PreparedTree extends CanonicalParts {
+  digest: string;
+}
+
 /**
- * The tree in canonical form, piece by piece, and its SignedInfo: the digest is over those
- * bytes, and the same pieces are what is sent, the Signature placed right after the Issuer.
+ * The tree in canonical form, piece by piece (see `CanonicalParts`).
  */
-function prepareTree(node: XmlNode): PreparedTree {
+function canonicalParts(node: XmlNode): CanonicalParts {
   const id = node.attributes?.ID;
   if (!id) throw new Error(`${node.name} has no ID to reference`);
   const children = node.children ?? [];
@@ -173,8 +180,13 @@ function prepareTree(node: XmlNode): PreparedTree {
     else tail += canonicalChild(c, node, inScope);
   });
   tail += `</${node.name}>`;
-  const digest = createHash("sha256").update(head).update(tail).digest("base64");
-  return { id, digest, head, tail, inScope };
+  return { id, head, tail, inScope };
+}
+
+/** The parts and the digest of their canonical bytes, which the SignedInfo names. */
+function prepare(parts: CanonicalParts): PreparedTree {
+  const digest = createHash("sha256").update(parts.head).update(parts.tail).digest("base64");
+  return { ...parts, digest };
 }
 
 /**
@@ -255,7 +267,16 @@ function withSignature(
  * again as the RSA signature itself.
  */
 export function signTree(node: XmlNode, key: SigningKey): CanonicalXml {
-  const prepared = prepareTree(node);
+  return signCanonical(canonicalParts(node), key);
+}
+
+/**
+ * The enveloped signature of an element its caller wrote in exclusive C14N itself (a response
+ * template, see response.ts), placed after its Issuer: what `signTree` does once it has written
+ * the tree.
+ */
+export function signCanonical(parts: CanonicalParts, key: SigningKey): CanonicalXml {
+  const prepared = prepare(parts);
   const value = sign("sha256", signedBytes(prepared), key.privateKey);
   return withSignature(prepared, value, key);
 }
@@ -271,8 +292,16 @@ const signedBytes = (prepared: PreparedTree) =>
  * so the event loop serves other requests meanwhile and a pod's signatures per second grow
  * with its CPUs.
  */
-export async function signTreeOffLoop(node: XmlNode, key: SigningKey): Promise<CanonicalXml> {
-  const prepared = prepareTree(node);
+export function signTreeOffLoop(node: XmlNode, key: SigningKey): Promise<CanonicalXml> {
+  return signCanonicalOffLoop(canonicalParts(node), key);
+}
+
+/** `signCanonical` with the RSA signature made on libuv's thread pool. */
+export async function signCanonicalOffLoop(
+  parts: CanonicalParts,
+  key: SigningKey,
+): Promise<CanonicalXml> {
+  const prepared = prepare(parts);
   const value = await signAsync("sha256", signedBytes(prepared), key.privateKey);
   return withSignature(prepared, value, key);
 }

@@ -49,6 +49,9 @@ export function el(
 // or worse, be signed over a value no verifier can read back.
 const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
+/** Whether XML can carry every character of `value` (see `checked`, which names the place). */
+export const carriesOnlyXmlChars = (value: string) => !NOT_XML_CHAR.test(value);
+
 function checked(value: string, where: string): string {
   if (NOT_XML_CHAR.test(value)) throw new Error(`${where} contains a character XML cannot carry`);
   return value;
