@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   openSession,
@@ -23,7 +23,37 @@ const session: Session = {
 };
 const policy = { absoluteMs: 8 * 3600_000, idleMs: 3600_000 };
 
+/** How cookies were sealed before the key was kept as a KeyObject: replicas must agree. */
+function sealedTheOldWay(value: Session, k: { id: string; key: Buffer }): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", k.key, iv);
+  cipher.setAAD(Buffer.from(k.id));
+  const body = Buffer.concat([cipher.update(JSON.stringify(value), "utf8"), cipher.final()]);
+  return `${k.id}.${Buffer.concat([iv, body, cipher.getAuthTag()]).toString("base64url")}`;
+}
+function openedTheOldWay(cookie: string, k: { id: string; key: Buffer }): unknown {
+  const raw = Buffer.from(cookie.slice(cookie.indexOf(".") + 1), "base64url");
+  const decipher = createDecipheriv("aes-256-gcm", k.key, raw.subarray(0, 12));
+  decipher.setAAD(Buffer.from(k.id));
+  decipher.setAuthTag(raw.subarray(raw.length - 16));
+  const text = Buffer.concat([
+    decipher.update(raw.subarray(12, raw.length - 16)),
+    decipher.final(),
+  ]);
+  return JSON.parse(text.toString("utf8"));
+}
+
 describe("session cookie", () => {
+  it("opens cookies sealed as before and seals cookies the earlier code opens (a rolling update keeps sessions)", () => {
+    const [k] = key;
+    if (!k) throw new Error("no key");
+    const withText = { ...session, userName: "zoë 東京 🙂" };
+    expect(openSession(sealedTheOldWay(withText, k), key)).toEqual(withText);
+    expect(openedTheOldWay(sealSession(withText, key), k)).toEqual(withText);
+    // A fresh IV every time.
+    expect(sealSession(session, key)).not.toBe(sealSession(session, key));
+  });
+
   it("round-trips with the same key and is not readable text", () => {
     const cookie = sealSession(session, key);
     expect(cookie).not.toContain("alice");

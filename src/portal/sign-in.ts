@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { userNameKey } from "../identity/directory-index.ts";
 import type { PortalMetrics } from "../observability/metrics.ts";
 import {
@@ -15,6 +14,7 @@ import {
   type CredentialRecord,
   type FailureState,
 } from "../identity/credentials.ts";
+import { randomBase64url } from "../util/random-pool.ts";
 import type { CredentialBackend } from "./context.ts";
 import { pendingMfaValid, sessionBelongsTo, type Session } from "./session-cookie.ts";
 import { verifyTotp } from "./mfa.ts";
@@ -48,7 +48,7 @@ export type PasswordOutcome =
 export type CodeOutcome =
   { result: "expired" | "locked" | "rejected" } | { result: "accepted"; sessionId: string };
 
-export const newSessionId = () => randomBytes(18).toString("base64url");
+export const newSessionId = () => randomBase64url(18);
 
 /** One password check's place in the hash gate, taken before the attempt is counted. */
 export interface PasswordCheck {

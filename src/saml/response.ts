@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import {
   signCanonical,
   signCanonicalOffLoop,
@@ -19,6 +18,7 @@ import {
   type CanonicalXml,
   type XmlNode,
 } from "./xml-builder.ts";
+import { randomHex } from "../util/random-pool.ts";
 
 export interface SamlAttribute {
   name: string;
@@ -48,12 +48,8 @@ export interface ResponseInput {
 /** 128 random bits, as an XML ID (which must not start with a digit). */
 export function newId(): string {
   // From a pool filled 4 KiB at a time: one call into the CSPRNG per 256 IDs, not per ID.
-  if (idPool.offset + 16 > idPool.bytes.length) idPool = { bytes: randomBytes(4096), offset: 0 };
-  const id = idPool.bytes.toString("hex", idPool.offset, idPool.offset + 16);
-  idPool.offset += 16;
-  return `_${id}`;
+  return `_${randomHex(16)}`;
 }
-let idPool = { bytes: Buffer.alloc(0), offset: 0 };
 
 // Seconds precision, as SAML deployments expect (no milliseconds).
 const iso = (d: Date) => `${d.toISOString().slice(0, 19)}Z`;

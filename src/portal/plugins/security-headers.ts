@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import type { FastifyReply } from "fastify";
 import fp from "fastify-plugin";
 import type { IdentityCenter } from "../../api/v1alpha1/index.ts";
+import { randomHex } from "../../util/random-pool.ts";
 
 declare module "fastify" {
   interface FastifyReply {
@@ -62,17 +62,8 @@ export function contentSecurityPolicy(
   );
 }
 
-// Nonces from a pool of CSPRNG bytes filled 4 KiB at a time (as SAML IDs are): one call into
-// the CSPRNG per 128 replies. Every nonce is still 128 fresh random bits, never reused.
-const NONCE_BYTES = 16;
-let noncePool = { bytes: Buffer.alloc(0), offset: 0 };
-function newNonce(): string {
-  if (noncePool.offset + NONCE_BYTES > noncePool.bytes.length)
-    noncePool = { bytes: randomBytes(4096), offset: 0 };
-  const nonce = noncePool.bytes.toString("hex", noncePool.offset, noncePool.offset + NONCE_BYTES);
-  noncePool.offset += NONCE_BYTES;
-  return nonce;
-}
+// 128 fresh random bits each, from the shared pool (one call into the CSPRNG per many).
+const newNonce = () => randomHex(16);
 
 /**
  * The headers of every answer: the CSP above with a fresh script and style nonce per reply

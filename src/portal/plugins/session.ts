@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { User } from "../../api/v1alpha1/index.ts";
@@ -7,6 +6,7 @@ import { isValidUser } from "../../identity/directory.ts";
 import { isoDurationSeconds } from "../../plan/naming.ts";
 import { chooseAuthnContext } from "../../saml/authn-context.ts";
 import type { RequestedAuthnContext } from "../../saml/authn-request.ts";
+import { randomBase64url } from "../../util/random-pool.ts";
 import type { PortalContext } from "../context.ts";
 import {
   openSession,
@@ -39,7 +39,7 @@ declare module "fastify" {
 }
 
 export function newCsrfToken(): string {
-  return randomBytes(18).toString("base64url");
+  return randomBase64url(18);
 }
 
 /** A new session starting now (signed in when userName is set, anonymous when it is ""). */
