@@ -13,7 +13,10 @@ export const observability = fp(
     const { metrics, log } = app.portal;
     app.decorateRequest("audit", function (step: string, result: string, userName: string) {
       metrics.signIns.inc({ step, result });
-      log.info({ audit: true, step, result, user: userName, ip: this.ip }, "sign-in");
+      // The client address is worked out from X-Forwarded-For on each read: only when the
+      // line is written (a portal at log level warn writes no audit lines).
+      if (log.isLevelEnabled("info"))
+        log.info({ audit: true, step, result, user: userName, ip: this.ip }, "sign-in");
     });
     app.addHook("onResponse", async (req, reply) => {
       metrics.requests.observe(
