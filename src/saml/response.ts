@@ -2,7 +2,6 @@ import {
   signCanonical,
   signCanonicalOffLoop,
   signTree,
-  signTreeOffLoop,
   type CanonicalParts,
   type SigningKey,
 } from "./sign.ts";

@@ -288,15 +288,10 @@ const signedBytes = (prepared: PreparedTree) =>
   Buffer.from(canonicalSignedInfo(prepared.id, prepared.digest, true), "utf8");
 
 /**
- * `signTree` with the RSA signature made on libuv's thread pool (crypto.sign's callback form),
- * so the event loop serves other requests meanwhile and a pod's signatures per second grow
- * with its CPUs.
+ * `signCanonical` with the RSA signature made on libuv's thread pool (crypto.sign's callback
+ * form), so the event loop serves other requests meanwhile and a pod's signatures per second
+ * grow with its CPUs.
  */
-export function signTreeOffLoop(node: XmlNode, key: SigningKey): Promise<CanonicalXml> {
-  return signCanonicalOffLoop(canonicalParts(node), key);
-}
-
-/** `signCanonical` with the RSA signature made on libuv's thread pool. */
 export async function signCanonicalOffLoop(
   parts: CanonicalParts,
   key: SigningKey,

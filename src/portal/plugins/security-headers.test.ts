@@ -1,5 +1,5 @@
 import helmet from "@fastify/helmet";
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyPluginCallback } from "fastify";
 import fp from "fastify-plugin";
 import { describe, expect, it } from "vitest";
 import type { IdentityCenter } from "../../api/v1alpha1/index.ts";
@@ -51,14 +51,14 @@ const helmetHeaders = fp(
     });
   },
   { name: "portal-security-headers", fastify: "5.x", dependencies: ["portal-context"] },
-) as FastifyPluginAsync;
+);
 
 function headersApp(
-  plugin: FastifyPluginAsync = securityHeaders,
-  ic: IdentityCenter | undefined = identityCenter(),
+  plugin: FastifyPluginCallback | FastifyPluginAsync = securityHeaders,
+  ic: IdentityCenter | "none" = identityCenter(),
 ) {
   const portal = fakePortal();
-  if (ic) portal.addInstance(ic);
+  if (ic !== "none") portal.addInstance(ic);
   const app = portal.app();
   void app.register(plugin);
   app.get("/plain", () => "plain");
@@ -124,13 +124,11 @@ describe("the security headers plugin", () => {
 });
 
 /** A reply's headers with its nonces and the per-connection headers taken out. */
-function comparable(headers: Record<string, unknown>) {
-  return Object.fromEntries(
-    Object.entries(headers)
-      .filter(([name]) => !["date", "connection", "keep-alive"].includes(name))
-      .map(([name, value]) => [name, String(value).replace(/'nonce-[0-9a-f]{32}'/g, "'nonce-…'")])
-      .sort(([a], [b]) => (String(a) < String(b) ? -1 : 1)),
-  );
+function comparable(headers: Record<string, unknown>): Record<string, string> {
+  const kept: [string, string][] = Object.entries(headers)
+    .filter(([name]) => !["date", "connection", "keep-alive"].includes(name))
+    .map(([name, value]) => [name, String(value).replace(/'nonce-[0-9a-f]{32}'/g, "'nonce-…'")]);
+  return Object.fromEntries(kept.sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 describe("the security headers, written once instead of by helmet on every request", () => {
@@ -141,12 +139,12 @@ describe("the security headers, written once instead of by helmet on every reque
     trustUpstreamMfa: true,
     oidc: { issuerUrl: "https://login.example.org/tenant/v2.0", clientId: "portal" },
   } as IdentityCenter["spec"]["identitySource"];
-  const cases: [string, IdentityCenter | undefined, string][] = [
+  const cases: [string, IdentityCenter | "none", string][] = [
     ["a plain page", identityCenter(), "/plain"],
     ["a page posting to an SP's ACS URL", identityCenter(), "/acs"],
     ["a page with a script and its own target", identityCenter(), "/acs-script"],
     ["an upstream OIDC issuer beside AWS", oidc, "/plain"],
-    ["no IdentityCenter in the cache", undefined, "/plain"],
+    ["no IdentityCenter in the cache", "none", "/plain"],
   ];
   for (const [what, ic, url] of cases)
     it(`are the headers @fastify/helmet wrote, for ${what}`, async () => {
