@@ -111,48 +111,109 @@ export class ReadyWatch {
   private stopped = false;
 
   private readonly kc: KubeConfig;
-  private readonly path: string;
+  private readonly plural: string;
 
-  private constructor(kc: KubeConfig, path: string) {
+  private constructor(kc: KubeConfig, plural: string) {
     this.kc = kc;
-    this.path = path;
+    this.plural = plural;
   }
 
   static async start(kc: KubeConfig, plural: string): Promise<ReadyWatch> {
-    const w = new ReadyWatch(kc, `/apis/identitycenter.dev/v1alpha1/${plural}`);
-    const api = kc.makeApiClient(CustomObjectsApi);
-    const list = (await api.listClusterCustomObject({
-      group: "identitycenter.dev",
-      version: "v1alpha1",
-      plural,
-      limit: 1,
-    })) as { metadata?: { resourceVersion?: string } };
-    w.resourceVersion = list.metadata?.resourceVersion ?? "";
-    await w.open();
+    const w = new ReadyWatch(kc, plural);
+    await w.relist();
+    w.open();
     return w;
   }
 
-  private async open(): Promise<void> {
-    this.abort = await new Watch(this.kc).watch(
-      this.path,
-      { resourceVersion: this.resourceVersion, allowWatchBookmarks: true },
-      (phase: string, obj: ReadyObject) => {
-        this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-        if (phase === "BOOKMARK" || phase === "ERROR") return;
+  private isReady(obj: ReadyObject): boolean {
+    return (obj.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+  }
+
+  private set(name: string, ready: boolean | undefined): void {
+    const was = this.ready.get(name) ?? false;
+    if (ready === undefined) this.ready.delete(name);
+    else this.ready.set(name, ready);
+    this.readyTotal += Number(ready ?? false) - Number(was);
+  }
+
+  /**
+   * Every object as it is now, in pages: at the start, and when the API server answers a resumed
+   * watch with 410 Gone (its window of events moved past the version the bench had seen, which
+   * happens under hours of writes): events were lost, so the counts are rebuilt from a list.
+   */
+  private async relist(): Promise<void> {
+    const api = this.kc.makeApiClient(CustomObjectsApi);
+    const seen = new Set<string>();
+    let next: string | undefined;
+    do {
+      const page = (await api.listClusterCustomObject({
+        group: "identitycenter.dev",
+        version: "v1alpha1",
+        plural: this.plural,
+        limit: 500,
+        ...(next ? { _continue: next } : {}),
+      })) as { items: ReadyObject[]; metadata?: { resourceVersion?: string; continue?: string } };
+      for (const obj of page.items) {
         const name = obj.metadata?.name ?? "";
-        const was = this.ready.get(name) ?? false;
-        const now =
-          phase !== "DELETED" &&
-          (obj.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
-        if (phase === "DELETED") this.ready.delete(name);
-        else this.ready.set(name, now);
-        this.readyTotal += Number(now) - Number(was);
-      },
-      () => {
-        // The API server ends watches after a while; resume from the last version seen.
-        if (!this.stopped) void this.open();
-      },
-    );
+        seen.add(name);
+        this.set(name, this.isReady(obj));
+      }
+      this.resourceVersion = page.metadata?.resourceVersion ?? this.resourceVersion;
+      next = page.metadata?.continue || undefined;
+    } while (next);
+    for (const name of [...this.ready.keys()]) if (!seen.has(name)) this.set(name, undefined);
+    this.relists++;
+  }
+
+  private open(): void {
+    let gone = false;
+    const reopen = (err?: unknown) => {
+      if (this.stopped) return;
+      // The API server ends watches after a while: resume from the last version seen, or list
+      // again when that version has expired.
+      const expired =
+        gone || (err as { statusCode?: number } | null | undefined)?.statusCode === 410;
+      (expired ? this.relist() : Promise.resolve()).then(
+        () => {
+          this.open();
+        },
+        () =>
+          setTimeout(() => {
+            reopen(expired ? { statusCode: 410 } : undefined);
+          }, 1000),
+      );
+    };
+    new Watch(this.kc)
+      .watch(
+        `/apis/identitycenter.dev/v1alpha1/${this.plural}`,
+        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true },
+        (phase: string, obj: ReadyObject & { code?: number }) => {
+          if (phase === "ERROR") {
+            if (obj.code === 410) gone = true;
+            return;
+          }
+          this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+          if (phase === "BOOKMARK") return;
+          const name = obj.metadata?.name ?? "";
+          this.set(name, phase === "DELETED" ? undefined : this.isReady(obj));
+        },
+        reopen,
+      )
+      .then((abort) => (this.abort = abort))
+      .catch(() => undefined); // watch() reports its failures through `reopen`, never by throwing
+  }
+
+  /** How often the counts were rebuilt from a list (1: only at the start). */
+  relists = 0;
+
+  /** The names not Ready now, up to `max`: what a run that timed out waited for. */
+  notReady(max: number): string[] {
+    const names: string[] = [];
+    for (const [name, ready] of this.ready) {
+      if (!ready) names.push(name);
+      if (names.length >= max) break;
+    }
+    return names;
   }
 
   get count(): number {
