@@ -1,41 +1,58 @@
 // Benchmark (not a test): 30 accounts x 20 permission sets, every pair assigned (600 roles), on
-// moto. Reports the controller's time to converge, its IAM write calls against the minimum, the
-// writes of a second full re-check, and a baseline in the same run: a plain script that makes
-// exactly the minimal write calls with the AWS SDK at the same concurrency, with no reads and
-// no Kubernetes.
+// moto. Reports the controller's time to converge, its IAM calls by operation (writes against
+// the minimum, and the reads), the writes of a second full re-check, and a baseline in the same
+// run: a plain script that makes exactly the minimal write calls with the AWS SDK at the same
+// concurrency and retry settings, with no reads and no Kubernetes.
 //
 //   npm run bench:provisioning     (BENCH_ACCOUNTS=30 BENCH_PERMISSION_SETS=20 by default)
+//   BENCH_THROTTLE=0.1             a proxy in front of moto answers 10 % of IAM calls of both
+//                                  the baseline and the controller with Throttling
+//   BENCH_CONTROLLER_NODE_OPTIONS  the controller's Node flags (default: the image's)
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   AttachRolePolicyCommand,
   CreateRoleCommand,
   CreateSAMLProviderCommand,
+  IAMClient,
   PutRolePolicyCommand,
-  type IAMClient,
 } from "@aws-sdk/client-iam";
-import { CustomObjectsApi } from "@kubernetes/client-node";
+import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
+import type { AwsCredentialIdentity } from "@smithy/types";
 import {
   motoControllerEnv,
   startControllerProcess,
   type ControllerProcess,
 } from "../test/harness/controller-process.ts";
+import { FaultProxy, seededThrottling } from "../test/harness/fault-proxy.ts";
 import { createNamespace, customObjects } from "../test/harness/k8s.ts";
 import { chartControllerKubeconfig } from "../test/harness/chart.ts";
+import { REGION } from "../test/harness/moto.ts";
 import { repoRoot } from "../test/harness/paths.ts";
 import { mapLimit } from "../src/util/concurrency.ts";
 import {
   LoadSampler,
   peakRssMiB,
   processTreeCpuSeconds,
+  ReadyWatch,
   seconds,
   startBenchEnvironment,
 } from "./support.ts";
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 30);
 const PERMISSION_SETS = Number(process.env.BENCH_PERMISSION_SETS ?? 20);
+/** Share of IAM calls the proxy answers with Throttling (0: no proxy at all). */
+const THROTTLE = Number(process.env.BENCH_THROTTLE ?? 0);
+const SEED = Number(process.env.BENCH_SEED ?? 15);
+/** The heap settings the image sets by default (Dockerfile NODE_OPTIONS). */
+const CONTROLLER_NODE_OPTIONS =
+  process.env.BENCH_CONTROLLER_NODE_OPTIONS ?? "--max-old-space-size=160 --max-semi-space-size=8";
 const ACCOUNT_WORKERS = 8;
 const PER_ACCOUNT = 4;
+/** The controller's IAM client makes up to 8 attempts per call (IamGateway); so does the baseline. */
+const MAX_ATTEMPTS = 8;
+/** Accounts warmed at once before the measurement (moto answers one request at a time). */
+const WARM_CONCURRENCY = 16;
 const MANAGED = [
   "arn:aws:iam::aws:policy/ReadOnlyAccess",
   "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
@@ -49,6 +66,19 @@ const MIN_WRITES_PER_ROLE = 1 + MANAGED.length + 1;
 
 const accountId = (prefix: number, i: number) => `${String(prefix)}${String(i).padStart(11, "0")}`;
 
+/** idc_aws_calls_total of the controller, summed by "service:operation" (every outcome). */
+async function callsByOperation(controller: ControllerProcess): Promise<Record<string, number>> {
+  const text = await fetch(`${controller.healthUrl}/metrics`).then((r) => r.text());
+  const calls: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("idc_aws_calls_total{")) continue;
+    const service = /service="([^"]*)"/.exec(line)?.[1] ?? "";
+    const operation = /operation="([^"]*)"/.exec(line)?.[1] ?? "";
+    const key = `${service}:${operation}`;
+    calls[key] = (calls[key] ?? 0) + Number(line.split(" ").at(-1));
+  }
+  return calls;
+}
 async function metricSum(
   controller: ControllerProcess,
   match: (line: string) => boolean,
@@ -63,7 +93,7 @@ const writes = (c: ControllerProcess) =>
   metricSum(
     c,
     (l) =>
-      l.startsWith("idc_aws_calls_total{") &&
+      l.startsWith('idc_aws_calls_total{service="iam"') &&
       l.includes('outcome="success"') &&
       !/operation="(Get|List)/.test(l),
   );
@@ -75,27 +105,85 @@ const samlWrites = (c: ControllerProcess) =>
 const accountReconciles = (c: ControllerProcess) =>
   metricSum(c, (l) => l.startsWith('idc_reconcile_total{controller="account"'));
 
-const env = await startBenchEnvironment({ moto: true });
+const env = await startBenchEnvironment({
+  moto: true,
+  // Only the AWS managed policies this bench attaches (and the access role's), and accounts
+  // found without a backend per partition: warming 500 accounts takes seconds, not an hour.
+  motoOptions: {
+    manyAccounts: {
+      awsManagedPolicies: [...MANAGED, "arn:aws:iam::aws:policy/AdministratorAccess"].map((arn) =>
+        arn.slice(arn.lastIndexOf("/") + 1),
+      ),
+    },
+  },
+});
+let proxy: FaultProxy | undefined;
 try {
   const { moto } = env;
-  // Warm every account first (moto loads AWS managed policies into an account on first use).
+  // Set-up, not measured: every account gets its access role before either side starts.
+  const setupStart = Date.now();
   const controllerAccounts = Array.from({ length: ACCOUNTS }, (_, i) => accountId(1, i + 1));
   const baselineAccounts = Array.from({ length: ACCOUNTS }, (_, i) => accountId(2, i + 1));
-  await mapLimit([...controllerAccounts, ...baselineAccounts], 4, (id) =>
+  await mapLimit([...controllerAccounts, ...baselineAccounts], WARM_CONCURRENCY, (id) =>
     moto.createMemberAccount(id),
   );
+  const setupMs = Date.now() - setupStart;
+
+  // Both sides reach moto through the same endpoint: moto itself, or the throttling proxy.
+  if (THROTTLE > 0) {
+    proxy = await FaultProxy.start(moto.endpoint);
+    proxy.setChooser(seededThrottling({ rate: THROTTLE, seed: SEED }));
+  }
+  const endpoint = proxy?.url ?? moto.endpoint;
+  const clientConfig = (credentials: AwsCredentialIdentity) => ({
+    endpoint,
+    region: REGION,
+    credentials,
+    // The SDK's standard retry strategy, as many attempts as the controller's IAM client.
+    maxAttempts: MAX_ATTEMPTS,
+  });
+  const sts = new STSClient(clientConfig(moto.managementCredentials));
+  const assume = async (id: string): Promise<AwsCredentialIdentity> => {
+    const c = (
+      await sts.send(
+        new AssumeRoleCommand({ RoleArn: moto.accessRoleArn(id), RoleSessionName: "baseline" }),
+      )
+    ).Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken)
+      throw new Error(`AssumeRole into ${id} returned no credentials`);
+    return {
+      accessKeyId: c.AccessKeyId,
+      secretAccessKey: c.SecretAccessKey,
+      sessionToken: c.SessionToken,
+    };
+  };
+  const cpuOf = async (pids: Record<string, number | undefined>) =>
+    Object.fromEntries(
+      await Promise.all(
+        Object.entries(pids).map(
+          async ([name, pid]) => [name, pid ? await processTreeCpuSeconds(pid) : 0] as const,
+        ),
+      ),
+    );
+  const cpuSince = (before: Record<string, number>, after: Record<string, number>) =>
+    Object.fromEntries(
+      Object.entries(after).map(([k, v]) => [k, Number((v - (before[k] ?? 0)).toFixed(1))]),
+    );
 
   // Baseline: the minimal writes, same concurrency (8 accounts at a time, 4 roles per account).
   const load = new LoadSampler();
+  const baselineCpuStart = await cpuOf({ moto: moto.pid, bench: process.pid });
   const baselineStart = Date.now();
+  let baselineCalls = 0;
   await mapLimit(baselineAccounts, ACCOUNT_WORKERS, async (id) => {
-    const iam: IAMClient = moto.iam(await moto.assumeInto(id));
+    const iam = new IAMClient(clientConfig(await assume(id)));
     const provider = await iam.send(
       new CreateSAMLProviderCommand({
         Name: "Baseline",
         SAMLMetadataDocument: "<EntityDescriptor/>".padEnd(1200, " "),
       }),
     );
+    baselineCalls += 2;
     await mapLimit([...Array(PERMISSION_SETS).keys()], PER_ACCOUNT, async (p) => {
       const RoleName = `Baseline_${String(p)}`;
       await iam.send(
@@ -123,9 +211,19 @@ try {
           PolicyDocument: JSON.stringify(INLINE),
         }),
       );
+      baselineCalls += MIN_WRITES_PER_ROLE;
     });
   });
   const baselineMs = Date.now() - baselineStart;
+  const baselineCpu = cpuSince(
+    baselineCpuStart,
+    await cpuOf({ moto: moto.pid, bench: process.pid }),
+  );
+  const baselineLoad = load.stop();
+  const baselineProxy = proxy && {
+    requests: proxy.count(() => true),
+    throttled: proxy.count(() => true) - proxy.forwarded,
+  };
 
   // The operator: declare everything, then start the controller and time convergence.
   const kc = env.kubeConfig();
@@ -134,10 +232,10 @@ try {
   await objects.create("identitycenters", "IdentityCenter", "default", {
     portal: { hostname: "sso.example.com" },
   });
-  for (const [i, id] of controllerAccounts.entries()) {
+  await mapLimit([...controllerAccounts.entries()], 8, async ([i, id]) => {
     await objects.create("accounts", "Account", `account-${String(i)}`, { accountId: id });
     await objects.setLabels("accounts", `account-${String(i)}`, { ou: "bench" });
-  }
+  });
   for (let p = 0; p < PERMISSION_SETS; p++) {
     await objects.create("permissionsets", "PermissionSet", `ps-${String(p)}`, {
       name: `Bench${String(p)}`,
@@ -150,18 +248,23 @@ try {
       accountSelector: { matchLabels: { ou: "bench" } },
     });
   }
-  const api = kc.makeApiClient(CustomObjectsApi);
-  const cpuNow = async (controllerPid: number | undefined): Promise<Record<string, number>> =>
-    Object.fromEntries(
-      await Promise.all(
-        Object.entries({
-          controller: controllerPid,
-          moto: moto.pid,
-          kubeApiServer: env.apiServer.pid,
-        }).map(async ([name, pid]) => [name, pid ? await processTreeCpuSeconds(pid) : 0] as const),
-      ),
-    );
-  const cpuAtOperatorStart = await cpuNow(undefined);
+  // An account is done when all its pairs are Provisioned; counted from a watch (listing every
+  // account's status every few hundred ms would load the API server the controller needs).
+  const provisioned = await ReadyWatch.start(kc, "accounts", (a) => {
+    const roles = a.status?.roles ?? [];
+    return roles.length === PERMISSION_SETS && roles.every((r) => r.state === "Provisioned");
+  });
+  const proxyBefore = proxy && {
+    requests: proxy.count(() => true),
+    forwarded: proxy.forwarded,
+  };
+  const operatorLoad = new LoadSampler();
+  const cpuAtOperatorStart = await cpuOf({
+    controller: undefined,
+    moto: moto.pid,
+    kubeApiServer: env.apiServer.pid,
+    bench: process.pid,
+  });
   const started = Date.now();
   const controller = await startControllerProcess({
     // As the Helm chart's ServiceAccount, with its RBAC.
@@ -177,47 +280,71 @@ try {
       "--resync-period=20s",
       "--log-level=warn",
     ],
-    env: motoControllerEnv(moto.managementCredentials, moto.endpoint),
+    env: {
+      ...motoControllerEnv(moto.managementCredentials, endpoint),
+      NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
+    },
   });
   const total = ACCOUNTS * PERMISSION_SETS;
-  for (;;) {
-    const list = (await api.listClusterCustomObject({
-      group: "identitycenter.dev",
-      version: "v1alpha1",
-      plural: "accounts",
-    })) as {
-      items: { status?: { roles?: { state: string }[] } }[];
-    };
-    const provisioned = list.items.reduce(
-      (n, a) => n + (a.status?.roles ?? []).filter((r) => r.state === "Provisioned").length,
-      0,
-    );
-    if (provisioned === total) break;
+  while (provisioned.count < ACCOUNTS) {
     if (Date.now() - started > 1_800_000)
-      throw new Error(`only ${String(provisioned)} of ${String(total)} roles after 30 minutes`);
-    await sleep(200);
+      throw new Error(
+        `only ${String(provisioned.count)} of ${String(ACCOUNTS)} accounts after 30 minutes`,
+      );
+    await sleep(100);
   }
   const convergeMs = Date.now() - started;
+  provisioned.stop();
   const controllerPeakRss = await peakRssMiB(controller.child.pid ?? 0);
-  const cpuAtConverge = await cpuNow(controller.child.pid);
   // CPU seconds of each process while the operator converged (the measured bounds).
-  const cpu = Object.fromEntries(
-    Object.entries(cpuAtConverge).map(([k, v]) => [
-      k,
-      Number((v - (cpuAtOperatorStart[k] ?? 0)).toFixed(1)),
-    ]),
+  const cpu = cpuSince(
+    cpuAtOperatorStart,
+    await cpuOf({
+      controller: controller.child.pid,
+      moto: moto.pid,
+      kubeApiServer: env.apiServer.pid,
+      bench: process.pid,
+    }),
   );
+  const convergeLoad = operatorLoad.stop();
+  const calls = await callsByOperation(controller);
+  const reconcileResults = Object.fromEntries(
+    await Promise.all(
+      ["success", "requeue", "error", "terminal"].map(
+        async (result) =>
+          [
+            result,
+            await metricSum(controller, (l) =>
+              l.startsWith(`idc_reconcile_total{controller="account",result="${result}"}`),
+            ),
+          ] as const,
+      ),
+    ),
+  );
+  const operatorProxy = proxy &&
+    proxyBefore && {
+      requests: proxy.count(() => true) - proxyBefore.requests,
+      throttled:
+        proxy.count(() => true) - proxyBefore.requests - (proxy.forwarded - proxyBefore.forwarded),
+    };
   const firstWrites = await writes(controller);
   const saml = await samlWrites(controller);
   const reconciles = await accountReconciles(controller);
   while ((await accountReconciles(controller)) < reconciles + ACCOUNTS) await sleep(500);
   const resyncWrites = (await writes(controller)) - firstWrites;
   await controller.stop("SIGTERM");
+  const sum = (filter: (k: string) => boolean) =>
+    Object.entries(calls)
+      .filter(([k]) => filter(k))
+      .reduce((n, [, v]) => n + v, 0);
   console.log(
     JSON.stringify({
       accounts: ACCOUNTS,
       permissionSets: PERMISSION_SETS,
       roles: total,
+      throttle: THROTTLE,
+      controllerNodeOptions: CONTROLLER_NODE_OPTIONS,
+      setupSeconds: Number(seconds(setupMs)),
       convergeSeconds: Number(seconds(convergeMs)),
       baselineSeconds: Number(seconds(baselineMs)),
       ratio: Number((convergeMs / baselineMs).toFixed(2)),
@@ -225,11 +352,24 @@ try {
       minimumRoleWriteCalls: total * MIN_WRITES_PER_ROLE,
       samlProviderWriteCalls: saml,
       secondResyncWriteCalls: resyncWrites,
+      // Calls (SDK commands, retries not counted) until convergence, by operation.
+      controllerCalls: {
+        iamReads: sum((k) => /^iam:(Get|List)/.test(k)),
+        iamWrites: sum((k) => k.startsWith("iam:") && !/^iam:(Get|List)/.test(k)),
+        sts: sum((k) => k.startsWith("sts:")),
+        byOperation: calls,
+      },
+      accountReconciles: reconcileResults,
+      baselineCalls,
+      // HTTP requests through the proxy (retries included) and how many were throttled.
+      ...(baselineProxy ? { baselineRequests: baselineProxy } : {}),
+      ...(operatorProxy ? { controllerRequests: operatorProxy } : {}),
       controllerPeakRssMiB: Math.round(controllerPeakRss),
-      cpuSeconds: cpu,
-      loadAverage: load.stop(),
+      cpuSeconds: { converge: cpu, baseline: baselineCpu },
+      loadAverage: { baseline: baselineLoad, converge: convergeLoad },
     }),
   );
 } finally {
+  await proxy?.stop();
   await env.stop();
 }

@@ -6,10 +6,10 @@ import { CustomObjectsApi, Watch, type KubeConfig } from "@kubernetes/client-nod
 import { Agent, request } from "undici";
 import { resolveBinary } from "../scripts/toolchain/binaries.ts";
 import { operatorCrdFiles } from "../test/harness/crds.ts";
-import { TestEnvironment } from "../test/harness/environment.ts";
+import { TestEnvironment, type TestEnvironmentOptions } from "../test/harness/environment.ts";
 
 export async function startBenchEnvironment(
-  options: { moto?: boolean } = {},
+  options: { moto?: boolean; motoOptions?: TestEnvironmentOptions["motoOptions"] } = {},
 ): Promise<TestEnvironment> {
   const [kubeApiServer, etcd, motoServer] = await Promise.all([
     resolveBinary("kube-apiserver"),
@@ -20,6 +20,7 @@ export async function startBenchEnvironment(
     binaries: { kubeApiServer, etcd, motoServer },
     crdFiles: operatorCrdFiles(),
     ...(options.moto ? { moto: true } : {}),
+    ...(options.motoOptions ? { motoOptions: options.motoOptions } : {}),
   });
 }
 
@@ -113,20 +114,28 @@ export class ReadyWatch {
   private readonly kc: KubeConfig;
   private readonly plural: string;
 
-  private constructor(kc: KubeConfig, plural: string) {
+  private readonly done: (obj: ReadyObject) => boolean;
+
+  private constructor(kc: KubeConfig, plural: string, done: (obj: ReadyObject) => boolean) {
     this.kc = kc;
     this.plural = plural;
+    this.done = done;
   }
 
-  static async start(kc: KubeConfig, plural: string): Promise<ReadyWatch> {
-    const w = new ReadyWatch(kc, plural);
+  /** `done` decides what counts (default: the Ready condition is True). */
+  static async start(
+    kc: KubeConfig,
+    plural: string,
+    done: (obj: ReadyObject) => boolean = readyTrue,
+  ): Promise<ReadyWatch> {
+    const w = new ReadyWatch(kc, plural, done);
     await w.relist();
     w.open();
     return w;
   }
 
   private isReady(obj: ReadyObject): boolean {
-    return (obj.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+    return this.done(obj);
   }
 
   private set(name: string, ready: boolean | undefined): void {
@@ -226,10 +235,17 @@ export class ReadyWatch {
   }
 }
 
-interface ReadyObject {
+export interface ReadyObject {
   metadata?: { name?: string; resourceVersion?: string };
-  status?: { conditions?: { type: string; status: string }[] };
+  status?: {
+    conditions?: { type: string; status: string }[];
+    /** An Account's roles. */
+    roles?: { state: string }[];
+  };
 }
+
+const readyTrue = (obj: ReadyObject) =>
+  (obj.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
 
 /** The highest 1-minute load average seen while `sample` runs, sampled every 5 s. */
 export class LoadSampler {

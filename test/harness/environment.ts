@@ -28,6 +28,8 @@ export interface TestEnvironmentOptions {
   binaries: HarnessBinaries;
   /** Start moto too (IAM + STS for several accounts). */
   moto?: boolean;
+  /** How moto is started (see MotoServer.start). */
+  motoOptions?: Parameters<typeof MotoServer.start>[2];
   /** CRD YAML files to install and wait for. */
   crdFiles?: string[];
   /** Token identities besides the admin and the chart's ServiceAccounts (always present). */
@@ -82,7 +84,9 @@ export class TestEnvironment {
     const workDir = await mkdtemp(path.join(runs, `env-${process.pid}-`));
     const started = await Promise.allSettled([
       startEtcd(binaries.etcd, workDir),
-      options.moto ? MotoServer.start(binaries.motoServer, workDir) : undefined,
+      options.moto
+        ? MotoServer.start(binaries.motoServer, workDir, options.motoOptions)
+        : undefined,
     ]);
     const [etcd, moto] = started.map((r) => (r.status === "fulfilled" ? r.value : undefined)) as [
       Etcd | undefined,

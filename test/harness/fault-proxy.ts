@@ -16,7 +16,14 @@ import { freePort } from "./ports.ts";
  * - `blackHole`: accepts the request and never answers, like an account behind a dead route.
  */
 export type Fault =
-  | { kind: "error"; status: 400 | 403 | 500 | 503; code: string; delayMs?: number }
+  | {
+      kind: "error";
+      status: 400 | 403 | 500 | 503;
+      code: string;
+      delayMs?: number;
+      /** The error's Message; "injected by the test" when unset. */
+      message?: string;
+    }
   | { kind: "reset" }
   | { kind: "lostResponse" }
   | { kind: "blackHole" };
@@ -25,6 +32,8 @@ export type Fault =
 export interface RequestInfo {
   /** IAM/STS query action, for example CreateRole. */
   action: string;
+  /** The service the request is signed for (iam, sts), from its SigV4 credential scope. */
+  service: string;
   /** The AWS account the request is about, when known (see FaultProxy); else "". */
   account: string;
   /** The decoded form body. */
@@ -59,6 +68,33 @@ export interface InjectedFault {
 
 const ROLE_ARN_ACCOUNT = /RoleArn=arn:[\w-]+:iam::(\d{12}):/;
 const CREDENTIAL_KEY = /Credential=([A-Z0-9]+)\//;
+const CREDENTIAL_SERVICE = /Credential=[^/]+\/\d{8}\/[^/]+\/([a-z0-9-]+)\/aws4_request/;
+
+/**
+ * A chooser (FaultProxy.setChooser) that answers a share `rate` of one service's calls the way
+ * AWS throttles them: HTTP 400, `<Code>Throttling</Code>`, "Rate exceeded". The calls are
+ * picked by a seeded random sequence (mulberry32), so two runs of the same calls in the same
+ * order are throttled alike and a run can be repeated.
+ */
+export function seededThrottling(options: {
+  rate: number;
+  seed: number;
+  service?: string;
+}): (info: RequestInfo) => Fault | undefined {
+  const service = options.service ?? "iam";
+  let state = options.seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return (info) =>
+    info.service === service && next() < options.rate
+      ? { kind: "error", status: 400, code: "Throttling", message: "Rate exceeded" }
+      : undefined;
+}
 
 /**
  * A loopback HTTP proxy in front of moto that injects faults (moto has none): chosen by rules
@@ -158,6 +194,7 @@ export class FaultProxy {
       const params = new URLSearchParams(text);
       const info: RequestInfo = {
         action: params.get("Action") ?? "",
+        service: CREDENTIAL_SERVICE.exec(req.headers.authorization ?? "")?.[1] ?? "",
         account: "",
         body: [...params.entries()].map(([k, v]) => `${k}=${v}`).join("&"),
       };
@@ -178,7 +215,7 @@ export class FaultProxy {
           setTimeout(() => {
             res.writeHead(fault.status, { "content-type": "text/xml" });
             res.end(
-              `<ErrorResponse><Error><Type>${fault.status >= 500 ? "Receiver" : "Sender"}</Type><Code>${fault.code}</Code><Message>injected by the test</Message></Error><RequestId>fault</RequestId></ErrorResponse>`,
+              `<ErrorResponse><Error><Type>${fault.status >= 500 ? "Receiver" : "Sender"}</Type><Code>${fault.code}</Code><Message>${fault.message ?? "injected by the test"}</Message></Error><RequestId>fault</RequestId></ErrorResponse>`,
             );
           }, fault.delayMs ?? 0);
           return;

@@ -1,6 +1,8 @@
+import path from "node:path";
 import { AttachRolePolicyCommand, CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import type { AwsCredentialIdentity } from "@smithy/types";
+import { toolsDir } from "./paths.ts";
 import { freePort } from "./ports.ts";
 import { startServer, waitUntil, type ServerProcess } from "./process.ts";
 
@@ -28,15 +30,30 @@ export class MotoServer {
     this.endpoint = endpoint;
   }
 
-  static async start(binary: string, workDir: string): Promise<MotoServer> {
+  /**
+   * `manyAccounts` runs moto through tools/moto-many-accounts.py (benchmarks with hundreds of
+   * accounts): accounts are found without building a backend per partition, and each account
+   * gets only the named AWS managed policies instead of moto's whole catalogue.
+   */
+  static async start(
+    binary: string,
+    workDir: string,
+    options: { manyAccounts?: { awsManagedPolicies: readonly string[] } } = {},
+  ): Promise<MotoServer> {
     const port = await freePort();
+    const listen = ["-H", "127.0.0.1", "-p", String(port)];
+    const many = options.manyAccounts;
     const server = await startServer({
       name: "moto",
-      command: binary,
-      args: ["-H", "127.0.0.1", "-p", String(port)],
+      // moto_server is a script of its virtualenv: the python beside it has moto installed.
+      command: many ? path.join(path.dirname(binary), "python3") : binary,
+      args: many ? [path.join(toolsDir, "moto-many-accounts.py"), ...listen] : listen,
       logDir: workDir,
       // Never MOTO_ACCOUNT_ID: it would override moto's routing by access key.
-      env: { MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
+      env: {
+        MOTO_IAM_LOAD_MANAGED_POLICIES: "true",
+        ...(many ? { IDC_MOTO_AWS_MANAGED_POLICIES: many.awsManagedPolicies.join(",") } : {}),
+      },
     });
     const endpoint = `http://127.0.0.1:${port}`;
     await waitUntil(server, async () => (await fetch(`${endpoint}/moto-api/`)).ok, 60_000);
