@@ -8,6 +8,7 @@
 //   BENCH_THROTTLE=0.1             a proxy in front of moto answers 10 % of IAM calls of both
 //                                  the baseline and the controller with Throttling
 //   BENCH_CONTROLLER_NODE_OPTIONS  the controller's Node flags (default: the image's)
+import { copyFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -105,6 +106,26 @@ const samlWrites = (c: ControllerProcess) =>
 const accountReconciles = (c: ControllerProcess) =>
   metricSum(c, (l) => l.startsWith('idc_reconcile_total{controller="account"'));
 
+/** The API server's write requests (POST/PUT/PATCH) by resource and subresource, from /metrics. */
+async function apiServerWriteCounts(): Promise<Record<string, number>> {
+  const res = await env.apiServer.request("GET", "/metrics");
+  const text = typeof res.body === "string" ? res.body : JSON.stringify(res.body);
+  const counts: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? "";
+    const group = /group="([^"]*)"/.exec(line)?.[1] ?? "";
+    if (!["POST", "PUT", "PATCH"].includes(verb) || group !== "identitycenter.dev") continue;
+    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? "";
+    const sub = /subresource="([^"]*)"/.exec(line)?.[1] ?? "";
+    const key = sub ? `${resource}/${sub}` : resource;
+    counts[key] = (counts[key] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return counts;
+}
+const since = (before: Record<string, number>, after: Record<string, number>) =>
+  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+
 const env = await startBenchEnvironment({
   moto: true,
   // Only the AWS managed policies this bench attaches (and the access role's), and accounts
@@ -157,14 +178,22 @@ try {
       sessionToken: c.SessionToken,
     };
   };
-  const cpuOf = async (pids: Record<string, number | undefined>) =>
-    Object.fromEntries(
+  // The bench's own CPU (every thread, not its children: moto, the API server and the
+  // controller are its descendants) beside each server's process tree.
+  const ownCpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const cpuOf = async (pids: Record<string, number | undefined>) => ({
+    ...Object.fromEntries(
       await Promise.all(
         Object.entries(pids).map(
           async ([name, pid]) => [name, pid ? await processTreeCpuSeconds(pid) : 0] as const,
         ),
       ),
-    );
+    ),
+    bench: ownCpu(),
+  });
   const cpuSince = (before: Record<string, number>, after: Record<string, number>) =>
     Object.fromEntries(
       Object.entries(after).map(([k, v]) => [k, Number((v - (before[k] ?? 0)).toFixed(1))]),
@@ -172,7 +201,7 @@ try {
 
   // Baseline: the minimal writes, same concurrency (8 accounts at a time, 4 roles per account).
   const load = new LoadSampler();
-  const baselineCpuStart = await cpuOf({ moto: moto.pid, bench: process.pid });
+  const baselineCpuStart = await cpuOf({ moto: moto.pid });
   const baselineStart = Date.now();
   let baselineCalls = 0;
   await mapLimit(baselineAccounts, ACCOUNT_WORKERS, async (id) => {
@@ -215,10 +244,7 @@ try {
     });
   });
   const baselineMs = Date.now() - baselineStart;
-  const baselineCpu = cpuSince(
-    baselineCpuStart,
-    await cpuOf({ moto: moto.pid, bench: process.pid }),
-  );
+  const baselineCpu = cpuSince(baselineCpuStart, await cpuOf({ moto: moto.pid }));
   const baselineLoad = load.stop();
   const baselineProxy = proxy && {
     requests: proxy.count(() => true),
@@ -258,33 +284,37 @@ try {
     requests: proxy.count(() => true),
     forwarded: proxy.forwarded,
   };
+  const writesAtOperatorStart = await apiServerWriteCounts();
   const operatorLoad = new LoadSampler();
   const cpuAtOperatorStart = await cpuOf({
     controller: undefined,
     moto: moto.pid,
     kubeApiServer: env.apiServer.pid,
-    bench: process.pid,
   });
   const started = Date.now();
-  const controller = await startControllerProcess({
-    // As the Helm chart's ServiceAccount, with its RBAC.
-    kubeconfig: await chartControllerKubeconfig(env),
-    workDir: env.workDir,
-    identity: "bench",
-    namespace: "identity-center-operator",
-    entry: path.join(repoRoot, "dist/cli.js"),
-    args: [
-      "--leader-elect=false",
-      `--account-workers=${String(ACCOUNT_WORKERS)}`,
-      `--aws-concurrency=${String(PER_ACCOUNT)}`,
-      "--resync-period=20s",
-      "--log-level=warn",
-    ],
-    env: {
-      ...motoControllerEnv(moto.managementCredentials, endpoint),
-      NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
-    },
-  });
+  const startController = async (identity: string) =>
+    startControllerProcess({
+      // As the Helm chart's ServiceAccount, with its RBAC.
+      kubeconfig: await chartControllerKubeconfig(env),
+      workDir: env.workDir,
+      identity,
+      namespace: "identity-center-operator",
+      entry: path.join(repoRoot, "dist/cli.js"),
+      // The default re-check period (10 minutes): a shorter one would re-read accounts that
+      // are done while others still converge, which no deployment does.
+      args: [
+        "--leader-elect=false",
+        `--account-workers=${String(ACCOUNT_WORKERS)}`,
+        `--aws-concurrency=${String(PER_ACCOUNT)}`,
+        // info: the phases below are read from its log (one line per account change, cheap).
+        `--log-level=${process.env.BENCH_LOG_LEVEL ?? "info"}`,
+      ],
+      env: {
+        ...motoControllerEnv(moto.managementCredentials, endpoint),
+        NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
+      },
+    });
+  const controller = await startController("bench");
   const total = ACCOUNTS * PERMISSION_SETS;
   while (provisioned.count < ACCOUNTS) {
     if (Date.now() - started > 1_800_000)
@@ -295,6 +325,19 @@ try {
   }
   const convergeMs = Date.now() - started;
   provisioned.stop();
+  // When the controller got to work, from its log as it arrived (seconds after its start).
+  const at = (match: (line: string) => boolean, last = false) => {
+    const lines = controller.timeline.filter((t) => match(t.line));
+    const hit = last ? lines.at(-1) : lines[0];
+    return hit ? Number(seconds(hit.at - started)) : undefined;
+  };
+  const applied = (l: string) => l.includes('"applied IAM changes"');
+  const phases = {
+    cachesSynced: at((l) => l.includes('"caches synced"')),
+    firstAccountApplied: at(applied),
+    lastAccountApplied: at(applied, true),
+    accountsApplied: controller.timeline.filter((t) => applied(t.line)).length,
+  };
   const controllerPeakRss = await peakRssMiB(controller.child.pid ?? 0);
   // CPU seconds of each process while the operator converged (the measured bounds).
   const cpu = cpuSince(
@@ -303,10 +346,12 @@ try {
       controller: controller.child.pid,
       moto: moto.pid,
       kubeApiServer: env.apiServer.pid,
-      bench: process.pid,
     }),
   );
   const convergeLoad = operatorLoad.stop();
+  // Writes to the API server while converging (the Account, PermissionSet and
+  // AccountAssignment status reports), which share the machine with moto.
+  const apiWrites = since(writesAtOperatorStart, await apiServerWriteCounts());
   const calls = await callsByOperation(controller);
   const reconcileResults = Object.fromEntries(
     await Promise.all(
@@ -329,10 +374,18 @@ try {
     };
   const firstWrites = await writes(controller);
   const saml = await samlWrites(controller);
-  const reconciles = await accountReconciles(controller);
-  while ((await accountReconciles(controller)) < reconciles + ACCOUNTS) await sleep(500);
-  const resyncWrites = (await writes(controller)) - firstWrites;
   await controller.stop("SIGTERM");
+  // BENCH_KEEP_LOG=<file> keeps the controller's log (the work folder is removed at the end).
+  if (process.env.BENCH_KEEP_LOG) await copyFile(controller.logFile, process.env.BENCH_KEEP_LOG);
+  // A second full re-check of every account: a fresh controller (a restart, or a replica that
+  // takes over) reconciles each account once; nothing changed, so it must write nothing.
+  const recheckStart = Date.now();
+  const second = await startController("bench-recheck");
+  // (Its metrics endpoint answers a moment after the process starts.)
+  while ((await accountReconciles(second).catch(() => 0)) < ACCOUNTS) await sleep(500);
+  const recheckMs = Date.now() - recheckStart;
+  const resyncWrites = await writes(second);
+  await second.stop("SIGTERM");
   const sum = (filter: (k: string) => boolean) =>
     Object.entries(calls)
       .filter(([k]) => filter(k))
@@ -352,6 +405,7 @@ try {
       minimumRoleWriteCalls: total * MIN_WRITES_PER_ROLE,
       samlProviderWriteCalls: saml,
       secondResyncWriteCalls: resyncWrites,
+      secondResyncSeconds: Number(seconds(recheckMs)),
       // Calls (SDK commands, retries not counted) until convergence, by operation.
       controllerCalls: {
         iamReads: sum((k) => /^iam:(Get|List)/.test(k)),
@@ -360,6 +414,8 @@ try {
         byOperation: calls,
       },
       accountReconciles: reconcileResults,
+      phases,
+      apiServerWrites: apiWrites,
       baselineCalls,
       // HTTP requests through the proxy (retries included) and how many were throttled.
       ...(baselineProxy ? { baselineRequests: baselineProxy } : {}),
