@@ -1,5 +1,5 @@
 import type { KubeConfig, V1Secret } from "@kubernetes/client-node";
-import { request, type Dispatcher } from "undici";
+import { getGlobalDispatcher, type Dispatcher } from "undici";
 
 /** A refused call, shaped like client-node's errors (`code`, `body`) for `apiStatusCode`. */
 export class SecretRequestError extends Error {
@@ -14,10 +14,45 @@ export class SecretRequestError extends Error {
 }
 
 interface Connection {
-  server: string;
+  /** The API server's origin and the path prefix the kubeconfig's server URL may carry. */
+  origin: string;
+  prefix: string;
   headers: Record<string, string>;
-  dispatcher: Dispatcher | undefined;
+  dispatcher: Dispatcher;
   at: number;
+}
+
+/**
+ * One request through the dispatcher's own interface, the body gathered as it comes: undici's
+ * `request()` wraps each answer in a Readable stream (and its listeners) only for `.text()` to
+ * read it back out, a few per cent of a sign-in's main-thread CPU.
+ */
+function send(
+  dispatcher: Dispatcher,
+  options: Dispatcher.DispatchOptions,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    const chunks: Buffer[] = [];
+    dispatcher.dispatch(options, {
+      onRequestStart: () => {
+        // nothing to set up: the answer is gathered below
+      },
+      onResponseStart: (_controller, statusCode) => {
+        status = statusCode;
+      },
+      onResponseData: (_controller, chunk) => {
+        chunks.push(chunk);
+      },
+      onResponseEnd: () => {
+        const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        resolve({ status, text: body ? body.toString("utf8") : "" });
+      },
+      onResponseError: (_controller, err) => {
+        reject(err);
+      },
+    });
+  });
 }
 
 // Token files and exec credentials are read again this often (and at once after a 401), as
@@ -54,7 +89,15 @@ export class SecretRequests {
         dispatcher = d;
       },
     } as unknown as Parameters<KubeConfig["applySecurityAuthentication"]>[0]);
-    return { server: server.replace(/\/$/, ""), headers, dispatcher, at: Date.now() };
+    const url = new URL(server);
+    return {
+      origin: url.origin,
+      prefix: url.pathname.replace(/\/$/, ""),
+      headers: { ...headers, accept: "application/json" },
+      // No TLS options of its own (plain http): what undici's request() would use.
+      dispatcher: dispatcher ?? getGlobalDispatcher(),
+      at: Date.now(),
+    };
   }
 
   private async current(): Promise<Connection> {
@@ -71,23 +114,19 @@ export class SecretRequests {
   private async call(method: "GET" | "PUT" | "POST", path: string, body?: V1Secret) {
     for (let attempt = 0; ; attempt++) {
       const c = await this.current();
-      const res = await request(`${c.server}${this.base}${path}`, {
+      const { status, text } = await send(c.dispatcher, {
+        origin: c.origin,
+        path: `${c.prefix}${this.base}${path}`,
         method,
-        ...(c.dispatcher ? { dispatcher: c.dispatcher } : {}),
-        headers: {
-          ...c.headers,
-          accept: "application/json",
-          ...(body ? { "content-type": "application/json" } : {}),
-        },
+        headers: body ? { ...c.headers, "content-type": "application/json" } : c.headers,
         ...(body ? { body: JSON.stringify({ apiVersion: "v1", kind: "Secret", ...body }) } : {}),
       });
-      const text = await res.body.text();
-      if (res.statusCode === 401 && attempt === 0) {
+      if (status === 401 && attempt === 0) {
         // Credentials rotated since they were read: read them again, once.
         this.connection = undefined;
         continue;
       }
-      if (res.statusCode >= 300) throw new SecretRequestError(res.statusCode, text);
+      if (status >= 300) throw new SecretRequestError(status, text);
       return JSON.parse(text) as V1Secret;
     }
   }
