@@ -31,9 +31,10 @@ export class MotoServer {
   }
 
   /**
-   * `manyAccounts` runs moto through tools/moto-many-accounts.py (benchmarks with hundreds of
-   * accounts): accounts are found without building a backend per partition, and each account
-   * gets only the named AWS managed policies instead of moto's whole catalogue.
+   * moto runs through tools/moto-server.py, which builds accounts faster (no backend per
+   * partition to find one, AWS managed policies parsed once). `manyAccounts` (benchmarks with
+   * hundreds of accounts) also gives each account only the named AWS managed policies instead of
+   * moto's whole catalogue.
    */
   static async start(
     binary: string,
@@ -41,13 +42,12 @@ export class MotoServer {
     options: { manyAccounts?: { awsManagedPolicies: readonly string[] } } = {},
   ): Promise<MotoServer> {
     const port = await freePort();
-    const listen = ["-H", "127.0.0.1", "-p", String(port)];
     const many = options.manyAccounts;
     const server = await startServer({
       name: "moto",
       // moto_server is a script of its virtualenv: the python beside it has moto installed.
-      command: many ? path.join(path.dirname(binary), "python3") : binary,
-      args: many ? [path.join(toolsDir, "moto-many-accounts.py"), ...listen] : listen,
+      command: path.join(path.dirname(binary), "python3"),
+      args: [path.join(toolsDir, "moto-server.py"), "-H", "127.0.0.1", "-p", String(port)],
       logDir: workDir,
       // Never MOTO_ACCOUNT_ID: it would override moto's routing by access key.
       env: {

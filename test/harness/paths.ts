@@ -3,5 +3,5 @@ import { repoRoot } from "../../scripts/toolchain/paths.ts";
 
 export { cacheDir, repoRoot } from "../../scripts/toolchain/paths.ts";
 
-/** The harness's own helpers (guard.sh). */
+/** The harness's own helpers (guard.sh, moto-server.py). */
 export const toolsDir = path.join(repoRoot, "test/harness/tools");
