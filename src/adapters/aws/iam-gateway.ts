@@ -45,6 +45,12 @@ export interface IamGatewayOptions {
   requestHandler: NodeHttpHandler;
 }
 
+/** An account's SAML provider as IAM holds it. */
+export interface SamlProvider {
+  arn: string;
+  metadata: string;
+}
+
 const isRead = (operation: string) => /^(Get|List)/.test(operation);
 
 /**
@@ -154,25 +160,42 @@ export class IamGateway {
     }
   }
 
-  /** Creates or updates the SAML provider so it holds `metadata`; never makes a second one. */
-  async ensureSamlProvider(name: string, metadata: string): Promise<string> {
+  /** The SAML provider of that name and the metadata it holds; null when there is none. */
+  async readSamlProvider(name: string): Promise<SamlProvider | null> {
     const list = await this.iam.send(new ListSAMLProvidersCommand({}));
     const arn = (list.SAMLProviderList ?? [])
       .map((p) => p.Arn ?? "")
       .find((a) => a.endsWith(`:saml-provider/${name}`));
-    if (!arn) {
+    if (!arn) return null;
+    const current = await this.iam.send(new GetSAMLProviderCommand({ SAMLProviderArn: arn }));
+    return { arn, metadata: current.SAMLMetadataDocument ?? "" };
+  }
+
+  /**
+   * Creates or updates the SAML provider so it holds `metadata`; never makes a second one.
+   * `current` is what readSamlProvider found (null: none; read now when not given).
+   */
+  async ensureSamlProvider(
+    name: string,
+    metadata: string,
+    current?: SamlProvider | null,
+  ): Promise<string> {
+    const found = current === undefined ? await this.readSamlProvider(name) : current;
+    if (!found) {
       const created = await this.iam.send(
         new CreateSAMLProviderCommand({ Name: name, SAMLMetadataDocument: metadata }),
       );
       return created.SAMLProviderArn ?? "";
     }
-    const current = await this.iam.send(new GetSAMLProviderCommand({ SAMLProviderArn: arn }));
-    if (current.SAMLMetadataDocument !== metadata) {
+    if (found.metadata !== metadata) {
       await this.iam.send(
-        new UpdateSAMLProviderCommand({ SAMLProviderArn: arn, SAMLMetadataDocument: metadata }),
+        new UpdateSAMLProviderCommand({
+          SAMLProviderArn: found.arn,
+          SAMLMetadataDocument: metadata,
+        }),
       );
     }
-    return arn;
+    return found.arn;
   }
 
   async deleteSamlProvider(name: string): Promise<void> {

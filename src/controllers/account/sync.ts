@@ -443,6 +443,52 @@ export async function syncAccount(
   }
   const partition = instance.spec.aws.partition;
   const role = accessRole(account, partition);
+  const gateway = gatewayFor(ctx, account, partition);
+  const samlName = samlProviderName(instance.metadata.name);
+  // The provider's ARN follows from its name: the plan need not wait for the provider.
+  const samlProviderArn = iamArn(partition, account.spec.accountId, `saml-provider/${samlName}`);
+
+  // Everything read before the first write is read at once (each branch waits only for its
+  // own calls, so a throttled call's backoff holds up one branch, not the whole sequence):
+  // the access check, the SAML provider, and the roles with what the preflight needs.
+  const prepared = (async () => {
+    const observed = await gateway.readOwnedRoles(instance.metadata.name);
+    const permissionSets = ctx.permissionSets.informer.list();
+    const plan = planAccountRoles({
+      instance: {
+        name: instance.metadata.name,
+        partition,
+        signInUrl: instance.spec.aws.signInUrl,
+      },
+      account,
+      samlProviderArn,
+      permissionSets,
+      assignments: ctx.assignments.informer.list(),
+      accounts: ctx.accounts.informer.list(),
+      previous: account.status?.roles ?? [],
+      ownedPermissionSets: observed.flatMap((r) => r.tags[TAG_PERMISSION_SET] ?? []),
+    });
+    const frozen = new Set(plan.pairs.filter((p) => p.holds).map((p) => p.permissionSet));
+    const planned = diffRoles(plan.roles, observed, frozen);
+    // What IAM would refuse half-way (a policy that does not exist, a quota) freezes the pair
+    // before any write.
+    const arns = referencedPolicyArns(planned);
+    const [exists, quotas] = await Promise.all([
+      mapLimit(arns, ctx.aws.concurrencyPerAccount, (arn) => gateway.policyExists(arn)),
+      plansNeedQuotas(planned) ? gateway.quotas() : Promise.resolve({}),
+    ]);
+    const problems = preflightProblems(planned, observed, {
+      accountId: account.spec.accountId,
+      missingPolicies: new Set(arns.filter((_, i) => !exists[i])),
+      ...quotas,
+    });
+    return { observed, permissionSets, plan, frozen, planned, problems };
+  })();
+  const samlRead = gateway.readSamlProvider(samlName);
+  // Settled here, so a branch that fails while another decides the outcome is not unhandled.
+  prepared.catch(() => undefined);
+  samlRead.catch(() => undefined);
+
   const accessProblem = await checkAccess(ctx, account, role);
   if (accessProblem) {
     await writeStatus(ctx, account, account.status ?? {}, accessProblem);
@@ -450,35 +496,21 @@ export async function syncAccount(
       throw new TerminalError(accessProblem.reason, accessProblem.message);
     throw new Error(accessProblem.message);
   }
-  const gateway = gatewayFor(ctx, account, partition);
-  const samlProviderArn = await gateway.ensureSamlProvider(
-    samlProviderName(instance.metadata.name),
-    idpMetadataXml(idpEndpoints(portalUrl(instance)), certificate),
-  );
-  const observed = await gateway.readOwnedRoles(instance.metadata.name);
-  const permissionSets = ctx.permissionSets.informer.list();
-  const plan = planAccountRoles({
-    instance: { name: instance.metadata.name, partition, signInUrl: instance.spec.aws.signInUrl },
-    account,
-    samlProviderArn,
-    permissionSets,
-    assignments: ctx.assignments.informer.list(),
-    accounts: ctx.accounts.informer.list(),
-    previous: account.status?.roles ?? [],
-    ownedPermissionSets: observed.flatMap((r) => r.tags[TAG_PERMISSION_SET] ?? []),
-  });
-  const frozen = new Set(plan.pairs.filter((p) => p.holds).map((p) => p.permissionSet));
-  const planned = diffRoles(plan.roles, observed, frozen);
-
-  // What IAM would refuse half-way (a policy that does not exist, a quota) freezes the pair
-  // before any write.
-  const exists = new Map<string, boolean>();
-  for (const arn of referencedPolicyArns(planned)) exists.set(arn, await gateway.policyExists(arn));
-  const problems = preflightProblems(planned, observed, {
-    accountId: account.spec.accountId,
-    missingPolicies: new Set([...exists].filter(([, ok]) => !ok).map(([arn]) => arn)),
-    ...(plansNeedQuotas(planned) ? await gateway.quotas() : {}),
-  });
+  // The credentials land in this account: writes may start, the SAML provider first (every
+  // role's trust names it), beside the preflight's last reads.
+  const [ensuredArn, { observed, permissionSets, plan, frozen, planned, problems }] =
+    await Promise.all([
+      samlRead.then((current) =>
+        gateway.ensureSamlProvider(
+          samlName,
+          idpMetadataXml(idpEndpoints(portalUrl(instance)), certificate),
+          current,
+        ),
+      ),
+      prepared,
+    ]);
+  if (ensuredArn !== samlProviderArn)
+    throw new Error(`the SAML provider is ${ensuredArn}, expected ${samlProviderArn}`);
   const pairs = plan.pairs.map((p): PairDecision => {
     const problem = problems.get(p.permissionSet);
     if (!problem) return p;
