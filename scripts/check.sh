@@ -32,17 +32,18 @@ eslint_key=$(
     sha1sum node_modules/.package-lock.json eslint.config.* 2>/dev/null
   } | sha1sum | cut -c1-40
 )
-eslint_ok="$cache/eslint-ok/$eslint_key"
+# Shared by every checkout: the key is the content, wherever it lies.
+eslint_ok="$base/check/eslint-ok/$eslint_key"
 lint() {
   if git rev-parse --git-dir >/dev/null 2>&1 && [ -e "$eslint_ok" ]; then
     echo "eslint: this exact tree passed before ($eslint_key)"
     return 0
   fi
   "$bin/eslint" . --max-warnings 0 || return $?
-  mkdir -p "$cache/eslint-ok"
+  mkdir -p "$base/check/eslint-ok"
   touch "$eslint_ok"
   # Keep the newest few: a marker is only ever an exact match of a whole tree.
-  ls -1t "$cache/eslint-ok" | tail -n +21 | while read -r old; do rm -f "$cache/eslint-ok/$old"; done
+  ls -1t "$base/check/eslint-ok" | tail -n +21 | while read -r old; do rm -f "$base/check/eslint-ok/$old"; done
 }
 run eslint lint
 run layers "$bin/depcruise" src scripts bench test --config .dependency-cruiser.js --output-type err
