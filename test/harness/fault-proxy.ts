@@ -71,9 +71,24 @@ const CREDENTIAL_KEY = /Credential=([A-Z0-9]+)\//;
 const CREDENTIAL_SERVICE = /Credential=[^/]+\/\d{8}\/[^/]+\/([a-z0-9-]+)\/aws4_request/;
 
 /**
+ * mulberry32: small, seeded, good enough to pick moments and faults reproducibly (the same seed
+ * gives the same sequence of numbers in [0, 1)).
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
  * A chooser (FaultProxy.setChooser) that answers a share `rate` of one service's calls the way
  * AWS throttles them: HTTP 400, `<Code>Throttling</Code>`, "Rate exceeded". The calls are
- * picked by a seeded random sequence (mulberry32), so two runs of the same calls in the same
+ * picked by a seeded random sequence (`seededRandom`), so two runs of the same calls in the same
  * order are throttled alike and a run can be repeated.
  */
 export function seededThrottling(options: {
@@ -82,14 +97,7 @@ export function seededThrottling(options: {
   service?: string;
 }): (info: RequestInfo) => Fault | undefined {
   const service = options.service ?? "iam";
-  let state = options.seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(options.seed);
   return (info) =>
     info.service === service && next() < options.rate
       ? { kind: "error", status: 400, code: "Throttling", message: "Rate exceeded" }

@@ -19,7 +19,7 @@ import {
   startControllerProcess,
   type ControllerProcess,
 } from "../../harness/controller-process.ts";
-import { FaultProxy, type Fault } from "../../harness/fault-proxy.ts";
+import { FaultProxy, seededRandom, type Fault } from "../../harness/fault-proxy.ts";
 import { createNamespace, customObjects } from "../../harness/k8s.ts";
 import { useTestEnvironment } from "../../harness/use-environment.ts";
 
@@ -32,18 +32,6 @@ const CHANGE_AFTER = 9;
 /** Requests (passed on and faulted) the whole run may make to AWS; a run makes about 3,000. */
 const REQUEST_BUDGET = 15_000;
 const SEED = Number(process.env.IDC_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
-
-/** mulberry32: small, seeded, good enough to pick moments and faults reproducibly. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * When each controller run is killed, drawn from the seed before anything starts (the faults
@@ -65,7 +53,7 @@ interface KillMoment {
   apiServerRestartAfterMs?: number;
 }
 function killSchedule(seed: number): KillMoment[] {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   return Array.from({ length: KILLS }, (_, i) => {
     const phase = rand() < 0.2 ? "starting" : "leading";
     const afterMs = Math.floor(rand() * (phase === "starting" ? 2000 : 1500));
@@ -205,7 +193,7 @@ describe(
   () => {
     const env = useTestEnvironment({ crdFiles: operatorCrdFiles(), moto: true });
     const schedule = killSchedule(SEED);
-    const faultRand = random(SEED ^ 0x5bd1e995);
+    const faultRand = seededRandom(SEED ^ 0x5bd1e995);
     let proxy: FaultProxy;
     let kubeconfig: string;
     const runs: ControllerProcess[] = [];
