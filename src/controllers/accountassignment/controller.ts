@@ -2,6 +2,7 @@ import { assignmentTargets } from "../../plan/desired-roles.ts";
 import { Controller } from "../../runtime/controller.ts";
 import { changedRows } from "../../plan/provisioning.ts";
 import { meaningfulUpdate } from "../../runtime/predicates.ts";
+import { accountRowsPacer } from "../../runtime/status-pacer.ts";
 import type { OperatorContext } from "../context.ts";
 import { syncAccountAssignment } from "./sync.ts";
 
@@ -10,18 +11,21 @@ export function createAccountAssignmentController(
   ctx: OperatorContext,
   workers: number,
 ): Controller {
+  // A row per targeted account: progress is reported paced (see StatusPacer).
+  const pacer = accountRowsPacer();
   const controller = new Controller({
     name: "accountassignment",
     log: ctx.log,
     metrics: ctx.metrics,
     workers,
-    reconcile: (rc) => syncAccountAssignment(ctx, rc),
+    reconcile: (rc) => syncAccountAssignment(ctx, pacer, rc),
   });
   const enqueueWhere = (match: (a: Parameters<typeof assignmentTargets>[0]) => boolean) => {
     for (const a of ctx.assignments.informer.list())
       if (match(a)) controller.enqueue(a.metadata.name);
   };
   ctx.assignments.informer.onChange(({ type, object, old }) => {
+    if (type === "delete") pacer.forget(object.metadata.name);
     if (type === "delete" || !meaningfulUpdate(old, object)) return;
     controller.enqueue(object.metadata.name);
   });

@@ -4,10 +4,12 @@ import { assignmentProblem, assignmentTargets } from "../../plan/desired-roles.t
 import { provisioningRow, summarize } from "../../plan/provisioning.ts";
 import { setCondition, type ConditionInput } from "../../runtime/conditions.ts";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.ts";
+import { reportNow, type StatusPacer } from "../../runtime/status-pacer.ts";
 import type { OperatorContext } from "../context.ts";
 
 export async function syncAccountAssignment(
   ctx: OperatorContext,
+  pacer: StatusPacer,
   { key }: ReconcileContext,
 ): Promise<ReconcileResult> {
   const a = ctx.assignments.informer.get(key);
@@ -45,6 +47,8 @@ export async function syncAccountAssignment(
     accounts: rows,
     conditions: setCondition(a.status?.conditions, ready, a.metadata.generation, ctx.now()),
   };
-  await ctx.assignments.client.updateStatus(a, status);
+  const wait = reportNow(a.status, status) ? 0 : pacer.delay(key, rows.length);
+  if (wait > 0) return { requeueAfterMs: wait };
+  if (await ctx.assignments.client.updateStatus(a, status)) pacer.wrote(key);
   return undefined;
 }

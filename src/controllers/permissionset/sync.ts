@@ -3,6 +3,7 @@ import { permissionSetName, permissionSetProblem } from "../../plan/desired-role
 import { provisioningRow, summarize } from "../../plan/provisioning.ts";
 import { setCondition, type ConditionInput } from "../../runtime/conditions.ts";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.ts";
+import { reportNow, type StatusPacer } from "../../runtime/status-pacer.ts";
 import type { OperatorContext } from "../context.ts";
 
 /** The permission set's role in every account that reports one, sorted by account. */
@@ -16,6 +17,7 @@ export function provisioningOf(ctx: OperatorContext, permissionSet: string): Acc
 
 export async function syncPermissionSet(
   ctx: OperatorContext,
+  pacer: StatusPacer,
   { key }: ReconcileContext,
 ): Promise<ReconcileResult> {
   const ps = ctx.permissionSets.informer.get(key);
@@ -38,6 +40,8 @@ export async function syncPermissionSet(
     accounts: rows,
     conditions: setCondition(ps.status?.conditions, ready, ps.metadata.generation, ctx.now()),
   };
-  await ctx.permissionSets.client.updateStatus(ps, status);
+  const wait = reportNow(ps.status, status) ? 0 : pacer.delay(key, rows.length);
+  if (wait > 0) return { requeueAfterMs: wait };
+  if (await ctx.permissionSets.client.updateStatus(ps, status)) pacer.wrote(key);
   return undefined;
 }
