@@ -16,6 +16,7 @@ import { repoRoot } from "../test/harness/paths.ts";
 import { createNamespace } from "../test/harness/k8s.ts";
 import {
   createRetrying,
+  identityCenterWrites,
   inParallel,
   LoadSampler,
   peakRssMiB,
@@ -23,6 +24,7 @@ import {
   ReadyWatch,
   seconds,
   startBenchEnvironment,
+  writesSince,
 } from "./support.ts";
 
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
@@ -122,6 +124,7 @@ try {
   );
   const lastCreate = Date.now();
   const cpuAtLastCreate = await cpu();
+  const writesAtLastCreate = await identityCenterWrites(env);
   console.log(
     `created ${String(USERS)} users and ${String(GROUPS)} groups in ${seconds(lastCreate - startedAt)} s`,
   );
@@ -159,6 +162,7 @@ try {
       }),
     );
   const cpuAtReady = await cpu();
+  const writesAtReady = await identityCenterWrites(env);
   const cpuSeconds = (from: Record<string, number>, to: Record<string, number>) =>
     Object.fromEntries(
       Object.keys(to).map((k) => [k, Number(((to[k] ?? 0) - (from[k] ?? 0)).toFixed(1))]),
@@ -203,6 +207,12 @@ try {
       concurrency: CONCURRENCY,
       cpuSecondsDuringCreates: cpuSeconds(cpuAtStart, cpuAtLastCreate),
       cpuSecondsAfterLastCreate: cpuSeconds(cpuAtLastCreate, cpuAtReady),
+      // Every write to our kinds the API server took (the bench's creates and the controller's
+      // status writes), until the last create and from then until all were Ready.
+      apiServerWrites: {
+        untilLastCreate: writesAtLastCreate,
+        afterLastCreate: writesSince(writesAtLastCreate, writesAtReady),
+      },
       ...(process.env.BENCH_LOG_LEVEL === "debug" ? { calls } : {}),
       loadAverage,
     }),

@@ -32,12 +32,14 @@ import { REGION } from "../test/harness/moto.ts";
 import { repoRoot } from "../test/harness/paths.ts";
 import { mapLimit } from "../src/util/concurrency.ts";
 import {
+  identityCenterWrites,
   LoadSampler,
   peakRssMiB,
   processTreeCpuSeconds,
   ReadyWatch,
   seconds,
   startBenchEnvironment,
+  writesSince,
 } from "./support.ts";
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 30);
@@ -105,26 +107,6 @@ const samlWrites = (c: ControllerProcess) =>
   );
 const accountReconciles = (c: ControllerProcess) =>
   metricSum(c, (l) => l.startsWith('idc_reconcile_total{controller="account"'));
-
-/** The API server's write requests (POST/PUT/PATCH) by resource and subresource, from /metrics. */
-async function apiServerWriteCounts(): Promise<Record<string, number>> {
-  const res = await env.apiServer.request("GET", "/metrics");
-  const text = typeof res.body === "string" ? res.body : JSON.stringify(res.body);
-  const counts: Record<string, number> = {};
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("apiserver_request_total{")) continue;
-    const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? "";
-    const group = /group="([^"]*)"/.exec(line)?.[1] ?? "";
-    if (!["POST", "PUT", "PATCH"].includes(verb) || group !== "identitycenter.dev") continue;
-    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? "";
-    const sub = /subresource="([^"]*)"/.exec(line)?.[1] ?? "";
-    const key = sub ? `${resource}/${sub}` : resource;
-    counts[key] = (counts[key] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return counts;
-}
-const since = (before: Record<string, number>, after: Record<string, number>) =>
-  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
 
 const env = await startBenchEnvironment({
   moto: true,
@@ -284,7 +266,7 @@ try {
     requests: proxy.count(() => true),
     forwarded: proxy.forwarded,
   };
-  const writesAtOperatorStart = await apiServerWriteCounts();
+  const writesAtOperatorStart = await identityCenterWrites(env);
   const operatorLoad = new LoadSampler();
   const cpuAtOperatorStart = await cpuOf({
     controller: undefined,
@@ -351,7 +333,7 @@ try {
   const convergeLoad = operatorLoad.stop();
   // Writes to the API server while converging (the Account, PermissionSet and
   // AccountAssignment status reports), which share the machine with moto.
-  const apiWrites = since(writesAtOperatorStart, await apiServerWriteCounts());
+  const apiWrites = writesSince(writesAtOperatorStart, await identityCenterWrites(env));
   const calls = await callsByOperation(controller);
   const reconcileResults = Object.fromEntries(
     await Promise.all(

@@ -309,6 +309,31 @@ export async function apiServerWrites(
 }
 
 /**
+ * The API server's write requests (POST, PUT, PATCH) to our kinds by resource and subresource
+ * (`users/status`), from its /metrics: which writes a run made, whoever made them.
+ */
+export async function identityCenterWrites(env: TestEnvironment): Promise<Record<string, number>> {
+  const res = await env.apiServer.request("GET", "/metrics");
+  const text = typeof res.body === "string" ? res.body : JSON.stringify(res.body);
+  const counts: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? "";
+    const group = /group="([^"]*)"/.exec(line)?.[1] ?? "";
+    if (!["POST", "PUT", "PATCH"].includes(verb) || group !== "identitycenter.dev") continue;
+    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? "";
+    const sub = /subresource="([^"]*)"/.exec(line)?.[1] ?? "";
+    const key = sub ? `${resource}/${sub}` : resource;
+    counts[key] = (counts[key] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return counts;
+}
+
+/** The counts of `after` less those of `before`. */
+export const writesSince = (before: Record<string, number>, after: Record<string, number>) =>
+  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+
+/**
  * Creates objects through one shared HTTP/2 connection to the API server, many in flight:
  * client-node makes a new undici Agent (a new TLS connection) for every call and walks each
  * object through its type serializer, which held a bulk load to about 140 creates/s on the
