@@ -29,6 +29,8 @@ export interface ControllerOptions {
   log: Logger;
   metrics: ControllerMetrics;
   workers?: number;
+  /** How many workers may run keys from enqueueBackground() at once (all by default). */
+  backgroundWorkers?: number;
   queue?: WorkQueue;
 }
 
@@ -54,6 +56,9 @@ export class Controller {
     this.queue =
       options.queue ??
       new WorkQueue({
+        ...(options.backgroundWorkers === undefined
+          ? {}
+          : { backgroundLimit: options.backgroundWorkers }),
         observer: {
           onAdd: () => options.metrics.queueAdds.inc(labels),
           onRetry: () => options.metrics.queueRetries.inc(labels),
@@ -64,6 +69,11 @@ export class Controller {
 
   enqueue(key: string): void {
     this.queue.add(key);
+  }
+
+  /** Enqueues follow-up work behind every other key (WorkQueue.addBackground). */
+  enqueueBackground(key: string): void {
+    this.queue.addBackground(key);
   }
 
   start(): void {

@@ -57,6 +57,73 @@ describe("WorkQueue", () => {
     expect(queue.length).toBe(0);
   });
 
+  describe("background lane", () => {
+    const backgroundQueue = (backgroundLimit: number) =>
+      new WorkQueue({ clock: new FakeClock(), backgroundLimit });
+
+    it("hands out every usual key before any background key", async () => {
+      const queue = backgroundQueue(8);
+      queue.addBackground("member-1");
+      queue.add("new-user");
+      queue.addBackground("member-2");
+      queue.add("other-user");
+      expect(queue.length).toBe(4);
+      expect(await drain(queue)).toEqual(["new-user", "other-user", "member-1", "member-2"]);
+    });
+
+    it("runs at most backgroundLimit background keys at once, and the rest as they finish", async () => {
+      const queue = backgroundQueue(1);
+      queue.addBackground("a");
+      queue.addBackground("b");
+      expect(await queue.get()).toBe("a");
+      let next: string | undefined;
+      void queue.get().then((k) => (next = k));
+      await settle();
+      expect(next).toBeUndefined(); // b waits: one background key is running
+      queue.add("urgent");
+      await settle();
+      expect(next).toBe("urgent"); // a usual key is not held back by the limit
+      let after: string | undefined;
+      void queue.get().then((k) => (after = k));
+      queue.done("a");
+      await settle();
+      expect(after).toBe("b");
+    });
+
+    it("moves a background key to the front lane when it is added the usual way", async () => {
+      const queue = backgroundQueue(1);
+      queue.addBackground("x");
+      queue.addBackground("y");
+      queue.add("y");
+      expect(queue.length).toBe(2);
+      expect(await drain(queue)).toEqual(["y", "x"]);
+      queue.done("y");
+      expect(queue.length).toBe(0);
+    });
+
+    it("queues a key once, in the front lane when both lanes asked for it while it ran", async () => {
+      const queue = backgroundQueue(4);
+      queue.add("k");
+      expect(await queue.get()).toBe("k");
+      queue.addBackground("k");
+      queue.add("k");
+      queue.addBackground("k");
+      queue.done("k");
+      queue.addBackground("later");
+      expect(await drain(queue)).toEqual(["k", "later"]);
+    });
+
+    it("re-queues a key added in the background while it ran, in the background", async () => {
+      const queue = backgroundQueue(4);
+      queue.add("k");
+      expect(await queue.get()).toBe("k");
+      queue.addBackground("k");
+      queue.add("first");
+      queue.done("k");
+      expect(await drain(queue)).toEqual(["first", "k"]);
+    });
+  });
+
   it("delivers to a waiting worker as soon as a key is added", async () => {
     const { queue } = newQueue();
     const next = queue.get();

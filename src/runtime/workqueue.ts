@@ -13,10 +13,22 @@ export interface QueueObserver {
  * - a key being processed is never handed to a second worker; adding it meanwhile marks it
  *   dirty, and it is queued again once, when the worker calls done();
  * - addRateLimited() re-adds after the key's backoff; forget() resets it;
- * - addAfter() adds after a delay (the earliest pending delay for a key wins).
+ * - addAfter() adds after a delay (the earliest pending delay for a key wins);
+ * - addBackground() queues a key behind every other: it is handed out only when no key added
+ *   the usual way waits, and to at most `backgroundLimit` workers at once, so a flood of
+ *   follow-up work (a user's group list after a bulk import of groups) cannot take the
+ *   workers, or the API server's share they get, from new objects. Adding a key the usual way
+ *   while it waits in the background moves it to the front lane.
  */
 export class WorkQueue {
   private readonly queue: string[] = [];
+  /** Background keys in order; an entry is current only while its key is in backgroundOnly. */
+  private readonly background: string[] = [];
+  private readonly backgroundOnly = new Set<string>();
+  private readonly backgroundProcessing = new Set<string>();
+  private readonly backgroundLimit: number;
+  /** Current entries in `background`. */
+  private backgroundQueued = 0;
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly waiting = new Map<string, { at: number; cancel(): void }>();
@@ -26,15 +38,24 @@ export class WorkQueue {
   private readonly limiter: RateLimiter;
   private readonly observer: QueueObserver;
 
-  constructor(options: { clock?: Clock; limiter?: RateLimiter; observer?: QueueObserver } = {}) {
+  constructor(
+    options: {
+      clock?: Clock;
+      limiter?: RateLimiter;
+      observer?: QueueObserver;
+      backgroundLimit?: number;
+    } = {},
+  ) {
     this.clock = options.clock ?? systemClock;
+    this.backgroundLimit = Math.max(1, options.backgroundLimit ?? Number.POSITIVE_INFINITY);
     this.limiter =
       options.limiter ?? new MaxOf(new ExponentialBackoff(), new TokenBucket(this.clock));
     this.observer = options.observer ?? {};
   }
 
+  /** Keys waiting to be handed out, in both lanes. */
   get length(): number {
-    return this.queue.length;
+    return this.queue.length + this.backgroundQueued;
   }
 
   get isShuttingDown(): boolean {
@@ -42,18 +63,64 @@ export class WorkQueue {
   }
 
   add(key: string): void {
+    if (this.shuttingDown) return;
+    if (this.dirty.has(key)) {
+      // Waiting in the background: now it is wanted like any other key (its old entry there
+      // is skipped when reached).
+      if (!this.backgroundOnly.delete(key) || this.processing.has(key)) return;
+      this.backgroundQueued--;
+    } else {
+      this.observer.onAdd?.(key);
+      this.dirty.add(key);
+      if (this.processing.has(key)) return;
+    }
+    const getter = this.getters.shift();
+    if (getter) this.handOut(key, getter);
+    else {
+      this.queue.push(key);
+      this.observer.onDepth?.(this.length);
+    }
+  }
+
+  /** Queues a key behind all others (see the class comment); no-op when it is already queued. */
+  addBackground(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.observer.onAdd?.(key);
     this.dirty.add(key);
+    this.backgroundOnly.add(key);
     if (this.processing.has(key)) return;
-    const getter = this.getters.shift();
-    if (getter) {
-      this.dirty.delete(key);
-      this.processing.add(key);
-      getter(key);
-    } else {
-      this.queue.push(key);
-      this.observer.onDepth?.(this.queue.length);
+    this.background.push(key);
+    this.backgroundQueued++;
+    this.serveBackground();
+    this.observer.onDepth?.(this.length);
+  }
+
+  private handOut(key: string, getter: (key: string | undefined) => void): void {
+    this.dirty.delete(key);
+    this.processing.add(key);
+    getter(key);
+  }
+
+  /** The next current background key a worker may take now, if any. */
+  private nextBackground(): string | undefined {
+    if (this.backgroundProcessing.size >= this.backgroundLimit) return undefined;
+    while (this.background.length > 0) {
+      const key = this.background.shift() as string;
+      if (!this.backgroundOnly.has(key) || this.processing.has(key)) continue; // moved or running
+      this.backgroundOnly.delete(key);
+      this.backgroundQueued--;
+      this.backgroundProcessing.add(key);
+      return key;
+    }
+    return undefined;
+  }
+
+  /** Hands background keys to waiting workers while the limit allows. */
+  private serveBackground(): void {
+    while (this.getters.length > 0) {
+      const key = this.nextBackground();
+      if (key === undefined) return;
+      this.handOut(key, this.getters.shift() as (key: string | undefined) => void);
     }
   }
 
@@ -91,11 +158,11 @@ export class WorkQueue {
   async get(): Promise<string | undefined> {
     // Once shut down, no more work is handed out, even if keys are still queued.
     if (this.shuttingDown) return undefined;
-    const key = this.queue.shift();
+    const key = this.queue.shift() ?? this.nextBackground();
     if (key !== undefined) {
-      this.observer.onDepth?.(this.queue.length);
       this.dirty.delete(key);
       this.processing.add(key);
+      this.observer.onDepth?.(this.length);
       return key;
     }
     return new Promise((resolve) => this.getters.push(resolve));
@@ -104,10 +171,13 @@ export class WorkQueue {
   /** Marks a key finished; if it was added while processing, it is queued again now. */
   done(key: string): void {
     this.processing.delete(key);
+    this.backgroundProcessing.delete(key);
     if (this.dirty.has(key)) {
       this.dirty.delete(key);
-      this.add(key);
+      if (this.backgroundOnly.delete(key)) this.addBackground(key);
+      else this.add(key);
     }
+    this.serveBackground();
   }
 
   /** Stops handing out keys: waiting getters receive undefined, delayed adds are dropped. */

@@ -13,10 +13,16 @@ export function createUserController(ctx: OperatorContext, workers: number): Con
     log: ctx.log,
     metrics: ctx.metrics,
     workers,
+    // A group's members are enqueued in the background: their status only lists groups, and
+    // a bulk import of groups would otherwise hold every worker (and the API server's share
+    // they get) while new users and groups wait to be Ready.
+    backgroundWorkers: Math.max(1, Math.floor(workers / 4)),
     reconcile: (rc) => syncUser(ctx, rc),
   });
-  const enqueueByUserName = (userName: string) => {
-    for (const name of ctx.directory.usersWithUserName(userName)) controller.enqueue(name);
+  const enqueueByUserName = (userName: string, background = false) => {
+    for (const name of ctx.directory.usersWithUserName(userName))
+      if (background) controller.enqueueBackground(name);
+      else controller.enqueue(name);
   };
   const enqueueByEmail = (email: string) => {
     for (const name of ctx.directory.usersWithEmail(email)) controller.enqueue(name);
@@ -37,8 +43,8 @@ export function createUserController(ctx: OperatorContext, workers: number): Con
     // Users who joined or left the group.
     const before = new Set(old?.spec.members ?? []);
     const after = new Set(type === "delete" ? [] : object.spec.members);
-    for (const m of before) if (!after.has(m)) enqueueByUserName(m);
-    for (const m of after) if (!before.has(m)) enqueueByUserName(m);
+    for (const m of before) if (!after.has(m)) enqueueByUserName(m, true);
+    for (const m of after) if (!before.has(m)) enqueueByUserName(m, true);
   });
   return controller;
 }
