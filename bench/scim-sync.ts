@@ -28,7 +28,7 @@ import { startPortalProcess } from "../test/harness/portal-process.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { waitFor } from "../test/harness/wait.ts";
 import path from "node:path";
-import { apiServerWrites, inParallel, loadAverage, startBenchEnvironment } from "./support.ts";
+import { identityCenterWrites, inParallel, loadAverage, startBenchEnvironment } from "./support.ts";
 
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 1_000);
@@ -225,7 +225,7 @@ try {
     return out;
   };
   const before = await versions();
-  const writesBefore = await apiServerWrites(env, ["users", "groups"]);
+  const writesBefore = await identityCenterWrites(env);
   const resyncStart = performance.now();
   await inParallel(range(0, USERS), CONCURRENCY, async (i) => {
     const filter = encodeURIComponent(`userName eq "${userName("s", i)}"`);
@@ -241,7 +241,7 @@ try {
   });
   const resyncMs = performance.now() - resyncStart;
   load.push(loadAverage());
-  const writesAfter = await apiServerWrites(env, ["users", "groups"]);
+  const writesAfter = await identityCenterWrites(env);
   const after = await versions();
   const moved = [...after].filter(([k, v]) => before.get(k) !== v).map(([k]) => k);
 

@@ -286,31 +286,10 @@ export async function createRetrying(create: () => Promise<unknown>): Promise<vo
 }
 
 /**
- * The API server's own count of write requests (POST, PUT, PATCH, DELETE) per resource, from
- * its /metrics (apiserver_request_total): what a "zero writes" claim is checked against.
- */
-export async function apiServerWrites(
-  env: TestEnvironment,
-  resources: readonly string[],
-): Promise<Record<string, number>> {
-  const res = await env.apiServer.request("GET", "/metrics");
-  const text = typeof res.body === "string" ? res.body : JSON.stringify(res.body);
-  const counts: Record<string, number> = Object.fromEntries(resources.map((r) => [r, 0]));
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("apiserver_request_total{")) continue;
-    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? "";
-    const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? "";
-    const subresource = /subresource="([^"]*)"/.exec(line)?.[1] ?? "";
-    if (!(resource in counts) || subresource !== "") continue;
-    if (!["POST", "PUT", "PATCH", "DELETE"].includes(verb)) continue;
-    counts[resource] = (counts[resource] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return counts;
-}
-
-/**
- * The API server's write requests (POST, PUT, PATCH) to our kinds by resource and subresource
- * (`users/status`), from its /metrics: which writes a run made, whoever made them.
+ * The API server's own count of write requests (POST, PUT, PATCH, DELETE) to our kinds by
+ * resource and subresource (`users`, `users/status`), from its /metrics
+ * (apiserver_request_total): which writes a run made, whoever made them, and what a "zero
+ * writes" claim is checked against.
  */
 export async function identityCenterWrites(env: TestEnvironment): Promise<Record<string, number>> {
   const res = await env.apiServer.request("GET", "/metrics");
@@ -320,7 +299,8 @@ export async function identityCenterWrites(env: TestEnvironment): Promise<Record
     if (!line.startsWith("apiserver_request_total{")) continue;
     const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? "";
     const group = /group="([^"]*)"/.exec(line)?.[1] ?? "";
-    if (!["POST", "PUT", "PATCH"].includes(verb) || group !== "identitycenter.dev") continue;
+    if (!["POST", "PUT", "PATCH", "DELETE"].includes(verb) || group !== "identitycenter.dev")
+      continue;
     const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? "";
     const sub = /subresource="([^"]*)"/.exec(line)?.[1] ?? "";
     const key = sub ? `${resource}/${sub}` : resource;
