@@ -61,7 +61,7 @@ export class StatusPacer {
 }
 
 /**
- * The defaults for per-account rows: 10 rows a second per object, a write at least every 30 s.
+ * The defaults for per-account rows: 10 rows a second per object, a change written within 30 s.
  * A 250-account permission set reports its progress every 25 s; one in 3 accounts every 0.3 s.
  */
 export function accountRowsPacer(clock?: Clock): StatusPacer {
