@@ -28,7 +28,13 @@ import { startPortalProcess } from "../test/harness/portal-process.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { waitFor } from "../test/harness/wait.ts";
 import path from "node:path";
-import { identityCenterWrites, inParallel, loadAverage, startBenchEnvironment } from "./support.ts";
+import {
+  identityCenterWrites,
+  inParallel,
+  loadAverage,
+  startBenchEnvironment,
+  writesSince,
+} from "./support.ts";
 
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 1_000);
@@ -241,7 +247,7 @@ try {
   });
   const resyncMs = performance.now() - resyncStart;
   load.push(loadAverage());
-  const writesAfter = await identityCenterWrites(env);
+  const resyncWrites = writesSince(writesBefore, await identityCenterWrites(env));
   const after = await versions();
   const moved = [...after].filter(([k, v]) => before.get(k) !== v).map(([k]) => k);
 
@@ -260,8 +266,8 @@ try {
       requests: 2 * (USERS + GROUPS),
       seconds: Number((resyncMs / 1000).toFixed(1)),
       apiServerWrites: {
-        users: (writesAfter.users ?? 0) - (writesBefore.users ?? 0),
-        groups: (writesAfter.groups ?? 0) - (writesBefore.groups ?? 0),
+        users: resyncWrites.users ?? 0,
+        groups: resyncWrites.groups ?? 0,
       },
       objectsWhoseResourceVersionMoved: moved.length,
     },

@@ -134,10 +134,6 @@ export class ReadyWatch {
     return w;
   }
 
-  private isReady(obj: ReadyObject): boolean {
-    return this.done(obj);
-  }
-
   private set(name: string, ready: boolean | undefined): void {
     const was = this.ready.get(name) ?? false;
     if (ready === undefined) this.ready.delete(name);
@@ -165,7 +161,7 @@ export class ReadyWatch {
       for (const obj of page.items) {
         const name = obj.metadata?.name ?? "";
         seen.add(name);
-        this.set(name, this.isReady(obj));
+        this.set(name, this.done(obj));
       }
       this.resourceVersion = page.metadata?.resourceVersion ?? this.resourceVersion;
       next = page.metadata?.continue || undefined;
@@ -204,7 +200,7 @@ export class ReadyWatch {
           this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
           if (phase === "BOOKMARK") return;
           const name = obj.metadata?.name ?? "";
-          this.set(name, phase === "DELETED" ? undefined : this.isReady(obj));
+          this.set(name, phase === "DELETED" ? undefined : this.done(obj));
         },
         reopen,
       )
